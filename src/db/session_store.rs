@@ -1,0 +1,240 @@
+//! Server-side session storage for actix-session: PostgreSQL by default, Redis
+//! when `REDIS_URL` is set. Either way, deleting a row/key ends that session on
+//! every app instance at once.
+
+use std::collections::HashMap;
+
+use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_web::cookie::time::Duration;
+use chrono::Utc;
+use diesel::prelude::*;
+use rand::distr::{Alphanumeric, SampleString};
+
+use crate::{db::DbPool, redis::RedisClient, schema::sessions};
+
+type State = HashMap<String, String>;
+
+/// The session key under which the signed-in staff id is kept.
+pub const STAFF_ID_KEY: &str = "staff_id";
+
+#[derive(Clone)]
+pub enum SessionBackend {
+    Postgres(DbPool),
+    Redis(RedisClient),
+}
+
+fn new_key() -> SessionKey {
+    // 64 alphanumerics: ~380 bits, what OWASP asks for and more.
+    let key = Alphanumeric.sample_string(&mut rand::rng(), 64);
+    SessionKey::try_from(key).unwrap_or_else(|_| unreachable!("64 characters fit a cookie"))
+}
+
+fn staff_id_of(state: &State) -> Option<i64> {
+    state.get(STAFF_ID_KEY).and_then(|v| v.trim_matches('"').parse().ok())
+}
+
+fn expiry(ttl: &Duration) -> chrono::DateTime<Utc> {
+    Utc::now() + chrono::Duration::seconds(ttl.whole_seconds())
+}
+
+fn redis_session_key(key: &str) -> String {
+    format!("contactbook:session:{key}")
+}
+
+fn redis_staff_key(staff_id: i64) -> String {
+    format!("contactbook:staff-sessions:{staff_id}")
+}
+
+impl SessionBackend {
+    async fn pg<F, T>(pool: &DbPool, f: F) -> anyhow::Result<T>
+    where
+        F: FnOnce(&mut PgConnection) -> QueryResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = pool.clone();
+        actix_web::web::block(move || -> anyhow::Result<T> {
+            let mut conn = pool.get()?;
+            Ok(f(&mut conn)?)
+        })
+        .await?
+    }
+
+    async fn load_state(&self, key: &str) -> anyhow::Result<Option<String>> {
+        match self {
+            SessionBackend::Postgres(pool) => {
+                let key = key.to_string();
+                Self::pg(pool, move |conn| {
+                    sessions::table
+                        .filter(sessions::id.eq(key))
+                        .filter(sessions::expires_at.gt(Utc::now()))
+                        .select(sessions::state)
+                        .first::<String>(conn)
+                        .optional()
+                })
+                .await
+            }
+            SessionBackend::Redis(r) => r.get(&redis_session_key(key)).await,
+        }
+    }
+
+    /// Writes `state` under `key`; with `only_existing`, does nothing and returns
+    /// false when the session is gone (signed out elsewhere, expired).
+    async fn store(&self, key: &str, state: &State, ttl: &Duration, only_existing: bool) -> anyhow::Result<bool> {
+        let json = serde_json::to_string(state)?;
+        let staff_id = staff_id_of(state);
+        match self {
+            SessionBackend::Postgres(pool) => {
+                let key = key.to_string();
+                let expires = expiry(ttl);
+                Self::pg(pool, move |conn| {
+                    if only_existing {
+                        let n = diesel::update(
+                            sessions::table
+                                .filter(sessions::id.eq(&key))
+                                .filter(sessions::expires_at.gt(Utc::now())),
+                        )
+                        .set((
+                            sessions::state.eq(&json),
+                            sessions::staff_id.eq(staff_id),
+                            sessions::expires_at.eq(expires),
+                        ))
+                        .execute(conn)?;
+                        Ok(n == 1)
+                    } else {
+                        diesel::insert_into(sessions::table)
+                            .values((
+                                sessions::id.eq(&key),
+                                sessions::state.eq(&json),
+                                sessions::staff_id.eq(staff_id),
+                                sessions::expires_at.eq(expires),
+                            ))
+                            .execute(conn)?;
+                        Ok(true)
+                    }
+                })
+                .await
+            }
+            SessionBackend::Redis(r) => {
+                let rkey = redis_session_key(key);
+                if only_existing && r.get(&rkey).await?.is_none() {
+                    return Ok(false);
+                }
+                r.set_ex(&rkey, &json, ttl.whole_seconds().max(1)).await?;
+                if let Some(id) = staff_id {
+                    r.sadd(&redis_staff_key(id), key).await?;
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// Ends every session of one staff member (sign-out everywhere, deactivation).
+    pub async fn delete_for_staff(&self, staff_id: i64) -> anyhow::Result<()> {
+        match self {
+            SessionBackend::Postgres(pool) => {
+                Self::pg(pool, move |conn| {
+                    diesel::delete(sessions::table.filter(sessions::staff_id.eq(staff_id))).execute(conn)
+                })
+                .await?;
+            }
+            SessionBackend::Redis(r) => {
+                let set = redis_staff_key(staff_id);
+                for key in r.smembers(&set).await? {
+                    r.del(&redis_session_key(&key)).await?;
+                }
+                r.del(&set).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes expired sessions (Redis expires keys by itself).
+    pub async fn purge_expired(&self) -> anyhow::Result<usize> {
+        match self {
+            SessionBackend::Postgres(pool) => {
+                Self::pg(pool, |conn| {
+                    diesel::delete(sessions::table.filter(sessions::expires_at.le(Utc::now()))).execute(conn)
+                })
+                .await
+            }
+            SessionBackend::Redis(_) => Ok(0),
+        }
+    }
+}
+
+impl SessionStore for SessionBackend {
+    async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
+        let Some(json) = self.load_state(session_key.as_ref()).await.map_err(LoadError::Other)? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|e| LoadError::Deserialization(e.into()))
+    }
+
+    async fn save(&self, session_state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        let key = new_key();
+        self.store(key.as_ref(), &session_state, ttl, false)
+            .await
+            .map_err(SaveError::Other)?;
+        Ok(key)
+    }
+
+    async fn update(&self, session_key: SessionKey, session_state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
+        let updated = self
+            .store(session_key.as_ref(), &session_state, ttl, true)
+            .await
+            .map_err(UpdateError::Other)?;
+        if updated {
+            return Ok(session_key);
+        }
+        // The old session is gone: never resurrect it under the same key.
+        let key = new_key();
+        self.store(key.as_ref(), &session_state, ttl, false)
+            .await
+            .map_err(UpdateError::Other)?;
+        Ok(key)
+    }
+
+    async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
+        match self {
+            SessionBackend::Postgres(pool) => {
+                let key = session_key.as_ref().to_string();
+                let expires = expiry(ttl);
+                // Skip the write when it was extended moments ago: most requests then
+                // cost a read only.
+                let fresh_enough = expires - chrono::Duration::seconds(30);
+                Self::pg(pool, move |conn| {
+                    diesel::update(
+                        sessions::table
+                            .filter(sessions::id.eq(key))
+                            .filter(sessions::expires_at.gt(Utc::now()))
+                            .filter(sessions::expires_at.lt(fresh_enough)),
+                    )
+                    .set(sessions::expires_at.eq(expires))
+                    .execute(conn)
+                })
+                .await?;
+                Ok(())
+            }
+            SessionBackend::Redis(r) => {
+                r.expire(&redis_session_key(session_key.as_ref()), ttl.whole_seconds().max(1))
+                    .await
+            }
+        }
+    }
+
+    async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
+        match self {
+            SessionBackend::Postgres(pool) => {
+                let key = session_key.as_ref().to_string();
+                Self::pg(pool, move |conn| {
+                    diesel::delete(sessions::table.filter(sessions::id.eq(key))).execute(conn)
+                })
+                .await?;
+                Ok(())
+            }
+            SessionBackend::Redis(r) => r.del(&redis_session_key(session_key.as_ref())).await,
+        }
+    }
+}

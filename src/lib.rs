@@ -1,0 +1,241 @@
+//! ContactBook: a server-rendered contact manager for support and sales teams.
+//! `run` builds the whole web application around a database pool.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod models;
+pub mod redis;
+pub mod routes;
+pub mod schema;
+pub mod security;
+pub mod seed;
+
+use std::{
+    net::TcpListener,
+    path::Path,
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
+
+use actix_session::{
+    SessionMiddleware,
+    config::{BrowserSession, CookieContentSecurity, TtlExtensionPolicy},
+};
+use actix_web::{
+    App, Error, HttpServer,
+    body::{BoxBody, MessageBody},
+    cookie::{Key, SameSite},
+    dev::{Server, ServiceRequest, ServiceResponse},
+    middleware::{Logger, Next, from_fn},
+    web,
+};
+
+use crate::{
+    config::Config,
+    db::{DbPool, session_store::SessionBackend},
+    error::AppError,
+    models::staff::Staff,
+};
+
+/// Shared by every handler.
+pub struct AppState {
+    pub pool: DbPool,
+    pub config: Config,
+    pub sessions: SessionBackend,
+    /// Cached once true: an administrator exists, so setup is never shown again.
+    setup_done: AtomicBool,
+}
+
+impl AppState {
+    pub async fn setup_done(&self) -> Result<bool, AppError> {
+        if self.setup_done.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let done = db::run(&self.pool, |conn| Ok(Staff::setup_done(conn)?)).await?;
+        if done {
+            self.mark_setup_done();
+        }
+        Ok(done)
+    }
+
+    pub fn mark_setup_done(&self) {
+        self.setup_done.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The cookie-signing key: SESSION_KEY, else one kept in the data directory so
+/// that sessions survive a restart.
+pub fn session_key(config: &Config) -> Result<Key, String> {
+    let material = match &config.session_key {
+        Some(k) => k.clone().into_bytes(),
+        None => {
+            let path = config.data_dir.join("session.key");
+            match std::fs::read(&path) {
+                Ok(bytes) if bytes.len() >= 64 => bytes,
+                _ => {
+                    std::fs::create_dir_all(&config.data_dir)
+                        .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+                    let key = security::random_token(128);
+                    write_private(&path, key.as_bytes())?;
+                    key.into_bytes()
+                }
+            }
+        }
+    };
+    Key::try_from(material.as_slice()).map_err(|e| format!("unusable session key: {e}"))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Creates the first administrator from CONTACTBOOK_ADMIN_* for unattended
+/// installs; does nothing once any administrator can sign in.
+pub fn bootstrap_admin(pool: &DbPool, config: &Config) -> Result<(), String> {
+    let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) else {
+        return Ok(());
+    };
+    let name = config.admin_name.clone().unwrap_or_else(|| "Administrator".into());
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    if Staff::setup_done(&mut conn).map_err(|e| e.to_string())? {
+        return Ok(());
+    }
+    let email = domain::Email::parse(email).map_err(|e| format!("CONTACTBOOK_ADMIN_EMAIL {e}"))?;
+    let password = domain::password::NewPassword::parse(password, password)
+        .map_err(|e| format!("CONTACTBOOK_ADMIN_PASSWORD {e}"))?;
+    let hash = password.hash()?;
+    Staff::insert(
+        &mut conn,
+        &models::staff::NewStaff {
+            email: email.as_str(),
+            display_name: &name,
+            password_hash: Some(&hash),
+            role: domain::staff::Role::Admin.as_str(),
+            department: "",
+            job_title: "",
+            time_zone: "UTC",
+            extension: None,
+            phone: None,
+            availability: domain::staff::Availability::Offline.as_str(),
+        },
+    )
+    .map_err(|e| format!("cannot create the first administrator: {e}"))?;
+    log::info!("first administrator {email} created from the environment");
+    Ok(())
+}
+
+/// Until an administrator exists, every page leads to the setup form.
+async fn setup_gate(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, Error> {
+    let path = req.path();
+    let exempt = path == "/setup" || path == "/healthz" || path.starts_with("/static/");
+    if !exempt && let Some(state) = req.app_data::<web::Data<AppState>>().cloned() {
+        match state.setup_done().await {
+            Ok(true) => {}
+            Ok(false) => {
+                let res = routes::see_other("/setup");
+                return Ok(req.into_response(res));
+            }
+            Err(e) => return Ok(req.error_response(e)),
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+/// Builds the server on `listener`; the caller awaits (or spawns) it.
+pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server, String> {
+    let sessions = match &config.redis_url {
+        Some(url) => SessionBackend::Redis(redis::RedisClient::from_url(url).map_err(|e| e.to_string())?),
+        None => SessionBackend::Postgres(pool.clone()),
+    };
+    let key = session_key(&config)?;
+    let workers = config.workers;
+    let state = web::Data::new(AppState {
+        pool,
+        config,
+        sessions,
+        setup_done: AtomicBool::new(false),
+    });
+
+    spawn_housekeeping(state.clone());
+
+    let server = HttpServer::new(move || {
+        let config = &state.config;
+        let cookie_name = if config.secure_cookies() {
+            "__Host-contactbook"
+        } else {
+            "contactbook"
+        };
+        let idle = actix_web::cookie::time::Duration::seconds(config.idle_timeout.as_secs() as i64);
+        let session = SessionMiddleware::builder(state.sessions.clone(), key.clone())
+            .cookie_name(cookie_name.into())
+            .cookie_secure(config.secure_cookies())
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_path("/".into())
+            .cookie_content_security(CookieContentSecurity::Private)
+            .session_lifecycle(
+                BrowserSession::default()
+                    .state_ttl(idle)
+                    .state_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+            )
+            .build();
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::FormConfig::default().limit(256 * 1024).error_handler(|e, _| {
+                AppError::BadRequest(format!("The form could not be read: {e}")).into()
+            }))
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| AppError::BadRequest(format!("The address is not valid: {e}")).into()),
+            )
+            .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+            .wrap(from_fn(setup_gate))
+            .wrap(from_fn(security::csrf_guard))
+            .wrap(session)
+            .wrap(Logger::new("%{r}a \"%r\" %s %b %Dms"))
+            .wrap(security::default_headers())
+            .configure(routes::configure)
+            .default_service(web::to(not_found))
+    })
+    .shutdown_timeout(10);
+    let server = if workers > 0 { server.workers(workers) } else { server };
+    Ok(server
+        .listen(listener)
+        .map_err(|e| format!("cannot listen: {e}"))?
+        .run())
+}
+
+/// Forgets expired sessions and old sign-in attempts every ten minutes.
+fn spawn_housekeeping(state: web::Data<AppState>) {
+    actix_web::rt::spawn(async move {
+        let mut tick = actix_web::rt::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.sessions.purge_expired().await {
+                log::warn!("session purge failed: {e}");
+            }
+            let purged = db::run(&state.pool, |conn| {
+                Ok(models::login_attempt::LoginAttempt::purge_old(conn)?)
+            })
+            .await;
+            if let Err(e) = purged {
+                log::warn!("login attempt purge failed: {e}");
+            }
+        }
+    });
+}

@@ -1,0 +1,26 @@
+//! Database access: one file per table, each with its row struct and queries.
+
+pub mod login_attempt;
+pub mod staff;
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
+pub fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The name of the constraint a unique violation tripped, if that is what `e` is.
+pub fn unique_violation(e: &diesel::result::Error) -> Option<String> {
+    match e {
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, info) => {
+            Some(info.constraint_name().unwrap_or_default().to_string())
+        }
+        _ => None,
+    }
+}

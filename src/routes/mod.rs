@@ -1,0 +1,132 @@
+//! HTTP handlers, one module per feature, and what every page shares.
+
+pub mod admin;
+pub mod assets;
+pub mod auth;
+pub mod me;
+pub mod staff;
+
+use actix_session::Session;
+use actix_web::{
+    Either, HttpResponse, Responder,
+    http::StatusCode,
+    web::{self, Redirect},
+};
+
+use crate::{
+    error::AppResult,
+    auth::{Flash, take_flashes},
+    domain::staff::{Availability, avatar_hue, initials},
+    models::staff::Staff,
+    security::csrf_token,
+};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home))
+        .route("/healthz", web::get().to(healthz))
+        .configure(assets::configure)
+        .configure(auth::configure)
+        .configure(staff::configure)
+        .configure(me::configure)
+        .configure(admin::configure);
+}
+
+async fn home() -> HttpResponse {
+    see_other("/staff")
+}
+
+async fn healthz(state: web::Data<crate::AppState>) -> HttpResponse {
+    let ok = crate::db::run(&state.pool, |conn| {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT 1").execute(conn)?;
+        Ok(())
+    })
+    .await
+    .is_ok();
+    if ok {
+        HttpResponse::Ok().content_type("text/plain").body("ok")
+    } else {
+        HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unavailable")
+    }
+}
+
+/// A page re-rendered with an error status, or a redirect after success.
+pub type FormResponse<P> = AppResult<Either<actix_web::CustomizeResponder<P>, Redirect>>;
+
+pub fn invalid<P: Responder>(page: P, status: StatusCode) -> FormResponse<P> {
+    Ok(Either::Left(page.customize().with_status(status)))
+}
+
+pub fn redirect<P: Responder>(to: impl Into<String>) -> FormResponse<P> {
+    Ok(Either::Right(Redirect::to(to.into()).see_other()))
+}
+
+/// A 303 redirect: after a POST, the browser GETs the next page.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
+}
+
+/// How a staff member is drawn: avatar image or initials on a coloured circle.
+#[derive(Clone, Debug)]
+pub struct Face {
+    pub name: String,
+    pub initials: String,
+    pub hue: u32,
+    pub avatar_url: Option<String>,
+}
+
+impl Face {
+    pub fn of(s: &Staff) -> Face {
+        let has_avatar = s.has_avatar();
+        Face {
+            name: s.display_name.clone(),
+            initials: initials(&s.display_name),
+            hue: avatar_hue(s.id),
+            avatar_url: has_avatar.then(|| format!("/staff/{}/avatar?v={}", s.id, s.avatar_version)),
+        }
+    }
+}
+
+/// The signed-in member as the page header shows them.
+pub struct Me {
+    pub id: i64,
+    pub face: Face,
+    pub availability: Availability,
+    pub is_admin: bool,
+}
+
+/// What the base layout needs on every page.
+pub struct Layout {
+    pub me: Option<Me>,
+    pub csrf: String,
+    pub flashes: Vec<Flash>,
+    /// Which navigation item is current.
+    pub nav: &'static str,
+    /// The path of this page, for forms that come back here.
+    pub here: String,
+    pub asset_version: &'static str,
+}
+
+impl Layout {
+    pub fn new(session: &Session, me: Option<&Staff>, nav: &'static str, here: impl Into<String>) -> Layout {
+        Layout {
+            me: me.map(|s| Me {
+                id: s.id,
+                face: Face::of(s),
+                availability: s.availability(),
+                is_admin: s.is_admin(),
+            }),
+            csrf: csrf_token(session),
+            flashes: take_flashes(session),
+            nav,
+            here: here.into(),
+            asset_version: assets::version(),
+        }
+    }
+
+    pub fn availabilities(&self) -> &'static [Availability] {
+        Availability::ALL
+    }
+}

@@ -1,0 +1,199 @@
+//! Cross-cutting protections: CSRF tokens and the origin check, security headers,
+//! safe redirects and random tokens.
+
+use actix_session::{Session, SessionExt};
+use actix_web::{
+    Error, HttpMessage,
+    body::{BoxBody, MessageBody},
+    dev::{ServiceRequest, ServiceResponse},
+    http::{Method, header},
+    middleware::{DefaultHeaders, Next},
+    web::{self, BytesMut},
+};
+use futures_util::StreamExt;
+use rand::distr::{Alphanumeric, SampleString};
+
+use crate::{AppState, error::AppError};
+
+pub const CSRF_FIELD: &str = "csrf_token";
+const CSRF_SESSION_KEY: &str = "csrf";
+/// Url-encoded forms are small; larger bodies are refused before parsing.
+const FORM_LIMIT: usize = 256 * 1024;
+
+pub fn random_token(len: usize) -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), len)
+}
+
+/// The session's CSRF token, created on first use.
+pub fn csrf_token(session: &Session) -> String {
+    if let Ok(Some(token)) = session.get::<String>(CSRF_SESSION_KEY) {
+        return token;
+    }
+    let token = random_token(43);
+    let _ = session.insert(CSRF_SESSION_KEY, &token);
+    token
+}
+
+/// A fresh token, for the moment the session changes hands (sign-in).
+pub fn rotate_csrf_token(session: &Session) {
+    let _ = session.insert(CSRF_SESSION_KEY, random_token(43));
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `next` if it is a path on this site, else `fallback`: never an open redirect.
+pub fn safe_next<'a>(next: Option<&'a str>, fallback: &'a str) -> &'a str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.chars().any(char::is_control) => n,
+        _ => fallback,
+    }
+}
+
+/// Headers every response carries, error pages included. Pages are `no-store`
+/// unless a handler says otherwise (static files and avatars do).
+pub fn default_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action 'self'",
+        ))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::CACHE_CONTROL, "no-store"))
+}
+
+fn is_safe_method(m: &Method) -> bool {
+    matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The origin requests must come from: PUBLIC_URL when set, else what the
+/// request says it was sent to.
+fn expected_origin(req: &ServiceRequest) -> String {
+    if let Some(state) = req.app_data::<web::Data<AppState>>()
+        && let Some(url) = &state.config.public_url
+    {
+        return url.clone();
+    }
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
+fn origin_ok(req: &ServiceRequest) -> bool {
+    let expected = expected_origin(req);
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        return origin.to_str().is_ok_and(|o| o == expected);
+    }
+    if let Some(referer) = req.headers().get(header::REFERER) {
+        return referer
+            .to_str()
+            .is_ok_and(|r| r == expected || r.starts_with(&format!("{expected}/")));
+    }
+    // Neither header: old clients and privacy tools strip both; the token still guards.
+    true
+}
+
+fn token_from_query(req: &ServiceRequest) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+        .ok()?
+        .into_iter()
+        .find_map(|(k, v)| (k == CSRF_FIELD).then_some(v))
+}
+
+/// Refuses every state-changing request whose origin is foreign or whose CSRF
+/// token does not match the session's. Url-encoded bodies are read here and put
+/// back for the handler; multipart forms carry the token in their action URL.
+pub async fn csrf_guard(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if is_safe_method(req.method()) {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let refuse = |req: ServiceRequest, why: &'static str| {
+        log::warn!("CSRF refusal on {} {}: {why}", req.method(), req.path());
+        Ok(req.error_response(AppError::Forbidden(
+            "This form has expired or did not come from ContactBook. Go back, reload the page and try again.",
+        )))
+    };
+    if !origin_ok(&req) {
+        return refuse(req, "foreign origin");
+    }
+    let expected = req.get_session().get::<String>(CSRF_SESSION_KEY).ok().flatten();
+    let Some(expected) = expected else {
+        return refuse(req, "no token in session");
+    };
+
+    let mut provided = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| token_from_query(&req));
+
+    let is_urlencoded = req.content_type() == "application/x-www-form-urlencoded";
+    if provided.is_none() && is_urlencoded {
+        let mut payload = req.take_payload();
+        let mut body = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk?;
+            if body.len() + chunk.len() > FORM_LIMIT {
+                return Ok(req.error_response(AppError::PayloadTooLarge(
+                    "The form is larger than ContactBook accepts.".into(),
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = body.freeze();
+        provided = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+            .ok()
+            .and_then(|pairs| pairs.into_iter().find_map(|(k, v)| (k == CSRF_FIELD).then_some(v)));
+        req.set_payload(actix_web::dev::Payload::from(body));
+    }
+    match provided {
+        Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => {
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        _ => refuse(req, "token missing or wrong"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_must_stay_on_this_site() {
+        assert_eq!(safe_next(Some("/staff/3"), "/"), "/staff/3");
+        for bad in ["//evil.example", "https://evil.example", "/\\evil", "", "javascript:x"] {
+            assert_eq!(safe_next(Some(bad), "/"), "/", "{bad}");
+        }
+        assert_eq!(safe_next(None, "/x"), "/x");
+    }
+
+    #[test]
+    fn compares_in_constant_time_shape() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn encodes_query_values() {
+        assert_eq!(url_encode("/staff?q=a b&x"), "/staff%3Fq%3Da%20b%26x");
+    }
+}
