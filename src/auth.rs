@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{AppState, db, db::session_store::STAFF_ID_KEY, error::AppError, models::staff::Staff};
 
+/// When the member signed in, in milliseconds since the epoch.
 const AUTH_AT_KEY: &str = "auth_at";
 const FLASH_KEY: &str = "flash";
 
@@ -30,7 +31,7 @@ pub fn sign_in(session: &Session, staff: &Staff) -> Result<(), AppError> {
     session.renew();
     session
         .insert(STAFF_ID_KEY, staff.id)
-        .and_then(|_| session.insert(AUTH_AT_KEY, Utc::now().timestamp()))
+        .and_then(|_| session.insert(AUTH_AT_KEY, Utc::now().timestamp_millis()))
         .map_err(AppError::internal)?;
     crate::security::rotate_csrf_token(session);
     Ok(())
@@ -59,8 +60,8 @@ impl FromRequest for CurrentStaff {
                 return Err(sign_in());
             };
             let auth_at = session.get::<i64>(AUTH_AT_KEY).ok().flatten().unwrap_or(0);
-            let age = Utc::now().timestamp().saturating_sub(auth_at);
-            if age < 0 || age as u64 > state.config.absolute_timeout.as_secs() {
+            let age_ms = Utc::now().timestamp_millis().saturating_sub(auth_at);
+            if age_ms < 0 || age_ms as u128 > state.config.absolute_timeout.as_millis() {
                 session.purge();
                 return Err(sign_in());
             }

@@ -6,6 +6,10 @@ use actix_web::{
 };
 use askama::Template;
 
+/// Marks errors raised where no database connection was free in time, so that
+/// layers which only see an opaque error (the session middleware) still answer 503.
+pub const POOL_BUSY: &str = "no database connection free";
+
 #[derive(Debug)]
 pub enum AppError {
     NotFound,
@@ -27,6 +31,24 @@ impl AppError {
         AppError::Internal {
             reference,
             cause: cause.to_string(),
+        }
+    }
+}
+
+impl AppError {
+    /// A copy to render again; an internal error keeps its logged reference.
+    fn clone_for_response(&self) -> AppError {
+        match self {
+            AppError::NotFound => AppError::NotFound,
+            AppError::Forbidden(w) => AppError::Forbidden(w),
+            AppError::SignInRequired { next } => AppError::SignInRequired { next: next.clone() },
+            AppError::BadRequest(m) => AppError::BadRequest(m.clone()),
+            AppError::PayloadTooLarge(m) => AppError::PayloadTooLarge(m.clone()),
+            AppError::Unavailable(m) => AppError::Unavailable(m.clone()),
+            AppError::Internal { reference, cause } => AppError::Internal {
+                reference: reference.clone(),
+                cause: cause.clone(),
+            },
         }
     }
 }
@@ -142,3 +164,41 @@ impl ResponseError for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Renders errors that did not come from our handlers (the session middleware,
+/// actix itself) as our HTML page, so users never see a bare text response.
+pub async fn friendly_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let replacement = match res.response().error() {
+        Some(e) if e.as_error::<AppError>().is_none() => Some(replace(e, res.status())),
+        _ => None,
+    };
+    Ok(match replacement {
+        Some(err) => {
+            let (req, _) = res.into_parts();
+            actix_web::dev::ServiceResponse::new(req, err.error_response())
+        }
+        None => res.map_into_boxed_body(),
+    })
+}
+
+fn replace(e: &actix_web::Error, status: StatusCode) -> AppError {
+    if let Some(app) = e.as_error::<AppError>() {
+        return app.clone_for_response();
+    }
+    let text = format!("{e:?}");
+    if text.contains(POOL_BUSY) {
+        AppError::Unavailable(text)
+    } else if status.is_server_error() {
+        AppError::internal(text)
+    } else if status == StatusCode::NOT_FOUND {
+        AppError::NotFound
+    } else if status == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::PayloadTooLarge("The upload is larger than ContactBook accepts.".into())
+    } else {
+        AppError::BadRequest(e.to_string())
+    }
+}

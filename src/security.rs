@@ -172,6 +172,18 @@ pub async fn csrf_guard(
     }
 }
 
+/// Answers 503 when the session could not be loaded for lack of a database
+/// connection, before any handler mistakes the visitor for signed out.
+pub async fn session_guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if req.get_session().contains_key(crate::db::session_store::UNAVAILABLE_KEY) {
+        return Ok(req.error_response(AppError::Unavailable("session store busy".into())));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use std::{
     },
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::mpsc,
+    sync::{Mutex, mpsc},
     thread,
     time::{Duration, Instant},
 };
@@ -45,8 +45,9 @@ fn err(msg: impl Into<String>) -> EmbeddedError {
 pub struct EmbeddedPostgres {
     pgdata: PathBuf,
     socket_dir: PathBuf,
-    /// Present when this process started the server and must stop it.
-    keeper: Option<Keeper>,
+    /// Present when this process started the server and must stop it. In a
+    /// mutex so the handle can live in a static (the test harness keeps one).
+    keeper: Mutex<Option<Keeper>>,
 }
 
 struct Keeper {
@@ -116,16 +117,17 @@ impl EmbeddedPostgres {
             init_cluster(&bin, &base, &pgdata, run_as, &log_path)?;
         }
 
-        if let Some(pid) = running_pid(&pgdata) {
+        if let Some(pid) = running_pid(&pgdata)
+            && adopt_running(&pgdata, pid, &log_path)?
+        {
             log::info!(
                 "embedded PostgreSQL already running (pid {pid}) in {}; using it",
                 pgdata.display()
             );
-            wait_ready(&pgdata, None, &log_path)?;
             return Ok(EmbeddedPostgres {
                 pgdata,
                 socket_dir,
-                keeper: None,
+                keeper: Mutex::new(None),
             });
         }
 
@@ -138,7 +140,7 @@ impl EmbeddedPostgres {
         Ok(EmbeddedPostgres {
             pgdata,
             socket_dir,
-            keeper: Some(keeper),
+            keeper: Mutex::new(Some(keeper)),
         })
     }
 
@@ -178,8 +180,9 @@ impl EmbeddedPostgres {
 
     /// Stops the server if this process started it (fast shutdown: sessions are
     /// disconnected, committed data is safe). Idempotent.
-    pub fn stop(&mut self) {
-        if let Some(keeper) = self.keeper.take() {
+    pub fn stop(&self) {
+        let keeper = self.keeper.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(keeper) = keeper {
             let _ = keeper.stop_tx.send(());
             if keeper.done_rx.recv_timeout(Duration::from_secs(60)).is_err() {
                 log::warn!("embedded PostgreSQL did not stop within 60 s");
@@ -200,6 +203,11 @@ impl Drop for EmbeddedPostgres {
 /// Debian's versioned directories, newest first.
 fn find_bin_dir() -> Option<PathBuf> {
     let has_all = |dir: &Path| ["initdb", "postgres"].iter().all(|b| dir.join(b).is_file());
+    // An explicit choice (say, one PostgreSQL version among several) is final.
+    if let Some(dir) = std::env::var_os("CONTACTBOOK_PG_BIN") {
+        let dir = PathBuf::from(dir);
+        return has_all(&dir).then_some(dir);
+    }
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
             if has_all(&dir) {
@@ -285,6 +293,37 @@ fn init_cluster(
         "initdb failed: {}",
         last_output.lines().last().unwrap_or("no output")
     )))
+}
+
+/// Waits for a server found running on our cluster to be either ready (true:
+/// use it) or gone (false: start our own); one that is shutting down, say
+/// because the app that owned it just exited, is waited out.
+fn adopt_running(pgdata: &Path, pid: i32, log_path: &Path) -> Result<bool, EmbeddedError> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        // SAFETY: signal 0 only checks that the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0 && !is_zombie(pid);
+        if !alive {
+            return Ok(false);
+        }
+        if server_status(pgdata).as_deref() == Some("ready") {
+            return Ok(true);
+        }
+        if Instant::now() > deadline {
+            return Err(err(format!(
+                "another PostgreSQL (pid {pid}) holds {} and is not ready: {}",
+                pgdata.display(),
+                last_log_line(log_path)
+            )));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Line 8 of `postmaster.pid`: `starting`, `ready`, `stopping` (PostgreSQL 10+).
+fn server_status(pgdata: &Path) -> Option<String> {
+    let text = fs::read_to_string(pgdata.join("postmaster.pid")).ok()?;
+    text.lines().nth(7).map(|l| l.trim().to_string())
 }
 
 /// The pid in `postmaster.pid` if that process is alive.
@@ -380,7 +419,7 @@ fn spawn_server(
         .map_err(|_| err("the PostgreSQL keeper thread died"))?
         .map_err(|e| err(format!("cannot start postgres: {e}")))?;
     let keeper = Keeper { stop_tx, done_rx };
-    if let Err(e) = wait_ready(pgdata, Some(pid), log_path) {
+    if let Err(e) = wait_ready(pgdata, pid, log_path) {
         let _ = keeper.stop_tx.send(());
         let _ = keeper.done_rx.recv_timeout(Duration::from_secs(30));
         return Err(e);
@@ -388,19 +427,14 @@ fn spawn_server(
     Ok(keeper)
 }
 
-/// Waits until `postmaster.pid` says the server accepts connections.
-fn wait_ready(pgdata: &Path, pid: Option<u32>, log_path: &Path) -> Result<(), EmbeddedError> {
+/// Waits until `postmaster.pid` says the server we started accepts connections.
+fn wait_ready(pgdata: &Path, pid: u32, log_path: &Path) -> Result<(), EmbeddedError> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok(text) = fs::read_to_string(pgdata.join("postmaster.pid")) {
-            // Line 8 is the server status since PostgreSQL 10.
-            if text.lines().nth(7).map(str::trim) == Some("ready") {
-                return Ok(());
-            }
+        if server_status(pgdata).as_deref() == Some("ready") {
+            return Ok(());
         }
-        if let Some(pid) = pid
-            && let Ok(pid) = i32::try_from(pid)
-        {
+        if let Ok(pid) = i32::try_from(pid) {
             // SAFETY: signal 0 only checks that the process exists.
             let alive = unsafe { libc::kill(pid, 0) } == 0;
             if !alive || is_zombie(pid) {

@@ -17,6 +17,19 @@ type State = HashMap<String, String>;
 /// The session key under which the signed-in staff id is kept.
 pub const STAFF_ID_KEY: &str = "staff_id";
 
+/// Present in a session whose state could not be loaded because no database
+/// connection was free: the request is answered 503 (see
+/// `security::session_guard`) and the placeholder is never written back.
+pub const UNAVAILABLE_KEY: &str = "__store_unavailable";
+
+fn is_pool_busy(e: &anyhow::Error) -> bool {
+    e.to_string().contains(crate::error::POOL_BUSY)
+}
+
+fn is_placeholder(state: &State) -> bool {
+    state.contains_key(UNAVAILABLE_KEY)
+}
+
 #[derive(Clone)]
 pub enum SessionBackend {
     Postgres(DbPool),
@@ -53,7 +66,9 @@ impl SessionBackend {
     {
         let pool = pool.clone();
         actix_web::web::block(move || -> anyhow::Result<T> {
-            let mut conn = pool.get()?;
+            let mut conn = pool
+                .get()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", crate::error::POOL_BUSY))?;
             Ok(f(&mut conn)?)
         })
         .await?
@@ -164,8 +179,13 @@ impl SessionBackend {
 
 impl SessionStore for SessionBackend {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
-        let Some(json) = self.load_state(session_key.as_ref()).await.map_err(LoadError::Other)? else {
-            return Ok(None);
+        let json = match self.load_state(session_key.as_ref()).await {
+            Ok(Some(json)) => json,
+            Ok(None) => return Ok(None),
+            Err(e) if is_pool_busy(&e) => {
+                return Ok(Some(State::from([(UNAVAILABLE_KEY.to_string(), "true".to_string())])));
+            }
+            Err(e) => return Err(LoadError::Other(e)),
         };
         serde_json::from_str(&json)
             .map(Some)
@@ -174,6 +194,9 @@ impl SessionStore for SessionBackend {
 
     async fn save(&self, session_state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
         let key = new_key();
+        if is_placeholder(&session_state) {
+            return Ok(key);
+        }
         self.store(key.as_ref(), &session_state, ttl, false)
             .await
             .map_err(SaveError::Other)?;
@@ -181,6 +204,9 @@ impl SessionStore for SessionBackend {
     }
 
     async fn update(&self, session_key: SessionKey, session_state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
+        if is_placeholder(&session_state) {
+            return Ok(session_key);
+        }
         let updated = self
             .store(session_key.as_ref(), &session_state, ttl, true)
             .await
@@ -204,7 +230,7 @@ impl SessionStore for SessionBackend {
                 // Skip the write when it was extended moments ago: most requests then
                 // cost a read only.
                 let fresh_enough = expires - chrono::Duration::seconds(30);
-                Self::pg(pool, move |conn| {
+                let extended = Self::pg(pool, move |conn| {
                     diesel::update(
                         sessions::table
                             .filter(sessions::id.eq(key))
@@ -214,8 +240,12 @@ impl SessionStore for SessionBackend {
                     .set(sessions::expires_at.eq(expires))
                     .execute(conn)
                 })
-                .await?;
-                Ok(())
+                .await;
+                match extended {
+                    // Under load, a missed extension only shortens the idle window.
+                    Err(e) if is_pool_busy(&e) => Ok(()),
+                    other => other.map(drop),
+                }
             }
             SessionBackend::Redis(r) => {
                 r.expire(&redis_session_key(session_key.as_ref()), ttl.whole_seconds().max(1))
