@@ -47,7 +47,10 @@ impl FromRequest for CurrentStaff {
             let session = req.get_session();
             // Only a page the visitor asked for is worth returning to.
             let next = if req.method() == Method::GET {
-                req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default()
+                req.uri()
+                    .path_and_query()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default()
             } else {
                 String::new()
             };
@@ -65,7 +68,10 @@ impl FromRequest for CurrentStaff {
                 session.purge();
                 return Err(sign_in());
             }
-            let staff = db::run(&state.pool, move |conn| Ok(Staff::find_active(conn, staff_id)?)).await?;
+            let staff = db::run(&state.pool, move |conn| {
+                Ok(Staff::find_active(conn, staff_id)?)
+            })
+            .await?;
             match staff {
                 Some(staff) => Ok(CurrentStaff { staff, session }),
                 None => {

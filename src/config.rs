@@ -145,6 +145,9 @@ mod tests {
         })
         .expect("valid");
         assert!(c.secure_cookies());
-        assert_eq!(c.public_url.as_deref(), Some("https://contacts.example.com"));
+        assert_eq!(
+            c.public_url.as_deref(),
+            Some("https://contacts.example.com")
+        );
     }
 }

@@ -15,13 +15,18 @@ pub enum AppError {
     NotFound,
     Forbidden(&'static str),
     /// Not signed in: redirect to the sign-in page, then back to `next`.
-    SignInRequired { next: String },
+    SignInRequired {
+        next: String,
+    },
     BadRequest(String),
     PayloadTooLarge(String),
     /// No database connection was free in time.
     Unavailable(String),
     /// Anything else; the cause is logged with a reference the page shows.
-    Internal { reference: String, cause: String },
+    Internal {
+        reference: String,
+        cause: String,
+    },
 }
 
 impl AppError {

@@ -106,7 +106,10 @@ pub fn bootstrap_admin(pool: &DbPool, config: &Config) -> Result<(), String> {
     let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) else {
         return Ok(());
     };
-    let name = config.admin_name.clone().unwrap_or_else(|| "Administrator".into());
+    let name = config
+        .admin_name
+        .clone()
+        .unwrap_or_else(|| "Administrator".into());
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     if Staff::setup_done(&mut conn).map_err(|e| e.to_string())? {
         return Ok(());
@@ -136,7 +139,10 @@ pub fn bootstrap_admin(pool: &DbPool, config: &Config) -> Result<(), String> {
 }
 
 /// Until an administrator exists, every page leads to the setup form.
-async fn setup_gate(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, Error> {
+async fn setup_gate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
     let path = req.path();
     let exempt = path == "/setup" || path == "/healthz" || path.starts_with("/static/");
     if !exempt && let Some(state) = req.app_data::<web::Data<AppState>>().cloned() {
@@ -159,7 +165,9 @@ async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
 /// Builds the server on `listener`; the caller awaits (or spawns) it.
 pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server, String> {
     let sessions = match &config.redis_url {
-        Some(url) => SessionBackend::Redis(redis::RedisClient::from_url(url).map_err(|e| e.to_string())?),
+        Some(url) => {
+            SessionBackend::Redis(redis::RedisClient::from_url(url).map_err(|e| e.to_string())?)
+        }
         None => SessionBackend::Postgres(pool.clone()),
     };
     let key = session_key(&config)?;
@@ -196,13 +204,16 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
             .build();
         App::new()
             .app_data(state.clone())
-            .app_data(web::FormConfig::default().limit(256 * 1024).error_handler(|e, _| {
-                AppError::BadRequest(format!("The form could not be read: {e}")).into()
-            }))
             .app_data(
-                web::QueryConfig::default()
-                    .error_handler(|e, _| AppError::BadRequest(format!("The address is not valid: {e}")).into()),
+                web::FormConfig::default()
+                    .limit(256 * 1024)
+                    .error_handler(|e, _| {
+                        AppError::BadRequest(format!("The form could not be read: {e}")).into()
+                    }),
             )
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                AppError::BadRequest(format!("The address is not valid: {e}")).into()
+            }))
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
             .wrap(from_fn(setup_gate))
             .wrap(from_fn(security::csrf_guard))
@@ -215,7 +226,11 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(10);
-    let server = if workers > 0 { server.workers(workers) } else { server };
+    let server = if workers > 0 {
+        server.workers(workers)
+    } else {
+        server
+    };
     Ok(server
         .listen(listener)
         .map_err(|e| format!("cannot listen: {e}"))?

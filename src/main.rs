@@ -41,7 +41,8 @@ fn open_database(config: &Config) -> Result<(db::DbPool, Option<EmbeddedPostgres
         Some(url) => (url.clone(), None),
         None => {
             let pg = EmbeddedPostgres::start(&config.data_dir).map_err(|e| e.to_string())?;
-            pg.ensure_database("contactbook").map_err(|e| e.to_string())?;
+            pg.ensure_database("contactbook")
+                .map_err(|e| e.to_string())?;
             (pg.url("contactbook"), Some(pg))
         }
     };
@@ -54,7 +55,8 @@ fn serve() -> Result<(), String> {
     let config = Config::from_env()?;
     let (pool, mut embedded) = open_database(&config)?;
     contactbook::bootstrap_admin(&pool, &config)?;
-    let listener = TcpListener::bind(config.bind).map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let listener = TcpListener::bind(config.bind)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let result = actix_web::rt::System::new().block_on(async move {
         let server = contactbook::run(listener, config, pool)?;
@@ -75,7 +77,9 @@ fn seed_demo() -> Result<(), String> {
     let added = contactbook::seed::seed_demo_staff(&mut conn).map_err(|e| e.to_string())?;
     drop(conn);
     drop(pool);
-    println!("Added {added} demo colleagues to the staff directory (they have no password until an administrator sets one).");
+    println!(
+        "Added {added} demo colleagues to the staff directory (they have no password until an administrator sets one)."
+    );
     if let Some(pg) = embedded.as_mut() {
         pg.stop();
     }

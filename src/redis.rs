@@ -38,7 +38,9 @@ impl RedisClient {
             None => (None, rest),
         };
         let (hostport, db) = match hostpart.split_once('/') {
-            Some((h, d)) if !d.is_empty() => (h, d.parse().context("REDIS_URL database must be a number")?),
+            Some((h, d)) if !d.is_empty() => {
+                (h, d.parse().context("REDIS_URL database must be a number")?)
+            }
             Some((h, _)) => (h, 0),
             None => (hostpart, 0),
         };
@@ -97,14 +99,22 @@ impl RedisClient {
 
     pub async fn set_ex(&self, key: &str, value: &str, secs: i64) -> anyhow::Result<()> {
         let secs = secs.to_string();
-        self.command(&[b"SET", key.as_bytes(), value.as_bytes(), b"EX", secs.as_bytes()])
-            .await
-            .map(drop)
+        self.command(&[
+            b"SET",
+            key.as_bytes(),
+            value.as_bytes(),
+            b"EX",
+            secs.as_bytes(),
+        ])
+        .await
+        .map(drop)
     }
 
     pub async fn expire(&self, key: &str, secs: i64) -> anyhow::Result<()> {
         let secs = secs.to_string();
-        self.command(&[b"EXPIRE", key.as_bytes(), secs.as_bytes()]).await.map(drop)
+        self.command(&[b"EXPIRE", key.as_bytes(), secs.as_bytes()])
+            .await
+            .map(drop)
     }
 
     pub async fn del(&self, key: &str) -> anyhow::Result<()> {
@@ -112,7 +122,9 @@ impl RedisClient {
     }
 
     pub async fn sadd(&self, set: &str, member: &str) -> anyhow::Result<()> {
-        self.command(&[b"SADD", set.as_bytes(), member.as_bytes()]).await.map(drop)
+        self.command(&[b"SADD", set.as_bytes(), member.as_bytes()])
+            .await
+            .map(drop)
     }
 
     pub async fn smembers(&self, set: &str) -> anyhow::Result<Vec<String>> {
@@ -189,9 +201,15 @@ mod tests {
     #[test]
     fn parses_urls() {
         let c = RedisClient::from_url("redis://127.0.0.1:6379").expect("valid");
-        assert_eq!((c.addr.as_str(), c.password.as_deref(), c.db), ("127.0.0.1:6379", None, 0));
+        assert_eq!(
+            (c.addr.as_str(), c.password.as_deref(), c.db),
+            ("127.0.0.1:6379", None, 0)
+        );
         let c = RedisClient::from_url("redis://:s3cret@cache/2").expect("valid");
-        assert_eq!((c.addr.as_str(), c.password.as_deref(), c.db), ("cache:6379", Some("s3cret"), 2));
+        assert_eq!(
+            (c.addr.as_str(), c.password.as_deref(), c.db),
+            ("cache:6379", Some("s3cret"), 2)
+        );
         assert!(RedisClient::from_url("http://x").is_err());
     }
 
@@ -208,10 +226,18 @@ mod tests {
         let mut r = BufReader::new(&mut input);
         assert_eq!(
             read_reply(&mut r).await.expect("array"),
-            Reply::Array(vec![Reply::Bulk(Some(b"a".to_vec())), Reply::Bulk(Some(b"bc".to_vec()))])
+            Reply::Array(vec![
+                Reply::Bulk(Some(b"a".to_vec())),
+                Reply::Bulk(Some(b"bc".to_vec()))
+            ])
         );
         let mut input: &[u8] = b"$-1\r\n";
-        assert_eq!(read_reply(&mut BufReader::new(&mut input)).await.expect("nil"), Reply::Bulk(None));
+        assert_eq!(
+            read_reply(&mut BufReader::new(&mut input))
+                .await
+                .expect("nil"),
+            Reply::Bulk(None)
+        );
         let mut input: &[u8] = b"-ERR nope\r\n";
         assert!(read_reply(&mut BufReader::new(&mut input)).await.is_err());
     }

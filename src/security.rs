@@ -58,7 +58,14 @@ pub fn url_encode(s: &str) -> String {
 /// `next` if it is a path on this site, else `fallback`: never an open redirect.
 pub fn safe_next<'a>(next: Option<&'a str>, fallback: &'a str) -> &'a str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.chars().any(char::is_control) => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
+        {
+            n
+        }
         _ => fallback,
     }
 }
@@ -133,7 +140,11 @@ pub async fn csrf_guard(
     if !origin_ok(&req) {
         return refuse(req, "foreign origin");
     }
-    let expected = req.get_session().get::<String>(CSRF_SESSION_KEY).ok().flatten();
+    let expected = req
+        .get_session()
+        .get::<String>(CSRF_SESSION_KEY)
+        .ok()
+        .flatten();
     let Some(expected) = expected else {
         return refuse(req, "no token in session");
     };
@@ -161,7 +172,11 @@ pub async fn csrf_guard(
         let body = body.freeze();
         provided = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
             .ok()
-            .and_then(|pairs| pairs.into_iter().find_map(|(k, v)| (k == CSRF_FIELD).then_some(v)));
+            .and_then(|pairs| {
+                pairs
+                    .into_iter()
+                    .find_map(|(k, v)| (k == CSRF_FIELD).then_some(v))
+            });
         req.set_payload(actix_web::dev::Payload::from(body));
     }
     match provided {
@@ -178,7 +193,10 @@ pub async fn session_guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    if req.get_session().contains_key(crate::db::session_store::UNAVAILABLE_KEY) {
+    if req
+        .get_session()
+        .contains_key(crate::db::session_store::UNAVAILABLE_KEY)
+    {
         return Ok(req.error_response(AppError::Unavailable("session store busy".into())));
     }
     Ok(next.call(req).await?.map_into_boxed_body())
@@ -191,7 +209,13 @@ mod tests {
     #[test]
     fn next_must_stay_on_this_site() {
         assert_eq!(safe_next(Some("/staff/3"), "/"), "/staff/3");
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", "", "javascript:x"] {
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "",
+            "javascript:x",
+        ] {
             assert_eq!(safe_next(Some(bad), "/"), "/", "{bad}");
         }
         assert_eq!(safe_next(None, "/x"), "/x");

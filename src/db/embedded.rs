@@ -8,10 +8,7 @@
 use std::{
     fs,
     io::{BufReader, Read, Seek, SeekFrom},
-    os::unix::{
-        fs::PermissionsExt,
-        process::CommandExt,
-    },
+    os::unix::{fs::PermissionsExt, process::CommandExt},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     sync::{Mutex, mpsc},
@@ -69,8 +66,12 @@ impl EmbeddedPostgres {
         let bin = find_bin_dir().ok_or_else(|| {
             err("PostgreSQL is not installed: install it (Debian: apt-get install postgresql) or set DATABASE_URL to an existing database")
         })?;
-        fs::create_dir_all(data_dir)
-            .map_err(|e| err(format!("cannot create data directory {}: {e}", data_dir.display())))?;
+        fs::create_dir_all(data_dir).map_err(|e| {
+            err(format!(
+                "cannot create data directory {}: {e}",
+                data_dir.display()
+            ))
+        })?;
         let data_dir = fs::canonicalize(data_dir)
             .map_err(|e| err(format!("cannot resolve {}: {e}", data_dir.display())))?;
 
@@ -83,8 +84,10 @@ impl EmbeddedPostgres {
         };
         let base = match run_as {
             Some(user) => {
-                let base = Path::new(ROOT_CLUSTER_BASE)
-                    .join(format!("{:016x}", fnv1a(data_dir.as_os_str().as_encoded_bytes())));
+                let base = Path::new(ROOT_CLUSTER_BASE).join(format!(
+                    "{:016x}",
+                    fnv1a(data_dir.as_os_str().as_encoded_bytes())
+                ));
                 fs::create_dir_all(&base)
                     .map_err(|e| err(format!("cannot create {}: {e}", base.display())))?;
                 std::os::unix::fs::chown(&base, Some(user.uid), Some(user.gid))
@@ -166,10 +169,11 @@ impl EmbeddedPostgres {
             #[diesel(sql_type = diesel::sql_types::Bool)]
             exists: bool,
         }
-        let row: Exists = sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
-            .bind::<diesel::sql_types::Text, _>(name)
-            .get_result(&mut conn)
-            .map_err(|e| err(format!("cannot list databases: {e}")))?;
+        let row: Exists =
+            sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+                .bind::<diesel::sql_types::Text, _>(name)
+                .get_result(&mut conn)
+                .map_err(|e| err(format!("cannot list databases: {e}")))?;
         if !row.exists {
             sql_query(format!("CREATE DATABASE \"{name}\""))
                 .execute(&mut conn)
@@ -184,7 +188,11 @@ impl EmbeddedPostgres {
         let keeper = self.keeper.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(keeper) = keeper {
             let _ = keeper.stop_tx.send(());
-            if keeper.done_rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            if keeper
+                .done_rx
+                .recv_timeout(Duration::from_secs(60))
+                .is_err()
+            {
                 log::warn!("embedded PostgreSQL did not stop within 60 s");
             } else {
                 log::info!("embedded PostgreSQL stopped");
@@ -265,7 +273,10 @@ fn init_cluster(
     run_as: Option<RunAs>,
     log_path: &Path,
 ) -> Result<(), EmbeddedError> {
-    log::info!("creating the embedded PostgreSQL cluster in {}", pgdata.display());
+    log::info!(
+        "creating the embedded PostgreSQL cluster in {}",
+        pgdata.display()
+    );
     let mut last_output = String::new();
     // C.UTF-8 classifies non-ASCII letters properly (trigram search of names in
     // any script needs that); fall back for systems that lack that locale.
@@ -456,7 +467,11 @@ fn wait_ready(pgdata: &Path, pid: u32, log_path: &Path) -> Result<(), EmbeddedEr
 
 fn is_zombie(pid: i32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 

@@ -43,7 +43,9 @@ fn new_key() -> SessionKey {
 }
 
 fn staff_id_of(state: &State) -> Option<i64> {
-    state.get(STAFF_ID_KEY).and_then(|v| v.trim_matches('"').parse().ok())
+    state
+        .get(STAFF_ID_KEY)
+        .and_then(|v| v.trim_matches('"').parse().ok())
 }
 
 fn expiry(ttl: &Duration) -> chrono::DateTime<Utc> {
@@ -94,7 +96,13 @@ impl SessionBackend {
 
     /// Writes `state` under `key`; with `only_existing`, does nothing and returns
     /// false when the session is gone (signed out elsewhere, expired).
-    async fn store(&self, key: &str, state: &State, ttl: &Duration, only_existing: bool) -> anyhow::Result<bool> {
+    async fn store(
+        &self,
+        key: &str,
+        state: &State,
+        ttl: &Duration,
+        only_existing: bool,
+    ) -> anyhow::Result<bool> {
         let json = serde_json::to_string(state)?;
         let staff_id = staff_id_of(state);
         match self {
@@ -148,7 +156,8 @@ impl SessionBackend {
         match self {
             SessionBackend::Postgres(pool) => {
                 Self::pg(pool, move |conn| {
-                    diesel::delete(sessions::table.filter(sessions::staff_id.eq(staff_id))).execute(conn)
+                    diesel::delete(sessions::table.filter(sessions::staff_id.eq(staff_id)))
+                        .execute(conn)
                 })
                 .await?;
             }
@@ -168,7 +177,8 @@ impl SessionBackend {
         match self {
             SessionBackend::Postgres(pool) => {
                 Self::pg(pool, |conn| {
-                    diesel::delete(sessions::table.filter(sessions::expires_at.le(Utc::now()))).execute(conn)
+                    diesel::delete(sessions::table.filter(sessions::expires_at.le(Utc::now())))
+                        .execute(conn)
                 })
                 .await
             }
@@ -183,7 +193,10 @@ impl SessionStore for SessionBackend {
             Ok(Some(json)) => json,
             Ok(None) => return Ok(None),
             Err(e) if is_pool_busy(&e) => {
-                return Ok(Some(State::from([(UNAVAILABLE_KEY.to_string(), "true".to_string())])));
+                return Ok(Some(State::from([(
+                    UNAVAILABLE_KEY.to_string(),
+                    "true".to_string(),
+                )])));
             }
             Err(e) => return Err(LoadError::Other(e)),
         };
@@ -203,7 +216,12 @@ impl SessionStore for SessionBackend {
         Ok(key)
     }
 
-    async fn update(&self, session_key: SessionKey, session_state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
+    async fn update(
+        &self,
+        session_key: SessionKey,
+        session_state: State,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
         if is_placeholder(&session_state) {
             return Ok(session_key);
         }
@@ -248,8 +266,11 @@ impl SessionStore for SessionBackend {
                 }
             }
             SessionBackend::Redis(r) => {
-                r.expire(&redis_session_key(session_key.as_ref()), ttl.whole_seconds().max(1))
-                    .await
+                r.expire(
+                    &redis_session_key(session_key.as_ref()),
+                    ttl.whole_seconds().max(1),
+                )
+                .await
             }
         }
     }

@@ -27,7 +27,9 @@ impl Email {
         }
         // A dot is required, and empty labels ("a@b..c", "a@.com") are never deliverable.
         if !domain.contains('.') || domain.split('.').any(str::is_empty) {
-            return Err(format!("{value} needs a domain such as example.com after the @"));
+            return Err(format!(
+                "{value} needs a domain such as example.com after the @"
+            ));
         }
         Ok(Email(format!("{local}@{}", domain.to_lowercase())))
     }

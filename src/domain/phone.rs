@@ -59,14 +59,31 @@ mod tests {
 
     #[test]
     fn strips_tolerated_separators() {
-        assert_eq!(Phone::parse("+44 20 7946 0958").map(Phone::into_string), Ok("+442079460958".into()));
-        assert_eq!(Phone::parse("+1 (415) 555-0100").map(Phone::into_string), Ok("+14155550100".into()));
-        assert_eq!(Phone::parse("+852.9123.4567").map(Phone::into_string), Ok("+85291234567".into()));
+        assert_eq!(
+            Phone::parse("+44 20 7946 0958").map(Phone::into_string),
+            Ok("+442079460958".into())
+        );
+        assert_eq!(
+            Phone::parse("+1 (415) 555-0100").map(Phone::into_string),
+            Ok("+14155550100".into())
+        );
+        assert_eq!(
+            Phone::parse("+852.9123.4567").map(Phone::into_string),
+            Ok("+85291234567".into())
+        );
     }
 
     #[test]
     fn refuses_the_nasty_cases() {
-        for bad in ["98765 43210", "+852 9123 456x", "+1234567", "+123456789012345678901", "++85291234567", "+", "tel:+85291234567"] {
+        for bad in [
+            "98765 43210",
+            "+852 9123 456x",
+            "+1234567",
+            "+123456789012345678901",
+            "++85291234567",
+            "+",
+            "tel:+85291234567",
+        ] {
             assert!(Phone::parse(bad).is_err(), "{bad} should be refused");
         }
         assert!(Phone::parse("+12345678").is_ok());

@@ -16,7 +16,9 @@ pub struct FieldErrors(BTreeMap<String, String>);
 
 impl FieldErrors {
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_string()).or_insert_with(|| message.into());
+        self.0
+            .entry(field.to_string())
+            .or_insert_with(|| message.into());
     }
 
     /// Records `result`'s error under `field` and returns its value, if any.
@@ -133,14 +135,16 @@ pub fn time_zone_names() -> Vec<&'static str> {
 /// name that no longer parses falls back to UTC rather than failing a page.
 pub fn local_time(zone: &str, now: DateTime<Utc>) -> String {
     let tz: Tz = zone.parse().unwrap_or(Tz::UTC);
-    now.with_timezone(&tz).format("%a %H:%M (UTC%:z)").to_string()
+    now.with_timezone(&tz)
+        .format("%a %H:%M (UTC%:z)")
+        .to_string()
 }
 
 /// Up to two initials for the avatar placeholder.
 pub fn initials(name: &str) -> String {
     let mut words = name.split_whitespace().filter_map(|w| w.chars().next());
     let first = words.next();
-    let last = words.last();
+    let last = words.next_back();
     [first, last]
         .into_iter()
         .flatten()
@@ -148,10 +152,10 @@ pub fn initials(name: &str) -> String {
         .collect()
 }
 
-/// A stable colour (one of 8 hues) per person, so a face is recognisable by colour.
+/// A stable colour (one of 8, as a CSS class index) per person, so a face is
+/// recognisable by colour. Classes, not inline styles: the CSP forbids those.
 pub fn avatar_hue(seed: i64) -> u32 {
-    const HUES: [u32; 8] = [210, 160, 30, 280, 350, 190, 120, 250];
-    HUES[seed.rem_euclid(8) as usize]
+    seed.rem_euclid(8) as u32
 }
 
 /// The raw text of the staff form, as typed.
@@ -205,19 +209,35 @@ impl TryFrom<&StaffForm> for StaffInput {
         let time_zone = e.check("time_zone", parse_time_zone(&f.time_zone));
         let extension = e.check("extension", parse_extension(&f.extension));
         let phone = e.check("phone", optional_phone(&f.phone));
-        match (display_name, email, role, department, job_title, time_zone, extension, phone) {
-            (Some(display_name), Some(email), Some(role), Some(department), Some(job_title), Some(tz), Some(extension), Some(phone)) => {
-                Ok(StaffInput {
-                    display_name,
-                    email,
-                    role,
-                    department,
-                    job_title,
-                    time_zone: tz.name().to_string(),
-                    extension,
-                    phone,
-                })
-            }
+        match (
+            display_name,
+            email,
+            role,
+            department,
+            job_title,
+            time_zone,
+            extension,
+            phone,
+        ) {
+            (
+                Some(display_name),
+                Some(email),
+                Some(role),
+                Some(department),
+                Some(job_title),
+                Some(tz),
+                Some(extension),
+                Some(phone),
+            ) => Ok(StaffInput {
+                display_name,
+                email,
+                role,
+                department,
+                job_title,
+                time_zone: tz.name().to_string(),
+                extension,
+                phone,
+            }),
             _ => Err(e),
         }
     }
@@ -286,7 +306,10 @@ mod tests {
         assert!(parse_time_zone("Asia/Hong_Kong").is_ok());
         assert!(parse_time_zone("Mars/Olympus").is_err());
         assert!(time_zone_names().contains(&"Europe/London"));
-        let noon = Utc.with_ymd_and_hms(2026, 1, 15, 12, 0, 0).single().expect("valid");
+        let noon = Utc
+            .with_ymd_and_hms(2026, 1, 15, 12, 0, 0)
+            .single()
+            .expect("valid");
         assert_eq!(local_time("Asia/Hong_Kong", noon), "Thu 20:00 (UTC+08:00)");
         assert_eq!(local_time("garbage", noon), "Thu 12:00 (UTC+00:00)");
     }
@@ -311,7 +334,14 @@ mod tests {
             ..StaffForm::default()
         };
         let errors = StaffInput::try_from(&form).expect_err("all bad");
-        for field in ["display_name", "email", "role", "time_zone", "extension", "phone"] {
+        for field in [
+            "display_name",
+            "email",
+            "role",
+            "time_zone",
+            "extension",
+            "phone",
+        ] {
             assert!(errors.get(field).is_some(), "{field} should have an error");
         }
         assert_eq!(errors.len(), 6);
@@ -331,7 +361,10 @@ mod tests {
         let input = StaffInput::try_from(&form).expect("valid");
         assert_eq!(input.display_name, "Ada Lovelace");
         assert_eq!(input.email.as_str(), "Ada@example.com");
-        assert_eq!(input.phone.map(Phone::into_string).as_deref(), Some("+442079460958"));
+        assert_eq!(
+            input.phone.map(Phone::into_string).as_deref(),
+            Some("+442079460958")
+        );
     }
 
     #[test]

@@ -26,7 +26,11 @@ impl LoginAttempt {
     /// When `email_key` may try again, if it is locked now: failures since the
     /// last success within the window are counted, and the lock lifts when the
     /// oldest of the last five leaves the window.
-    pub fn locked_until(conn: &mut PgConnection, email_key: &str, now: DateTime<Utc>) -> QueryResult<Option<DateTime<Utc>>> {
+    pub fn locked_until(
+        conn: &mut PgConnection,
+        email_key: &str,
+        now: DateTime<Utc>,
+    ) -> QueryResult<Option<DateTime<Utc>>> {
         let window_start = now - Duration::minutes(WINDOW_MINUTES);
         let recent: Vec<(bool, DateTime<Utc>)> = login_attempts::table
             .filter(login_attempts::email_key.eq(email_key))
@@ -49,6 +53,10 @@ impl LoginAttempt {
 
     /// Forgets attempts older than a day; run from the housekeeping task.
     pub fn purge_old(conn: &mut PgConnection) -> QueryResult<usize> {
-        diesel::delete(login_attempts::table.filter(login_attempts::attempted_at.lt(Utc::now() - Duration::days(1)))).execute(conn)
+        diesel::delete(
+            login_attempts::table
+                .filter(login_attempts::attempted_at.lt(Utc::now() - Duration::days(1))),
+        )
+        .execute(conn)
     }
 }

@@ -18,9 +18,10 @@ pub fn like_escape(s: &str) -> String {
 /// The name of the constraint a unique violation tripped, if that is what `e` is.
 pub fn unique_violation(e: &diesel::result::Error) -> Option<String> {
     match e {
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, info) => {
-            Some(info.constraint_name().unwrap_or_default().to_string())
-        }
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            info,
+        ) => Some(info.constraint_name().unwrap_or_default().to_string()),
         _ => None,
     }
 }

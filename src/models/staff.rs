@@ -104,7 +104,11 @@ impl Staff {
         use diesel::dsl::sql;
         use diesel::sql_types::{Bool, Text};
         staff::table
-            .filter(sql::<Bool>("lower(email) = lower(").bind::<Text, _>(email).sql(")"))
+            .filter(
+                sql::<Bool>("lower(email) = lower(")
+                    .bind::<Text, _>(email)
+                    .sql(")"),
+            )
             .select(Staff::as_select())
             .first(conn)
             .optional()
@@ -136,7 +140,10 @@ impl Staff {
         let mut q = staff::table
             .filter(staff::active.eq(true))
             .select(Staff::as_select())
-            .order((diesel::dsl::sql::<diesel::sql_types::Text>("lower(display_name)"), staff::id))
+            .order((
+                diesel::dsl::sql::<diesel::sql_types::Text>("lower(display_name)"),
+                staff::id,
+            ))
             .into_boxed();
         let query = query.trim();
         if !query.is_empty() {
@@ -170,21 +177,33 @@ impl Staff {
             .get_result(conn)
     }
 
-    pub fn update(conn: &mut PgConnection, id: i64, changes: &StaffChanges<'_>) -> QueryResult<Staff> {
+    pub fn update(
+        conn: &mut PgConnection,
+        id: i64,
+        changes: &StaffChanges<'_>,
+    ) -> QueryResult<Staff> {
         diesel::update(staff::table.find(id))
             .set((changes, staff::updated_at.eq(diesel::dsl::now)))
             .returning(Staff::as_returning())
             .get_result(conn)
     }
 
-    pub fn update_profile(conn: &mut PgConnection, id: i64, changes: &ProfileChanges<'_>) -> QueryResult<Staff> {
+    pub fn update_profile(
+        conn: &mut PgConnection,
+        id: i64,
+        changes: &ProfileChanges<'_>,
+    ) -> QueryResult<Staff> {
         diesel::update(staff::table.find(id))
             .set((changes, staff::updated_at.eq(diesel::dsl::now)))
             .returning(Staff::as_returning())
             .get_result(conn)
     }
 
-    pub fn set_availability(conn: &mut PgConnection, id: i64, a: Availability) -> QueryResult<usize> {
+    pub fn set_availability(
+        conn: &mut PgConnection,
+        id: i64,
+        a: Availability,
+    ) -> QueryResult<usize> {
         diesel::update(staff::table.find(id))
             .set(staff::availability.eq(a.as_str()))
             .execute(conn)
@@ -192,7 +211,10 @@ impl Staff {
 
     pub fn set_password_hash(conn: &mut PgConnection, id: i64, hash: &str) -> QueryResult<usize> {
         diesel::update(staff::table.find(id))
-            .set((staff::password_hash.eq(hash), staff::updated_at.eq(diesel::dsl::now)))
+            .set((
+                staff::password_hash.eq(hash),
+                staff::updated_at.eq(diesel::dsl::now),
+            ))
             .execute(conn)
     }
 
@@ -218,7 +240,12 @@ impl Staff {
             .optional()
     }
 
-    pub fn set_avatar(conn: &mut PgConnection, id: i64, content_type: &str, data: &[u8]) -> QueryResult<()> {
+    pub fn set_avatar(
+        conn: &mut PgConnection,
+        id: i64,
+        content_type: &str,
+        data: &[u8],
+    ) -> QueryResult<()> {
         diesel::insert_into(staff_avatars::table)
             .values((
                 staff_avatars::staff_id.eq(id),

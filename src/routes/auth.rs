@@ -60,7 +60,10 @@ pub struct SetupPage {
     errors: FieldErrors,
 }
 
-async fn show_setup(state: web::Data<AppState>, session: Session) -> AppResult<Either<SetupPage, Redirect>> {
+async fn show_setup(
+    state: web::Data<AppState>,
+    session: Session,
+) -> AppResult<Either<SetupPage, Redirect>> {
     if state.setup_done().await? {
         return Ok(Either::Right(Redirect::to("/login").see_other()));
     }
@@ -83,18 +86,29 @@ async fn create_first_admin(
     let mut errors = FieldErrors::default();
     let name = errors.check("display_name", required_text(&form.display_name, 100));
     let email = errors.check("email", Email::parse(&form.email));
-    let password = errors.check("password", NewPassword::parse(&form.password, &form.password_confirm));
-    let (Some(name), Some(email), Some(password), true) = (name, email, password, errors.is_empty()) else {
+    let password = errors.check(
+        "password",
+        NewPassword::parse(&form.password, &form.password_confirm),
+    );
+    let (Some(name), Some(email), Some(password), true) =
+        (name, email, password, errors.is_empty())
+    else {
         return invalid(
             SetupPage {
                 layout: Layout::new(&session, None, "", "/setup"),
-                form: SetupForm { password: String::new(), password_confirm: String::new(), ..form },
+                form: SetupForm {
+                    password: String::new(),
+                    password_confirm: String::new(),
+                    ..form
+                },
                 errors,
             },
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    let hash = web::block(move || password.hash()).await?.map_err(AppError::internal)?;
+    let hash = web::block(move || password.hash())
+        .await?
+        .map_err(AppError::internal)?;
     let created = db::transaction(&state.pool, move |conn| {
         // Two browsers racing through setup: only the first creates an admin.
         if Staff::setup_done(conn)? {
@@ -124,7 +138,14 @@ async fn create_first_admin(
     state.mark_setup_done();
     sign_in(&session, &staff)?;
     log::info!("first administrator {} created through setup", staff.id);
-    flash(&session, "success", format!("Welcome, {}. Your administrator account is ready.", staff.display_name));
+    flash(
+        &session,
+        "success",
+        format!(
+            "Welcome, {}. Your administrator account is ready.",
+            staff.display_name
+        ),
+    );
     redirect("/staff")
 }
 
@@ -255,10 +276,17 @@ async fn sign_in_staff(
     }
 }
 
-async fn sign_out_staff(state: web::Data<AppState>, session: Session, req: HttpRequest) -> AppResult<Redirect> {
+async fn sign_out_staff(
+    state: web::Data<AppState>,
+    session: Session,
+    req: HttpRequest,
+) -> AppResult<Redirect> {
     if let Ok(current) = CurrentStaff::extract(&req).await {
         let id = current.staff.id;
-        db::run(&state.pool, move |conn| Ok(Staff::set_availability(conn, id, Availability::Offline)?)).await?;
+        db::run(&state.pool, move |conn| {
+            Ok(Staff::set_availability(conn, id, Availability::Offline)?)
+        })
+        .await?;
         log::info!("staff {id} signed out");
     }
     session.purge();

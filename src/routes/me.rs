@@ -51,7 +51,10 @@ async fn update_availability(
         .parse()
         .map_err(|e: String| AppError::BadRequest(format!("Availability {e}")))?;
     let id = me.staff.id;
-    db::run(&state.pool, move |conn| Ok(Staff::set_availability(conn, id, availability)?)).await?;
+    db::run(&state.pool, move |conn| {
+        Ok(Staff::set_availability(conn, id, availability)?)
+    })
+    .await?;
     Ok(Redirect::to(safe_next(Some(&form.next), "/staff").to_string()).see_other())
 }
 
@@ -68,7 +71,12 @@ pub struct ProfilePage {
 }
 
 impl ProfilePage {
-    fn new(me: &CurrentStaff, form: ProfileForm, errors: FieldErrors, avatar_error: Option<String>) -> ProfilePage {
+    fn new(
+        me: &CurrentStaff,
+        form: ProfileForm,
+        errors: FieldErrors,
+        avatar_error: Option<String>,
+    ) -> ProfilePage {
         ProfilePage {
             layout: Layout::new(&me.session, Some(&me.staff), "profile", "/me/profile"),
             face: Face::of(&me.staff),
@@ -99,7 +107,10 @@ async fn update_profile(
     let input = match ProfileInput::try_from(&form) {
         Ok(input) => input,
         Err(errors) => {
-            return invalid(ProfilePage::new(&me, form, errors, None), StatusCode::UNPROCESSABLE_ENTITY);
+            return invalid(
+                ProfilePage::new(&me, form, errors, None),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
     };
     let id = me.staff.id;
@@ -120,7 +131,11 @@ async fn update_profile(
     redirect("/me/profile")
 }
 
-async fn upload_own_avatar(state: web::Data<AppState>, me: CurrentStaff, payload: Multipart) -> FormResponse<ProfilePage> {
+async fn upload_own_avatar(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    payload: Multipart,
+) -> FormResponse<ProfilePage> {
     let profile_form = ProfileForm {
         display_name: me.staff.display_name.clone(),
         time_zone: me.staff.time_zone.clone(),
@@ -132,12 +147,20 @@ async fn upload_own_avatar(state: web::Data<AppState>, me: CurrentStaff, payload
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         Ok(None) => invalid(
-            ProfilePage::new(&me, profile_form, FieldErrors::default(), Some("Choose a picture to upload.".into())),
+            ProfilePage::new(
+                &me,
+                profile_form,
+                FieldErrors::default(),
+                Some("Choose a picture to upload.".into()),
+            ),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         Ok(Some((content_type, data))) => {
             let id = me.staff.id;
-            db::transaction(&state.pool, move |conn| Ok(Staff::set_avatar(conn, id, content_type, &data)?)).await?;
+            db::transaction(&state.pool, move |conn| {
+                Ok(Staff::set_avatar(conn, id, content_type, &data)?)
+            })
+            .await?;
             flash(&me.session, "success", "Your picture has been updated.");
             redirect("/me/profile")
         }
@@ -179,7 +202,12 @@ impl PasswordPage {
 
     pub fn reset(me: &CurrentStaff, account: &Staff, errors: FieldErrors) -> PasswordPage {
         PasswordPage {
-            layout: Layout::new(&me.session, Some(&me.staff), "admin", format!("/admin/staff/{}/password", account.id)),
+            layout: Layout::new(
+                &me.session,
+                Some(&me.staff),
+                "admin",
+                format!("/admin/staff/{}/password", account.id),
+            ),
             target: Some((account.id, account.display_name.clone())),
             errors,
         }
@@ -197,14 +225,10 @@ async fn update_password(
 ) -> FormResponse<PasswordPage> {
     let form = form.into_inner();
     let mut errors = FieldErrors::default();
-    let current_ok = me
-        .staff
-        .password_hash
-        .clone()
-        .map(|hash| {
-            let given = form.current_password.clone();
-            web::block(move || verify_password(&given, &hash))
-        });
+    let current_ok = me.staff.password_hash.clone().map(|hash| {
+        let given = form.current_password.clone();
+        web::block(move || verify_password(&given, &hash))
+    });
     let current_ok = match current_ok {
         Some(check) => check.await?,
         None => false,
@@ -212,16 +236,35 @@ async fn update_password(
     if !current_ok {
         errors.add("current_password", "is not your current password");
     }
-    let new = errors.check("password", NewPassword::parse(&form.password, &form.password_confirm));
+    let new = errors.check(
+        "password",
+        NewPassword::parse(&form.password, &form.password_confirm),
+    );
     let (Some(new), true) = (new, errors.is_empty()) else {
-        return invalid(PasswordPage::own(&me, errors), StatusCode::UNPROCESSABLE_ENTITY);
+        return invalid(
+            PasswordPage::own(&me, errors),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     };
-    let hash = web::block(move || new.hash()).await?.map_err(AppError::internal)?;
+    let hash = web::block(move || new.hash())
+        .await?
+        .map_err(AppError::internal)?;
     let id = me.staff.id;
-    db::transaction(&state.pool, move |conn| Ok(Staff::set_password_hash(conn, id, &hash)?)).await?;
+    db::transaction(&state.pool, move |conn| {
+        Ok(Staff::set_password_hash(conn, id, &hash)?)
+    })
+    .await?;
     // A changed password should lock out whoever else had a session.
-    state.sessions.delete_for_staff(id).await.map_err(AppError::internal)?;
+    state
+        .sessions
+        .delete_for_staff(id)
+        .await
+        .map_err(AppError::internal)?;
     sign_in(&me.session, &me.staff)?;
-    flash(&me.session, "success", "Your password has been changed. Other sessions have been signed out.");
+    flash(
+        &me.session,
+        "success",
+        "Your password has been changed. Other sessions have been signed out.",
+    );
     redirect("/me/profile")
 }

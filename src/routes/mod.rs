@@ -14,9 +14,9 @@ use actix_web::{
 };
 
 use crate::{
-    error::AppResult,
     auth::{Flash, take_flashes},
     domain::staff::{Availability, avatar_hue, initials},
+    error::AppResult,
     models::staff::Staff,
     security::csrf_token,
 };
@@ -46,7 +46,9 @@ async fn healthz(state: web::Data<crate::AppState>) -> HttpResponse {
     if ok {
         HttpResponse::Ok().content_type("text/plain").body("ok")
     } else {
-        HttpResponse::ServiceUnavailable().content_type("text/plain").body("database unavailable")
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("database unavailable")
     }
 }
 
@@ -84,7 +86,8 @@ impl Face {
             name: s.display_name.clone(),
             initials: initials(&s.display_name),
             hue: avatar_hue(s.id),
-            avatar_url: has_avatar.then(|| format!("/staff/{}/avatar?v={}", s.id, s.avatar_version)),
+            avatar_url: has_avatar
+                .then(|| format!("/staff/{}/avatar?v={}", s.id, s.avatar_version)),
         }
     }
 }
@@ -110,7 +113,12 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(session: &Session, me: Option<&Staff>, nav: &'static str, here: impl Into<String>) -> Layout {
+    pub fn new(
+        session: &Session,
+        me: Option<&Staff>,
+        nav: &'static str,
+        here: impl Into<String>,
+    ) -> Layout {
         Layout {
             me: me.map(|s| Me {
                 id: s.id,

@@ -53,7 +53,8 @@ fn pg_server() -> &'static PgServer {
     SERVER.get_or_init(|| match std::env::var("TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => PgServer::External(url),
         _ => PgServer::Embedded(
-            EmbeddedPostgres::start(&target_dir().join("test-pg")).expect("start the test PostgreSQL"),
+            EmbeddedPostgres::start(&target_dir().join("test-pg"))
+                .expect("start the test PostgreSQL"),
         ),
     })
 }
@@ -92,15 +93,21 @@ fn template() -> &'static str {
             .load(&mut conn)
             .expect("list stale databases");
         for db in stale {
-            sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", db.datname))
-                .execute(&mut conn)
-                .expect("drop stale database");
+            sql_query(format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                db.datname
+            ))
+            .execute(&mut conn)
+            .expect("drop stale database");
         }
         sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
             .execute(&mut conn)
             .expect("drop old template");
-        sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).expect("create template");
-        let pool = db::build_pool(&pg_server().url(&name), 1, Duration::from_secs(10)).expect("template pool");
+        sql_query(format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut conn)
+            .expect("create template");
+        let pool = db::build_pool(&pg_server().url(&name), 1, Duration::from_secs(10))
+            .expect("template pool");
         db::run_migrations(&pool).expect("migrate template");
         drop(pool);
         name
@@ -120,9 +127,11 @@ pub fn create_test_db() -> String {
     );
     // CREATE DATABASE copies the template and fails if two copies race.
     let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    sql_query(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""))
-        .execute(&mut admin_conn())
-        .expect("create test database");
+    sql_query(format!(
+        "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+    ))
+    .execute(&mut admin_conn())
+    .expect("create test database");
     name
 }
 
@@ -143,11 +152,13 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let db_name = create_test_db();
     let url = pg_server().url(&db_name);
-    let mut config = Config::default();
-    config.database_url = Some(url.clone());
-    config.session_key = Some(contactbook::security::random_token(64));
-    config.workers = 2;
-    config.data_dir = target_dir().join("test-data").join(&db_name);
+    let mut config = Config {
+        database_url: Some(url.clone()),
+        session_key: Some(contactbook::security::random_token(64)),
+        workers: 2,
+        data_dir: target_dir().join("test-data").join(&db_name),
+        ..Config::default()
+    };
     tweak(&mut config);
     let pool = db::build_pool(&url, config.db_pool_size, config.db_timeout).expect("pool");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -169,7 +180,9 @@ impl TestApp {
         Browser::new(&self.base)
     }
 
-    pub fn conn(&self) -> diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<PgConnection>> {
+    pub fn conn(
+        &self,
+    ) -> diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<PgConnection>> {
         self.pool.get().expect("connection")
     }
 
@@ -178,7 +191,13 @@ impl TestApp {
         self.add_staff_with(name, email, role, |_| {})
     }
 
-    pub fn add_staff_with(&self, name: &str, email: &str, role: Role, tweak: impl FnOnce(&mut NewStaff)) -> i64 {
+    pub fn add_staff_with(
+        &self,
+        name: &str,
+        email: &str,
+        role: Role,
+        tweak: impl FnOnce(&mut NewStaff),
+    ) -> i64 {
         let hash = hash_password(PASSWORD).expect("hash");
         let mut new = NewStaff {
             email,
@@ -193,7 +212,9 @@ impl TestApp {
             availability: "available",
         };
         tweak(&mut new);
-        Staff::insert(&mut self.conn(), &new).expect("insert staff").id
+        Staff::insert(&mut self.conn(), &new)
+            .expect("insert staff")
+            .id
     }
 
     /// An administrator and a browser signed in as them.
@@ -245,7 +266,10 @@ impl Page {
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 
     pub fn html(&self) -> Html {
@@ -257,12 +281,21 @@ impl Page {
         let sel = Selector::parse(css).expect("selector");
         self.html()
             .select(&sel)
-            .map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(|e| {
+                e.text()
+                    .collect::<String>()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .collect()
     }
 
     pub fn text(&self, css: &str) -> String {
-        self.texts(css).into_iter().next().unwrap_or_else(|| panic!("no element matches {css}"))
+        self.texts(css)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no element matches {css}"))
     }
 
     pub fn attr(&self, css: &str, attr: &str) -> Option<String> {
@@ -280,7 +313,8 @@ impl Page {
     }
 
     pub fn csrf(&self) -> String {
-        self.attr("input[name=csrf_token]", "value").expect("page has a CSRF token")
+        self.attr("input[name=csrf_token]", "value")
+            .expect("page has a CSRF token")
     }
 }
 
@@ -308,7 +342,9 @@ impl Browser {
     }
 
     pub fn set_cookie(&self, name: &str, value: &str) {
-        self.cookies.borrow_mut().insert(name.to_string(), value.to_string());
+        self.cookies
+            .borrow_mut()
+            .insert(name.to_string(), value.to_string());
     }
 
     pub fn clear_cookies(&self) {
@@ -324,12 +360,19 @@ impl Browser {
             .join("; ")
     }
 
-    async fn finish(&self, mut res: awc::ClientResponse<impl futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin>) -> Page {
+    async fn finish(
+        &self,
+        mut res: awc::ClientResponse<
+            impl futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>
+            + Unpin,
+        >,
+    ) -> Page {
         if let Ok(cookies) = res.cookies() {
             let mut jar = self.cookies.borrow_mut();
             for c in cookies.iter() {
                 let expired = c.max_age().is_some_and(|a| a.is_zero() || a.is_negative())
-                    || c.expires_datetime().is_some_and(|t| t < actix_web::cookie::time::OffsetDateTime::now_utc())
+                    || c.expires_datetime()
+                        .is_some_and(|t| t < actix_web::cookie::time::OffsetDateTime::now_utc())
                     || c.value().is_empty();
                 if expired {
                     jar.remove(c.name());
@@ -358,7 +401,12 @@ impl Browser {
     }
 
     /// POSTs `fields` as a url-encoded form, exactly as given (no token added).
-    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)], origin: Option<&str>) -> Page {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Page {
         let mut req = self
             .client
             .post(format!("{}{path}", self.base))
@@ -387,7 +435,14 @@ impl Browser {
 
     /// Uploads one file as multipart form field `field` to `action` (whose URL
     /// carries the token, as the app's upload forms do).
-    pub async fn upload(&self, action: &str, field: &str, filename: &str, content_type: &str, data: &[u8]) -> Page {
+    pub async fn upload(
+        &self,
+        action: &str,
+        field: &str,
+        filename: &str,
+        content_type: &str,
+        data: &[u8],
+    ) -> Page {
         let boundary = "----contactbooktestboundary7MA4YWxkTrZu0gW";
         let mut body = Vec::new();
         body.extend_from_slice(
@@ -403,7 +458,10 @@ impl Browser {
             .post(format!("{}{action}", self.base))
             .insert_header(("Cookie", self.cookie_header()))
             .insert_header(("Origin", self.base.as_str()))
-            .insert_header(("Content-Type", format!("multipart/form-data; boundary={boundary}")))
+            .insert_header((
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            ))
             .send_body(body)
             .await
             .expect("upload");
@@ -411,16 +469,27 @@ impl Browser {
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Page {
-        let page = self.submit("/login", "/login", &[("email", email), ("password", password)]).await;
-        assert_eq!(page.status, 303, "sign-in of {email} should succeed: {}", page.body);
+        let page = self
+            .submit(
+                "/login",
+                "/login",
+                &[("email", email), ("password", password)],
+            )
+            .await;
+        assert_eq!(
+            page.status, 303,
+            "sign-in of {email} should succeed: {}",
+            page.body
+        );
         page
     }
 }
 
 /// A tiny valid PNG (1x1, transparent).
 pub const PNG_1X1: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00, 0x01,
-    0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41,
-    0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49,
-    0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
 ];

@@ -35,7 +35,8 @@ impl Driver {
     /// Starts chromedriver and a headless Chromium with a fresh profile, with the
     /// flags that keep it off the network.
     pub async fn start() -> Driver {
-        let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let chromedriver =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let port = free_port();
         let child = Command::new(&chromedriver)
@@ -43,20 +44,31 @@ impl Driver {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {chromedriver} (apt-get install chromium chromium-driver): {e}"));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {chromedriver} (apt-get install chromium chromium-driver): {e}"
+                )
+            });
         let base = format!("http://127.0.0.1:{port}");
-        let client = awc::Client::builder().timeout(Duration::from_secs(60)).finish();
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .finish();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(mut res) = client.get(format!("{base}/status")).send().await
-                && res.json::<Value>().await.is_ok_and(|v| v["value"]["ready"] == true)
+                && res
+                    .json::<Value>()
+                    .await
+                    .is_ok_and(|v| v["value"]["ready"] == true)
             {
                 break;
             }
             assert!(Instant::now() < deadline, "chromedriver did not start");
             actix_rt::time::sleep(Duration::from_millis(100)).await;
         }
-        let profile = super::target_dir().join("chromium-profiles").join(format!("p{}-{port}", std::process::id()));
+        let profile = super::target_dir()
+            .join("chromium-profiles")
+            .join(format!("p{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&profile);
         std::fs::create_dir_all(&profile).expect("profile dir");
         let caps = json!({
@@ -107,7 +119,10 @@ impl Driver {
         .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
         let v: Value = res.json().limit(64 << 20).await.expect("WebDriver json");
         if let Some(err) = v["value"]["error"].as_str() {
-            panic!("WebDriver {method} {path}: {err}: {}", v["value"]["message"]);
+            panic!(
+                "WebDriver {method} {path}: {err}: {}",
+                v["value"]["message"]
+            );
         }
         v["value"].clone()
     }
@@ -117,11 +132,19 @@ impl Driver {
     }
 
     pub async fn current_url(&self) -> String {
-        self.cmd("GET", "/url", None).await.as_str().unwrap_or_default().to_string()
+        self.cmd("GET", "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub async fn title(&self) -> String {
-        self.cmd("GET", "/title", None).await.as_str().unwrap_or_default().to_string()
+        self.cmd("GET", "/title", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     async fn find_by(&self, using: &str, value: &str) -> Option<Element> {
@@ -133,7 +156,9 @@ impl Driver {
             .await
             .expect("find element");
         let v: Value = res.json().limit(1 << 20).await.expect("json");
-        v["value"][ELEMENT_KEY].as_str().map(|id| Element(id.to_string()))
+        v["value"][ELEMENT_KEY]
+            .as_str()
+            .map(|id| Element(id.to_string()))
     }
 
     /// Waits up to 5 s for an element matching `css`.
@@ -164,7 +189,9 @@ impl Driver {
 
     /// The button (or submit input) whose text is `text`.
     pub async fn button(&self, text: &str) -> Element {
-        let xpath = format!("//button[normalize-space(.)='{text}'] | //input[@type='submit' and @value='{text}']");
+        let xpath = format!(
+            "//button[normalize-space(.)='{text}'] | //input[@type='submit' and @value='{text}']"
+        );
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             if let Some(e) = self.find_by("xpath", &xpath).await {
@@ -175,21 +202,29 @@ impl Driver {
         }
     }
 
+    /// A link whose text, or the text of one of its parts, is `text`.
     pub async fn link(&self, text: &str) -> Element {
-        let xpath = format!("//a[normalize-space(.)='{text}']");
+        let xpath =
+            format!("//a[normalize-space(.)='{text}' or .//*[normalize-space(.)='{text}']]");
         self.find_by("xpath", &xpath)
             .await
             .unwrap_or_else(|| panic!("no link reads {text:?}"))
     }
 
     pub async fn type_into(&self, e: &Element, text: &str) {
-        self.cmd("POST", &format!("/element/{}/clear", e.0), None).await;
-        self.cmd("POST", &format!("/element/{}/value", e.0), Some(json!({ "text": text })))
+        self.cmd("POST", &format!("/element/{}/clear", e.0), None)
             .await;
+        self.cmd(
+            "POST",
+            &format!("/element/{}/value", e.0),
+            Some(json!({ "text": text })),
+        )
+        .await;
     }
 
     pub async fn click(&self, e: &Element) {
-        self.cmd("POST", &format!("/element/{}/click", e.0), None).await;
+        self.cmd("POST", &format!("/element/{}/click", e.0), None)
+            .await;
     }
 
     pub async fn text(&self, e: &Element) -> String {
@@ -207,10 +242,16 @@ impl Driver {
             .map(str::to_string)
     }
 
-    /// Text of the whole page body.
+    /// Text of the whole page body, as rendered; empty while a page is loading.
     pub async fn page_text(&self) -> String {
-        let body = self.find("body").await;
-        self.text(&body).await
+        let url = format!("{}/session/{}/execute/sync", self.base, self.session);
+        let script =
+            json!({ "script": "return document.body ? document.body.innerText : '';", "args": [] });
+        let Ok(mut res) = self.client.post(url).send_json(&script).await else {
+            return String::new();
+        };
+        let v: Value = res.json().limit(16 << 20).await.unwrap_or_default();
+        v["value"].as_str().unwrap_or_default().to_string()
     }
 
     /// Waits until the page text contains `needle`.
@@ -220,7 +261,11 @@ impl Driver {
             if self.page_text().await.contains(needle) {
                 return;
             }
-            assert!(Instant::now() < deadline, "page never showed {needle:?}; it shows:\n{}", self.page_text().await);
+            assert!(
+                Instant::now() < deadline,
+                "page never showed {needle:?}; it shows:\n{}",
+                self.page_text().await
+            );
             actix_rt::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -239,8 +284,12 @@ impl Driver {
     }
 
     pub async fn set_window_size(&self, width: u32, height: u32) {
-        self.cmd("POST", "/window/rect", Some(json!({ "width": width, "height": height })))
-            .await;
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await;
     }
 
     pub async fn quit(mut self) {

@@ -9,7 +9,8 @@ use askama_web::WebTemplate;
 use crate::{AppState, auth::Admin, db, error::AppResult, models::staff::Staff, routes::Layout};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin", web::get().to(show_admin_home)).configure(staff::configure);
+    cfg.route("/admin", web::get().to(show_admin_home))
+        .configure(staff::configure);
 }
 
 #[derive(Template, WebTemplate)]

@@ -24,7 +24,10 @@ use crate::{
         staff::{NewStaff, Staff, StaffChanges},
         unique_violation,
     },
-    routes::{Face, FormResponse, Layout, invalid, me::PasswordPage, redirect, staff::avatar::read_avatar_upload},
+    routes::{
+        Face, FormResponse, Layout, invalid, me::PasswordPage, redirect,
+        staff::avatar::read_avatar_upload,
+    },
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -33,12 +36,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/staff/new", web::post().to(create_account))
         .route("/admin/staff/{id}/edit", web::get().to(edit_account))
         .route("/admin/staff/{id}/edit", web::post().to(update_account))
-        .route("/admin/staff/{id}/deactivate", web::post().to(deactivate_account))
-        .route("/admin/staff/{id}/activate", web::post().to(activate_account))
-        .route("/admin/staff/{id}/password", web::get().to(edit_account_password))
-        .route("/admin/staff/{id}/password", web::post().to(reset_account_password))
-        .route("/admin/staff/{id}/avatar", web::post().to(upload_account_avatar))
-        .route("/admin/staff/{id}/avatar/remove", web::post().to(remove_account_avatar));
+        .route(
+            "/admin/staff/{id}/deactivate",
+            web::post().to(deactivate_account),
+        )
+        .route(
+            "/admin/staff/{id}/activate",
+            web::post().to(activate_account),
+        )
+        .route(
+            "/admin/staff/{id}/password",
+            web::get().to(edit_account_password),
+        )
+        .route(
+            "/admin/staff/{id}/password",
+            web::post().to(reset_account_password),
+        )
+        .route(
+            "/admin/staff/{id}/avatar",
+            web::post().to(upload_account_avatar),
+        )
+        .route(
+            "/admin/staff/{id}/avatar/remove",
+            web::post().to(remove_account_avatar),
+        );
 }
 
 pub struct AccountRow {
@@ -97,7 +118,12 @@ pub struct AccountFormPage {
 }
 
 impl AccountFormPage {
-    fn new(me: &CurrentStaff, account: Option<&Staff>, form: StaffForm, errors: FieldErrors) -> AccountFormPage {
+    fn new(
+        me: &CurrentStaff,
+        account: Option<&Staff>,
+        form: StaffForm,
+        errors: FieldErrors,
+    ) -> AccountFormPage {
         let here = match account {
             Some(a) => format!("/admin/staff/{}/edit", a.id),
             None => "/admin/staff/new".into(),
@@ -149,7 +175,12 @@ async fn new_account(Admin(me): Admin) -> AppResult<AccountFormPage> {
         time_zone: "UTC".into(),
         ..StaffForm::default()
     };
-    Ok(AccountFormPage::new(&me, None, form, FieldErrors::default()))
+    Ok(AccountFormPage::new(
+        &me,
+        None,
+        form,
+        FieldErrors::default(),
+    ))
 }
 
 async fn create_account(
@@ -167,10 +198,15 @@ async fn create_account(
             if let Err(e) = password {
                 errors.add("password", e);
             }
-            return invalid(AccountFormPage::new(&me, None, form, errors), StatusCode::UNPROCESSABLE_ENTITY);
+            return invalid(
+                AccountFormPage::new(&me, None, form, errors),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
     };
-    let hash = web::block(move || password.hash()).await?.map_err(AppError::internal)?;
+    let hash = web::block(move || password.hash())
+        .await?
+        .map_err(AppError::internal)?;
     let result = db::run(&state.pool, move |conn| {
         use diesel::Connection;
         Ok(conn.transaction(|conn| {
@@ -195,28 +231,51 @@ async fn create_account(
     match result {
         Ok(created) => {
             log::info!("staff {} created by {}", created.id, me.staff.id);
-            flash(&me.session, "success", format!("{} can now sign in with {}.", created.display_name, created.email));
+            flash(
+                &me.session,
+                "success",
+                format!(
+                    "{} can now sign in with {}.",
+                    created.display_name, created.email
+                ),
+            );
             redirect(format!("/staff/{}", created.id))
         }
         Err(e) => match duplicate_field(&e) {
             Some((field, message)) => {
                 let mut errors = FieldErrors::default();
                 errors.add(field, message);
-                invalid(AccountFormPage::new(&me, None, form, errors), StatusCode::UNPROCESSABLE_ENTITY)
+                invalid(
+                    AccountFormPage::new(&me, None, form, errors),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
             }
             None => Err(e.into()),
         },
     }
 }
 
-async fn edit_account(state: web::Data<AppState>, Admin(me): Admin, id: web::Path<i64>) -> AppResult<AccountFormPage> {
+async fn edit_account(
+    state: web::Data<AppState>,
+    Admin(me): Admin,
+    id: web::Path<i64>,
+) -> AppResult<AccountFormPage> {
     let id = id.into_inner();
     let account = db::run(&state.pool, move |conn| Ok(Staff::find(conn, id)?)).await?;
-    Ok(AccountFormPage::new(&me, Some(&account), form_of(&account), FieldErrors::default()))
+    Ok(AccountFormPage::new(
+        &me,
+        Some(&account),
+        form_of(&account),
+        FieldErrors::default(),
+    ))
 }
 
 /// Refuses changes that would leave nobody able to administer ContactBook.
-fn keeps_an_admin(conn: &mut PgConnection, account: &Staff, stays_admin: bool) -> Result<bool, AppError> {
+fn keeps_an_admin(
+    conn: &mut PgConnection,
+    account: &Staff,
+    stays_admin: bool,
+) -> Result<bool, AppError> {
     if !account.is_admin() || !account.active || stays_admin {
         return Ok(true);
     }
@@ -283,19 +342,37 @@ async fn update_account(
     let mut errors = FieldErrors::default();
     match outcome {
         UpdateOutcome::Saved(saved) => {
-            flash(&me.session, "success", format!("{} has been saved.", saved.display_name));
+            flash(
+                &me.session,
+                "success",
+                format!("{} has been saved.", saved.display_name),
+            );
             return redirect(format!("/staff/{id}"));
         }
-        UpdateOutcome::LastAdmin => errors.add("role", "cannot change: this is the last active administrator"),
+        UpdateOutcome::LastAdmin => errors.add(
+            "role",
+            "cannot change: this is the last active administrator",
+        ),
         UpdateOutcome::Duplicate(field, msg) => errors.add(field, msg),
     }
-    invalid(AccountFormPage::new(&me, Some(&account), form, errors), StatusCode::UNPROCESSABLE_ENTITY)
+    invalid(
+        AccountFormPage::new(&me, Some(&account), form, errors),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
 }
 
-async fn deactivate_account(state: web::Data<AppState>, Admin(me): Admin, id: web::Path<i64>) -> AppResult<Redirect> {
+async fn deactivate_account(
+    state: web::Data<AppState>,
+    Admin(me): Admin,
+    id: web::Path<i64>,
+) -> AppResult<Redirect> {
     let id = id.into_inner();
     if id == me.staff.id {
-        flash(&me.session, "error", "You cannot deactivate your own account.");
+        flash(
+            &me.session,
+            "error",
+            "You cannot deactivate your own account.",
+        );
         return Ok(Redirect::to("/admin/staff").see_other());
     }
     let done = db::transaction(&state.pool, move |conn| {
@@ -310,16 +387,32 @@ async fn deactivate_account(state: web::Data<AppState>, Admin(me): Admin, id: we
     match done {
         Some(name) => {
             // Their sessions end now, on every instance.
-            state.sessions.delete_for_staff(id).await.map_err(AppError::internal)?;
+            state
+                .sessions
+                .delete_for_staff(id)
+                .await
+                .map_err(AppError::internal)?;
             log::info!("staff {id} deactivated by {}", me.staff.id);
-            flash(&me.session, "success", format!("{name} has been deactivated and signed out."));
+            flash(
+                &me.session,
+                "success",
+                format!("{name} has been deactivated and signed out."),
+            );
         }
-        None => flash(&me.session, "error", "The last active administrator cannot be deactivated."),
+        None => flash(
+            &me.session,
+            "error",
+            "The last active administrator cannot be deactivated.",
+        ),
     }
     Ok(Redirect::to("/admin/staff").see_other())
 }
 
-async fn activate_account(state: web::Data<AppState>, Admin(me): Admin, id: web::Path<i64>) -> AppResult<Redirect> {
+async fn activate_account(
+    state: web::Data<AppState>,
+    Admin(me): Admin,
+    id: web::Path<i64>,
+) -> AppResult<Redirect> {
     let id = id.into_inner();
     let name = db::transaction(&state.pool, move |conn| {
         let account = Staff::find(conn, id)?;
@@ -327,7 +420,11 @@ async fn activate_account(state: web::Data<AppState>, Admin(me): Admin, id: web:
         Ok(account.display_name)
     })
     .await?;
-    flash(&me.session, "success", format!("{name} has been reactivated."));
+    flash(
+        &me.session,
+        "success",
+        format!("{name} has been reactivated."),
+    );
     Ok(Redirect::to("/admin/staff").see_other())
 }
 
@@ -367,13 +464,26 @@ async fn reset_account_password(
             );
         }
     };
-    let hash = web::block(move || password.hash()).await?.map_err(AppError::internal)?;
-    db::transaction(&state.pool, move |conn| Ok(Staff::set_password_hash(conn, id, &hash)?)).await?;
+    let hash = web::block(move || password.hash())
+        .await?
+        .map_err(AppError::internal)?;
+    db::transaction(&state.pool, move |conn| {
+        Ok(Staff::set_password_hash(conn, id, &hash)?)
+    })
+    .await?;
     if id != me.staff.id {
-        state.sessions.delete_for_staff(id).await.map_err(AppError::internal)?;
+        state
+            .sessions
+            .delete_for_staff(id)
+            .await
+            .map_err(AppError::internal)?;
     }
     log::info!("password of staff {id} reset by {}", me.staff.id);
-    flash(&me.session, "success", format!("The password of {} has been reset.", account.display_name));
+    flash(
+        &me.session,
+        "success",
+        format!("The password of {} has been reset.", account.display_name),
+    );
     redirect(format!("/staff/{id}"))
 }
 
@@ -387,19 +497,35 @@ async fn upload_account_avatar(
     let account = db::run(&state.pool, move |conn| Ok(Staff::find(conn, id)?)).await?;
     let message = match read_avatar_upload(payload, state.config.avatar_limit).await {
         Ok(Some((content_type, data))) => {
-            db::transaction(&state.pool, move |conn| Ok(Staff::set_avatar(conn, id, content_type, &data)?)).await?;
-            flash(&me.session, "success", format!("The picture of {} has been updated.", account.display_name));
+            db::transaction(&state.pool, move |conn| {
+                Ok(Staff::set_avatar(conn, id, content_type, &data)?)
+            })
+            .await?;
+            flash(
+                &me.session,
+                "success",
+                format!("The picture of {} has been updated.", account.display_name),
+            );
             return redirect(format!("/admin/staff/{id}/edit"));
         }
         Ok(None) => "Choose a picture to upload.".to_string(),
         Err(message) => message,
     };
-    let mut page = AccountFormPage::new(&me, Some(&account), form_of(&account), FieldErrors::default());
+    let mut page = AccountFormPage::new(
+        &me,
+        Some(&account),
+        form_of(&account),
+        FieldErrors::default(),
+    );
     page.avatar_error = Some(message);
     invalid(page, StatusCode::UNPROCESSABLE_ENTITY)
 }
 
-async fn remove_account_avatar(state: web::Data<AppState>, Admin(me): Admin, id: web::Path<i64>) -> AppResult<Redirect> {
+async fn remove_account_avatar(
+    state: web::Data<AppState>,
+    Admin(me): Admin,
+    id: web::Path<i64>,
+) -> AppResult<Redirect> {
     let id = id.into_inner();
     db::transaction(&state.pool, move |conn| Ok(Staff::remove_avatar(conn, id)?)).await?;
     flash(&me.session, "success", "The picture has been removed.");

@@ -4,9 +4,19 @@ use actix_multipart::Multipart;
 use actix_web::{HttpResponse, http::header, web};
 use futures_util::StreamExt;
 
-use crate::{AppState, auth::CurrentStaff, db, error::{AppError, AppResult}, models::staff::Staff};
+use crate::{
+    AppState,
+    auth::CurrentStaff,
+    db,
+    error::{AppError, AppResult},
+    models::staff::Staff,
+};
 
-pub async fn show_avatar(state: web::Data<AppState>, _me: CurrentStaff, id: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn show_avatar(
+    state: web::Data<AppState>,
+    _me: CurrentStaff,
+    id: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let avatar = db::run(&state.pool, move |conn| Ok(Staff::avatar(conn, id)?))
         .await?
@@ -37,7 +47,10 @@ pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 
 /// Reads the `avatar` file field of a multipart form, refusing it as soon as
 /// it passes `limit` bytes. `Ok(None)` means no file was chosen.
-pub async fn read_avatar_upload(mut payload: Multipart, limit: usize) -> Result<Option<(&'static str, Vec<u8>)>, String> {
+pub async fn read_avatar_upload(
+    mut payload: Multipart,
+    limit: usize,
+) -> Result<Option<(&'static str, Vec<u8>)>, String> {
     let too_big = || format!("The picture is larger than {} KB.", limit / 1024);
     while let Some(field) = payload.next().await {
         let mut field = field.map_err(|e| format!("The upload could not be read: {e}"))?;

@@ -56,9 +56,18 @@ pub async fn list_staff(
     me: CurrentStaff,
     query: web::Query<DirectoryQuery>,
 ) -> AppResult<StaffListPage> {
-    let q = query.into_inner().q.trim().chars().take(100).collect::<String>();
+    let q = query
+        .into_inner()
+        .q
+        .trim()
+        .chars()
+        .take(100)
+        .collect::<String>();
     let search = q.clone();
-    let rows = db::run(&state.pool, move |conn| Ok(Staff::directory(conn, &search)?)).await?;
+    let rows = db::run(&state.pool, move |conn| {
+        Ok(Staff::directory(conn, &search)?)
+    })
+    .await?;
     let here = if q.is_empty() {
         "/staff".to_string()
     } else {

@@ -39,7 +39,11 @@ pub struct StaffShowPage {
     can_manage: bool,
 }
 
-pub async fn show_staff(state: web::Data<AppState>, me: CurrentStaff, id: web::Path<i64>) -> AppResult<StaffShowPage> {
+pub async fn show_staff(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    id: web::Path<i64>,
+) -> AppResult<StaffShowPage> {
     let id = id.into_inner();
     let person = db::run(&state.pool, move |conn| Ok(Staff::find(conn, id)?)).await?;
     // Deactivated accounts are history: administrators may still look them up.
@@ -47,7 +51,12 @@ pub async fn show_staff(state: web::Data<AppState>, me: CurrentStaff, id: web::P
         return Err(AppError::NotFound);
     }
     Ok(StaffShowPage {
-        layout: Layout::new(&me.session, Some(&me.staff), "staff", format!("/staff/{id}")),
+        layout: Layout::new(
+            &me.session,
+            Some(&me.staff),
+            "staff",
+            format!("/staff/{id}"),
+        ),
         is_me: person.id == me.staff.id,
         can_manage: me.staff.is_admin(),
         person: StaffDetail {

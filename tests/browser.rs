@@ -1,0 +1,109 @@
+//! A person's first visit, in headless Chromium: first-run setup, sign-in, the
+//! directory, a colleague's details and an availability change. Screenshots go
+//! to target/screenshots/.
+
+mod common;
+
+use common::{PASSWORD, spawn_app, webdriver::Driver};
+
+#[actix_rt::test]
+async fn first_visit_setup_sign_in_directory_detail_and_availability() {
+    let app = spawn_app().await;
+    let added = contactbook::seed::seed_demo_staff(&mut app.conn()).expect("seed");
+    assert_eq!(added, 24);
+    let d = Driver::start().await;
+
+    // First run: every address leads to setup.
+    d.goto(&format!("{}/staff", app.base)).await;
+    assert!(d.current_url().await.ends_with("/setup"));
+    d.type_into(&d.field("Your name").await, "Grace Hopper")
+        .await;
+    d.type_into(&d.field("Email").await, "grace@example.com")
+        .await;
+    d.type_into(&d.field("Password").await, "short").await;
+    d.type_into(&d.field("Repeat the password").await, "short")
+        .await;
+    d.click(&d.button("Create administrator").await).await;
+    d.wait_for_text("at least 10 characters").await;
+    assert_eq!(
+        d.attribute(&d.field("Your name").await, "value")
+            .await
+            .as_deref(),
+        Some("Grace Hopper"),
+        "kept what was typed"
+    );
+    d.screenshot("setup-error").await;
+    d.type_into(&d.field("Password").await, PASSWORD).await;
+    d.type_into(&d.field("Repeat the password").await, PASSWORD)
+        .await;
+    d.click(&d.button("Create administrator").await).await;
+    d.wait_for_text("Your administrator account is ready").await;
+    assert!(d.current_url().await.ends_with("/staff"));
+
+    // Sign out and back in.
+    d.click(&d.button("Sign out").await).await;
+    d.wait_for_text("You have signed out.").await;
+    d.type_into(&d.field("Email").await, "grace@example.com")
+        .await;
+    d.type_into(&d.field("Password").await, "wrong password")
+        .await;
+    d.click(&d.button("Sign in").await).await;
+    d.wait_for_text("do not match an active account").await;
+    d.type_into(&d.field("Password").await, PASSWORD).await;
+    d.screenshot("sign-in").await;
+    d.click(&d.button("Sign in").await).await;
+    d.wait_for_text("25 colleagues").await;
+    d.screenshot("directory").await;
+
+    // Search the directory, open a colleague.
+    d.type_into(
+        &d.field("Search by name, extension or department").await,
+        "billing",
+    )
+    .await;
+    d.click(&d.button("Search").await).await;
+    d.wait_for_text("2 matches for “billing”").await;
+    d.click(&d.link("Pedro Alves").await).await;
+    d.wait_for_text("Billing Team Lead").await;
+    let text = d.page_text().await;
+    for expected in [
+        "pedro.alves@demo.contactbook.test",
+        "+351912345678",
+        "Europe/Lisbon",
+        "local time",
+        "Agent",
+    ] {
+        assert!(text.contains(expected), "detail shows {expected}:\n{text}");
+    }
+    d.screenshot("staff-detail").await;
+
+    // One click on the header changes my availability.
+    let busy = d.find(".availability-switch button[value=busy]").await;
+    assert_eq!(
+        d.attribute(&busy, "aria-pressed").await.as_deref(),
+        Some("false")
+    );
+    d.click(&busy).await;
+    let busy = d
+        .find(".availability-switch button[value=busy][aria-pressed=true]")
+        .await;
+    assert!(
+        d.current_url().await.contains("/staff/"),
+        "stayed on the same page"
+    );
+    d.screenshot("availability-busy").await;
+    drop(busy);
+    let grace =
+        contactbook::models::staff::Staff::find_by_email(&mut app.conn(), "grace@example.com")
+            .expect("query")
+            .expect("grace");
+    assert_eq!(grace.availability, "busy");
+
+    // The directory shows it too, and works on a phone-sized screen.
+    d.set_window_size(375, 800).await;
+    d.goto(&format!("{}/staff?q=Grace", app.base)).await;
+    d.wait_for_text("1 match for “Grace”").await;
+    assert!(d.page_text().await.contains("Busy"));
+    d.screenshot("directory-mobile").await;
+    d.quit().await;
+}
