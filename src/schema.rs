@@ -1,6 +1,122 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    contact_changes (id) {
+        id -> Int8,
+        contact_id -> Int8,
+        staff_id -> Nullable<Int8>,
+        source -> Text,
+        action -> Text,
+        field -> Nullable<Text>,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+        version -> Int4,
+        changed_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    contact_emails (id) {
+        id -> Int8,
+        contact_id -> Int8,
+        kind -> Text,
+        email -> Text,
+        position -> Int4,
+        verified -> Bool,
+    }
+}
+
+diesel::table! {
+    contact_labels (contact_id, label_id) {
+        contact_id -> Int8,
+        label_id -> Int8,
+    }
+}
+
+diesel::table! {
+    contact_phones (id) {
+        id -> Int8,
+        contact_id -> Int8,
+        kind -> Text,
+        number -> Text,
+        position -> Int4,
+        verified -> Bool,
+    }
+}
+
+diesel::table! {
+    contact_socials (id) {
+        id -> Int8,
+        contact_id -> Int8,
+        kind -> Text,
+        handle -> Text,
+        position -> Int4,
+        verified -> Bool,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> Int8,
+        first_name -> Text,
+        last_name -> Text,
+        contact_type -> Text,
+        level -> Text,
+        company -> Text,
+        job_title -> Text,
+        team -> Text,
+        contact_group -> Text,
+        birth_date -> Nullable<Date>,
+        language -> Nullable<Text>,
+        street -> Text,
+        city -> Text,
+        state -> Text,
+        zip_code -> Text,
+        country -> Nullable<Text>,
+        owner_id -> Nullable<Int8>,
+        created_by -> Nullable<Int8>,
+        updated_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int4,
+        deleted_at -> Nullable<Timestamptz>,
+        deleted_by -> Nullable<Int8>,
+        merged_into -> Nullable<Int8>,
+        sort_name -> Nullable<Text>,
+        search_text -> Text,
+    }
+}
+
+diesel::table! {
+    custom_field_values (contact_id, field_id) {
+        contact_id -> Int8,
+        field_id -> Int8,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    custom_fields (id) {
+        id -> Int8,
+        label -> Text,
+        kind -> Text,
+        options -> Array<Nullable<Text>>,
+        required -> Bool,
+        position -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    labels (id) {
+        id -> Int8,
+        name -> Text,
+        colour -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     login_attempts (id) {
         id -> Int8,
         email_key -> Text,
@@ -48,7 +164,30 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(contact_changes -> contacts (contact_id));
+diesel::joinable!(contact_changes -> staff (staff_id));
+diesel::joinable!(contact_emails -> contacts (contact_id));
+diesel::joinable!(contact_labels -> contacts (contact_id));
+diesel::joinable!(contact_labels -> labels (label_id));
+diesel::joinable!(contact_phones -> contacts (contact_id));
+diesel::joinable!(contact_socials -> contacts (contact_id));
+diesel::joinable!(custom_field_values -> contacts (contact_id));
+diesel::joinable!(custom_field_values -> custom_fields (field_id));
 diesel::joinable!(sessions -> staff (staff_id));
 diesel::joinable!(staff_avatars -> staff (staff_id));
 
-diesel::allow_tables_to_appear_in_same_query!(login_attempts, sessions, staff, staff_avatars,);
+diesel::allow_tables_to_appear_in_same_query!(
+    contact_changes,
+    contact_emails,
+    contact_labels,
+    contact_phones,
+    contact_socials,
+    contacts,
+    custom_field_values,
+    custom_fields,
+    labels,
+    login_attempts,
+    sessions,
+    staff,
+    staff_avatars,
+);

@@ -33,8 +33,8 @@ async fn first_run_leads_every_page_to_setup_which_creates_a_signed_in_admin() {
         )
         .await;
     assert_eq!(done.status, 303);
-    assert_eq!(done.location().as_deref(), Some("/staff"));
-    let staff = b.get("/staff").await;
+    assert_eq!(done.location().as_deref(), Some("/contacts"));
+    let staff = b.get("/contacts").await;
     assert_eq!(staff.status, 200, "the new admin is signed in");
     assert_eq!(
         staff.text(".flash-success"),

@@ -38,7 +38,8 @@ async fn first_visit_setup_sign_in_directory_detail_and_availability() {
         .await;
     d.click(&d.button("Create administrator").await).await;
     d.wait_for_text("Your administrator account is ready").await;
-    assert!(d.current_url().await.ends_with("/staff"));
+    assert!(d.current_url().await.ends_with("/contacts"));
+    d.wait_for_text("There are no contacts yet.").await;
 
     // Sign out and back in.
     d.click(&d.button("Sign out").await).await;
@@ -52,6 +53,8 @@ async fn first_visit_setup_sign_in_directory_detail_and_availability() {
     d.type_into(&d.field("Password").await, PASSWORD).await;
     d.screenshot("sign-in").await;
     d.click(&d.button("Sign in").await).await;
+    d.wait_for_text("Contacts").await;
+    d.click(&d.link("Staff").await).await;
     d.wait_for_text("25 colleagues").await;
     d.screenshot("directory").await;
 

@@ -1,5 +1,9 @@
 //! Database access: one file per table, each with its row struct and queries.
 
+pub mod contact;
+pub mod contact_list;
+pub mod custom_field;
+pub mod label;
 pub mod login_attempt;
 pub mod staff;
 

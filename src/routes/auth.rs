@@ -110,7 +110,12 @@ async fn create_first_admin(
         .await?
         .map_err(AppError::internal)?;
     let created = db::transaction(&state.pool, move |conn| {
-        // Two browsers racing through setup: only the first creates an admin.
+        // Two browsers racing through setup: the lock orders them, and only the
+        // first creates an admin.
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query("SELECT pg_advisory_xact_lock(7262001)"),
+            conn,
+        )?;
         if Staff::setup_done(conn)? {
             return Ok(None);
         }
@@ -146,7 +151,7 @@ async fn create_first_admin(
             staff.display_name
         ),
     );
-    redirect("/staff")
+    redirect("/contacts")
 }
 
 // ---------------------------------------------------------------- sign-in

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod assets;
 pub mod auth;
+pub mod contacts;
 pub mod me;
 pub mod staff;
 
@@ -26,13 +27,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(healthz))
         .configure(assets::configure)
         .configure(auth::configure)
+        .configure(contacts::configure)
         .configure(staff::configure)
         .configure(me::configure)
         .configure(admin::configure);
 }
 
 async fn home() -> HttpResponse {
-    see_other("/staff")
+    see_other("/contacts")
 }
 
 async fn healthz(state: web::Data<crate::AppState>) -> HttpResponse {

@@ -1,5 +1,7 @@
 //! Administration: staff accounts (and, later, labels and custom fields).
 
+pub mod custom_fields;
+pub mod labels;
 pub mod staff;
 
 use actix_web::web;
@@ -10,7 +12,9 @@ use crate::{AppState, auth::Admin, db, error::AppResult, models::staff::Staff, r
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin", web::get().to(show_admin_home))
-        .configure(staff::configure);
+        .configure(staff::configure)
+        .configure(labels::configure)
+        .configure(custom_fields::configure);
 }
 
 #[derive(Template, WebTemplate)]

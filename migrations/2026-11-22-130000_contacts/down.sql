@@ -1,0 +1,10 @@
+DROP TABLE contact_changes;
+DROP TABLE custom_field_values;
+DROP TABLE contact_labels;
+DROP TABLE contact_socials;
+DROP TABLE contact_emails;
+DROP TABLE contact_phones;
+DROP TABLE contacts;
+DROP TABLE custom_fields;
+DROP TABLE labels;
+DROP EXTENSION IF EXISTS pg_trgm;

@@ -1,0 +1,744 @@
+//! The `contacts` table with its phones, emails, social IDs, labels and custom
+//! values, and the change log that every write fills in the same transaction.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+
+use crate::{
+    domain::{
+        birth_date::format_birth_date,
+        contact::{ContactInput, ContactType, EmailKind, Level, PhoneKind, SocialKind},
+        country::country_name,
+        language::language_name,
+    },
+    models::{custom_field::CustomField, label::Label},
+    schema::{
+        contact_changes, contact_emails, contact_labels, contact_phones, contact_socials, contacts,
+        custom_field_values, staff,
+    },
+};
+
+/// Where a change came from, as the change log records it.
+pub mod source {
+    pub const FORM: &str = "form";
+    pub const IMPORT: &str = "import";
+    pub const MERGE: &str = "merge";
+    pub const BULK: &str = "bulk";
+}
+
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+#[diesel(table_name = contacts, check_for_backend(diesel::pg::Pg))]
+pub struct Contact {
+    pub id: i64,
+    pub first_name: String,
+    pub last_name: String,
+    pub contact_type: String,
+    pub level: String,
+    pub company: String,
+    pub job_title: String,
+    pub team: String,
+    pub contact_group: String,
+    pub birth_date: Option<NaiveDate>,
+    pub language: Option<String>,
+    pub street: String,
+    pub city: String,
+    pub state: String,
+    pub zip_code: String,
+    pub country: Option<String>,
+    pub owner_id: Option<i64>,
+    pub created_by: Option<i64>,
+    pub updated_by: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub deleted_by: Option<i64>,
+    pub merged_into: Option<i64>,
+}
+
+impl Contact {
+    pub fn display_name(&self) -> String {
+        display_name(&self.first_name, &self.last_name)
+    }
+
+    pub fn contact_type(&self) -> ContactType {
+        self.contact_type.parse().unwrap_or(ContactType::Lead)
+    }
+
+    pub fn level(&self) -> Level {
+        self.level.parse().unwrap_or(Level::Primary)
+    }
+}
+
+pub fn display_name(first: &str, last: &str) -> String {
+    match (first.trim(), last.trim()) {
+        ("", l) => l.to_string(),
+        (f, l) => format!("{f} {l}"),
+    }
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = contact_phones, check_for_backend(diesel::pg::Pg))]
+pub struct ContactPhone {
+    pub id: i64,
+    pub kind: String,
+    pub number: String,
+    pub verified: bool,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = contact_emails, check_for_backend(diesel::pg::Pg))]
+pub struct ContactEmail {
+    pub id: i64,
+    pub kind: String,
+    pub email: String,
+    pub verified: bool,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = contact_socials, check_for_backend(diesel::pg::Pg))]
+pub struct ContactSocial {
+    pub id: i64,
+    pub kind: String,
+    pub handle: String,
+    pub verified: bool,
+}
+
+/// A contact with everything that hangs off it.
+#[derive(Clone, Debug)]
+pub struct ContactRecord {
+    pub contact: Contact,
+    pub phones: Vec<ContactPhone>,
+    pub emails: Vec<ContactEmail>,
+    pub socials: Vec<ContactSocial>,
+    pub labels: Vec<Label>,
+    /// (field id, value)
+    pub custom: Vec<(i64, String)>,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = contact_changes, check_for_backend(diesel::pg::Pg))]
+pub struct Change {
+    pub id: i64,
+    pub contact_id: i64,
+    pub staff_id: Option<i64>,
+    pub source: String,
+    pub action: String,
+    pub field: Option<String>,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub version: i32,
+    pub changed_at: DateTime<Utc>,
+}
+
+pub enum UpdateOutcome {
+    Saved {
+        version: i32,
+    },
+    /// Someone saved after the form was opened; nothing was written.
+    Stale {
+        changes: Vec<Change>,
+    },
+}
+
+impl ContactRecord {
+    pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<ContactRecord> {
+        let contact = contacts::table
+            .find(id)
+            .select(Contact::as_select())
+            .first(conn)?;
+        Self::load_children(conn, contact)
+    }
+
+    fn load_children(conn: &mut PgConnection, contact: Contact) -> QueryResult<ContactRecord> {
+        let id = contact.id;
+        Ok(ContactRecord {
+            phones: contact_phones::table
+                .filter(contact_phones::contact_id.eq(id))
+                .order((contact_phones::position, contact_phones::id))
+                .select(ContactPhone::as_select())
+                .load(conn)?,
+            emails: contact_emails::table
+                .filter(contact_emails::contact_id.eq(id))
+                .order((contact_emails::position, contact_emails::id))
+                .select(ContactEmail::as_select())
+                .load(conn)?,
+            socials: contact_socials::table
+                .filter(contact_socials::contact_id.eq(id))
+                .order((contact_socials::position, contact_socials::id))
+                .select(ContactSocial::as_select())
+                .load(conn)?,
+            labels: Label::of_contact(conn, id)?,
+            custom: CustomField::values_of(conn, id)?,
+            contact,
+        })
+    }
+
+    /// Every field as the change log and the conflict message name and show it.
+    fn snapshot(
+        &self,
+        conn: &mut PgConnection,
+        fields: &[CustomField],
+    ) -> QueryResult<Vec<(String, String)>> {
+        let c = &self.contact;
+        let owner = match c.owner_id {
+            Some(id) => staff::table
+                .find(id)
+                .select(staff::display_name)
+                .first::<String>(conn)
+                .optional()?,
+            None => None,
+        };
+        let kind_label =
+            |kind: &str, parse: fn(&str) -> Option<&'static str>| parse(kind).unwrap_or("Other");
+        let phones = self
+            .phones
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}: {}",
+                    kind_label(&p.kind, |k| k
+                        .parse::<PhoneKind>()
+                        .ok()
+                        .map(PhoneKind::label)),
+                    p.number
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let emails = self
+            .emails
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    kind_label(&e.kind, |k| k
+                        .parse::<EmailKind>()
+                        .ok()
+                        .map(EmailKind::label)),
+                    e.email
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let socials = self
+            .socials
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}: {}",
+                    kind_label(&s.kind, |k| k
+                        .parse::<SocialKind>()
+                        .ok()
+                        .map(SocialKind::label)),
+                    s.handle
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let labels = self
+            .labels
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut out: Vec<(String, String)> = vec![
+            ("First name".into(), c.first_name.clone()),
+            ("Last name".into(), c.last_name.clone()),
+            ("Type".into(), c.contact_type().label().into()),
+            ("Level".into(), c.level().label().into()),
+            ("Company".into(), c.company.clone()),
+            ("Job title".into(), c.job_title.clone()),
+            ("Team".into(), c.team.clone()),
+            (
+                "Birth date".into(),
+                c.birth_date.map(format_birth_date).unwrap_or_default(),
+            ),
+            (
+                "Language".into(),
+                c.language
+                    .as_deref()
+                    .map(|l| language_name(l).unwrap_or(l).to_string())
+                    .unwrap_or_default(),
+            ),
+            ("Group".into(), c.contact_group.clone()),
+            ("Street".into(), c.street.clone()),
+            ("City".into(), c.city.clone()),
+            ("State".into(), c.state.clone()),
+            ("ZIP code".into(), c.zip_code.clone()),
+            (
+                "Country".into(),
+                c.country
+                    .as_deref()
+                    .map(|k| country_name(k).unwrap_or(k).to_string())
+                    .unwrap_or_default(),
+            ),
+            ("Owner".into(), owner.unwrap_or_default()),
+            ("Phones".into(), phones),
+            ("Emails".into(), emails),
+            ("Social IDs".into(), socials),
+            ("Labels".into(), labels),
+        ];
+        for f in fields {
+            let value = self
+                .custom
+                .iter()
+                .find(|(id, _)| *id == f.id)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            out.push((f.label.clone(), value));
+        }
+        Ok(out)
+    }
+}
+
+struct LogEntry<'a> {
+    contact_id: i64,
+    staff_id: Option<i64>,
+    source: &'a str,
+    action: &'a str,
+    field: Option<&'a str>,
+    old_value: Option<&'a str>,
+    new_value: Option<&'a str>,
+    version: i32,
+}
+
+fn log_change(conn: &mut PgConnection, e: LogEntry<'_>) -> QueryResult<()> {
+    diesel::insert_into(contact_changes::table)
+        .values((
+            contact_changes::contact_id.eq(e.contact_id),
+            contact_changes::staff_id.eq(e.staff_id),
+            contact_changes::source.eq(e.source),
+            contact_changes::action.eq(e.action),
+            contact_changes::field.eq(e.field),
+            contact_changes::old_value.eq(e.old_value),
+            contact_changes::new_value.eq(e.new_value),
+            contact_changes::version.eq(e.version),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Rebuilds what the search box looks in: names, company, emails and phone
+/// digits (without the `+`, so `9123 4567` finds `+85291234567`).
+pub fn refresh_search_text(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE contacts c SET search_text = lower(concat_ws(' ', c.first_name, c.last_name, c.company, \
+           (SELECT string_agg(e.email, ' ') FROM contact_emails e WHERE e.contact_id = c.id))) \
+         || ' ' || coalesce((SELECT string_agg(substr(p.number, 2), ' ') FROM contact_phones p WHERE p.contact_id = c.id), '') \
+         WHERE c.id = $1",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(id)
+    .execute(conn)
+    .map(drop)
+}
+
+fn insert_children(
+    conn: &mut PgConnection,
+    id: i64,
+    input: &ContactInput,
+    skip_phone_ids: &[i64],
+    skip_email_ids: &[i64],
+    skip_social_ids: &[i64],
+) -> QueryResult<()> {
+    let phones: Vec<_> = input
+        .phones
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.id.is_none_or(|pid| !skip_phone_ids.contains(&pid)))
+        .map(|(i, p)| {
+            (
+                contact_phones::contact_id.eq(id),
+                contact_phones::kind.eq(p.kind.as_str()),
+                contact_phones::number.eq(p.number.as_str()),
+                contact_phones::position.eq(i as i32),
+            )
+        })
+        .collect();
+    diesel::insert_into(contact_phones::table)
+        .values(&phones)
+        .execute(conn)?;
+    let emails: Vec<_> = input
+        .emails
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.id.is_none_or(|eid| !skip_email_ids.contains(&eid)))
+        .map(|(i, e)| {
+            (
+                contact_emails::contact_id.eq(id),
+                contact_emails::kind.eq(e.kind.as_str()),
+                contact_emails::email.eq(e.email.as_str()),
+                contact_emails::position.eq(i as i32),
+            )
+        })
+        .collect();
+    diesel::insert_into(contact_emails::table)
+        .values(&emails)
+        .execute(conn)?;
+    let socials: Vec<_> = input
+        .socials
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.id.is_none_or(|sid| !skip_social_ids.contains(&sid)))
+        .map(|(i, s)| {
+            (
+                contact_socials::contact_id.eq(id),
+                contact_socials::kind.eq(s.kind.as_str()),
+                contact_socials::handle.eq(s.handle.as_str()),
+                contact_socials::position.eq(i as i32),
+            )
+        })
+        .collect();
+    diesel::insert_into(contact_socials::table)
+        .values(&socials)
+        .execute(conn)?;
+    let labels: Vec<_> = input
+        .label_ids
+        .iter()
+        .map(|l| {
+            (
+                contact_labels::contact_id.eq(id),
+                contact_labels::label_id.eq(*l),
+            )
+        })
+        .collect();
+    diesel::insert_into(contact_labels::table)
+        .values(&labels)
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    let custom: Vec<_> = input
+        .custom
+        .iter()
+        .map(|(f, v)| {
+            (
+                custom_field_values::contact_id.eq(id),
+                custom_field_values::field_id.eq(*f),
+                custom_field_values::value.eq(v.as_str()),
+            )
+        })
+        .collect();
+    diesel::insert_into(custom_field_values::table)
+        .values(&custom)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Creates a contact; the caller runs this inside a transaction. The owner is
+/// the creator unless the input names one.
+pub fn create(
+    conn: &mut PgConnection,
+    input: &ContactInput,
+    actor: Option<i64>,
+    source: &str,
+) -> QueryResult<i64> {
+    let id: i64 = diesel::insert_into(contacts::table)
+        .values((
+            contacts::first_name.eq(&input.first_name),
+            contacts::last_name.eq(&input.last_name),
+            contacts::contact_type.eq(input.contact_type.as_str()),
+            contacts::level.eq(input.level.as_str()),
+            contacts::company.eq(&input.company),
+            contacts::job_title.eq(&input.job_title),
+            contacts::team.eq(&input.team),
+            contacts::contact_group.eq(&input.contact_group),
+            contacts::birth_date.eq(input.birth_date),
+            contacts::language.eq(&input.language),
+            contacts::street.eq(&input.street),
+            contacts::city.eq(&input.city),
+            contacts::state.eq(&input.state),
+            contacts::zip_code.eq(&input.zip_code),
+            contacts::country.eq(&input.country),
+            contacts::owner_id.eq(input.owner_id.or(actor)),
+            contacts::created_by.eq(actor),
+            contacts::updated_by.eq(actor),
+        ))
+        .returning(contacts::id)
+        .get_result(conn)?;
+    insert_children(conn, id, input, &[], &[], &[])?;
+    refresh_search_text(conn, id)?;
+    let name = display_name(&input.first_name, &input.last_name);
+    log_change(
+        conn,
+        LogEntry {
+            contact_id: id,
+            staff_id: actor,
+            source,
+            action: "create",
+            field: None,
+            old_value: None,
+            new_value: Some(&name),
+            version: 1,
+        },
+    )?;
+    Ok(id)
+}
+
+/// Saves `input` over contact `id` if it is still at `expected_version`, and
+/// logs one change row per field that changed. Verified phones, emails and
+/// social IDs are kept exactly as they are, whatever the input says.
+pub fn update(
+    conn: &mut PgConnection,
+    id: i64,
+    expected_version: i32,
+    input: &ContactInput,
+    actor: Option<i64>,
+    source: &str,
+) -> QueryResult<UpdateOutcome> {
+    let current: Contact = contacts::table
+        .find(id)
+        .filter(contacts::deleted_at.is_null())
+        .select(Contact::as_select())
+        .for_update()
+        .first(conn)?;
+    if current.version != expected_version {
+        let changes = contact_changes::table
+            .filter(contact_changes::contact_id.eq(id))
+            .filter(contact_changes::version.gt(expected_version))
+            .order(contact_changes::id)
+            .select(Change::as_select())
+            .load(conn)?;
+        return Ok(UpdateOutcome::Stale { changes });
+    }
+    let fields = CustomField::all(conn)?;
+    let before = ContactRecord::load_children(conn, current)?;
+    let before_snapshot = before.snapshot(conn, &fields)?;
+    let version = expected_version + 1;
+    diesel::update(contacts::table.find(id))
+        .set((
+            contacts::first_name.eq(&input.first_name),
+            contacts::last_name.eq(&input.last_name),
+            contacts::contact_type.eq(input.contact_type.as_str()),
+            contacts::level.eq(input.level.as_str()),
+            contacts::company.eq(&input.company),
+            contacts::job_title.eq(&input.job_title),
+            contacts::team.eq(&input.team),
+            contacts::contact_group.eq(&input.contact_group),
+            contacts::birth_date.eq(input.birth_date),
+            contacts::language.eq(&input.language),
+            contacts::street.eq(&input.street),
+            contacts::city.eq(&input.city),
+            contacts::state.eq(&input.state),
+            contacts::zip_code.eq(&input.zip_code),
+            contacts::country.eq(&input.country),
+            contacts::owner_id.eq(input.owner_id.or(before.contact.owner_id)),
+            contacts::updated_by.eq(actor),
+            contacts::updated_at.eq(diesel::dsl::now),
+            contacts::version.eq(version),
+        ))
+        .execute(conn)?;
+    let verified_phones: Vec<i64> = before
+        .phones
+        .iter()
+        .filter(|p| p.verified)
+        .map(|p| p.id)
+        .collect();
+    let verified_emails: Vec<i64> = before
+        .emails
+        .iter()
+        .filter(|e| e.verified)
+        .map(|e| e.id)
+        .collect();
+    let verified_socials: Vec<i64> = before
+        .socials
+        .iter()
+        .filter(|s| s.verified)
+        .map(|s| s.id)
+        .collect();
+    diesel::delete(
+        contact_phones::table
+            .filter(contact_phones::contact_id.eq(id))
+            .filter(contact_phones::verified.eq(false)),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        contact_emails::table
+            .filter(contact_emails::contact_id.eq(id))
+            .filter(contact_emails::verified.eq(false)),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        contact_socials::table
+            .filter(contact_socials::contact_id.eq(id))
+            .filter(contact_socials::verified.eq(false)),
+    )
+    .execute(conn)?;
+    diesel::delete(contact_labels::table.filter(contact_labels::contact_id.eq(id)))
+        .execute(conn)?;
+    diesel::delete(custom_field_values::table.filter(custom_field_values::contact_id.eq(id)))
+        .execute(conn)?;
+    insert_children(
+        conn,
+        id,
+        input,
+        &verified_phones,
+        &verified_emails,
+        &verified_socials,
+    )?;
+    refresh_search_text(conn, id)?;
+    let after = ContactRecord::load(conn, id)?;
+    let after_snapshot = after.snapshot(conn, &fields)?;
+    for ((field, old), (_, new)) in before_snapshot.iter().zip(after_snapshot.iter()) {
+        if old != new {
+            log_change(
+                conn,
+                LogEntry {
+                    contact_id: id,
+                    staff_id: actor,
+                    source,
+                    action: "update",
+                    field: Some(field),
+                    old_value: Some(old),
+                    new_value: Some(new),
+                    version,
+                },
+            )?;
+        }
+    }
+    Ok(UpdateOutcome::Saved { version })
+}
+
+/// Moves a contact to the trash; false when it was not there to delete.
+pub fn soft_delete(
+    conn: &mut PgConnection,
+    id: i64,
+    actor: Option<i64>,
+    source: &str,
+) -> QueryResult<bool> {
+    let version: Option<i32> = diesel::update(
+        contacts::table
+            .find(id)
+            .filter(contacts::deleted_at.is_null()),
+    )
+    .set((
+        contacts::deleted_at.eq(diesel::dsl::now),
+        contacts::deleted_by.eq(actor),
+        contacts::version.eq(contacts::version + 1),
+    ))
+    .returning(contacts::version)
+    .get_result(conn)
+    .optional()?;
+    let Some(version) = version else {
+        return Ok(false);
+    };
+    log_change(
+        conn,
+        LogEntry {
+            contact_id: id,
+            staff_id: actor,
+            source,
+            action: "delete",
+            field: None,
+            old_value: None,
+            new_value: None,
+            version,
+        },
+    )?;
+    Ok(true)
+}
+
+/// Brings a contact back from the trash; false when it was not in the trash.
+pub fn restore(conn: &mut PgConnection, id: i64, actor: Option<i64>) -> QueryResult<bool> {
+    let version: Option<i32> = diesel::update(
+        contacts::table
+            .find(id)
+            .filter(contacts::deleted_at.is_not_null()),
+    )
+    .set((
+        contacts::deleted_at.eq(None::<DateTime<Utc>>),
+        contacts::deleted_by.eq(None::<i64>),
+        contacts::version.eq(contacts::version + 1),
+    ))
+    .returning(contacts::version)
+    .get_result(conn)
+    .optional()?;
+    let Some(version) = version else {
+        return Ok(false);
+    };
+    log_change(
+        conn,
+        LogEntry {
+            contact_id: id,
+            staff_id: actor,
+            source: source::FORM,
+            action: "restore",
+            field: None,
+            old_value: None,
+            new_value: None,
+            version,
+        },
+    )?;
+    Ok(true)
+}
+
+/// Deletes a trashed contact for good, with everything that hangs off it.
+pub fn purge(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
+    let n = diesel::delete(
+        contacts::table
+            .find(id)
+            .filter(contacts::deleted_at.is_not_null()),
+    )
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Other live contacts that already have one of these emails or phones:
+/// (contact id, name, what matched).
+pub fn find_duplicates(
+    conn: &mut PgConnection,
+    exclude: Option<i64>,
+    emails: &[String],
+    phones: &[String],
+) -> QueryResult<Vec<(i64, String, String)>> {
+    let lowered: Vec<String> = emails.iter().map(|e| e.to_lowercase()).collect();
+    let exclude = exclude.unwrap_or(0);
+    let by_email: Vec<(i64, String, String, String)> = contact_emails::table
+        .inner_join(contacts::table)
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("lower(contact_emails.email) = ANY(")
+                .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(&lowered)
+                .sql(")"),
+        )
+        .filter(contacts::deleted_at.is_null())
+        .filter(contacts::id.ne(exclude))
+        .select((
+            contacts::id,
+            contacts::first_name,
+            contacts::last_name,
+            contact_emails::email,
+        ))
+        .limit(20)
+        .load(conn)?;
+    let by_phone: Vec<(i64, String, String, String)> = contact_phones::table
+        .inner_join(contacts::table)
+        .filter(contact_phones::number.eq_any(phones))
+        .filter(contacts::deleted_at.is_null())
+        .filter(contacts::id.ne(exclude))
+        .select((
+            contacts::id,
+            contacts::first_name,
+            contacts::last_name,
+            contact_phones::number,
+        ))
+        .limit(20)
+        .load(conn)?;
+    let mut out: Vec<(i64, String, String)> = Vec::new();
+    for (id, first, last, what) in by_email.into_iter().chain(by_phone) {
+        if !out.iter().any(|(seen, _, w)| *seen == id && *w == what) {
+            out.push((id, display_name(&first, &last), what));
+        }
+    }
+    Ok(out)
+}
+
+/// The newest changes of one contact, newest first.
+pub fn changes(conn: &mut PgConnection, id: i64, limit: i64) -> QueryResult<Vec<Change>> {
+    contact_changes::table
+        .filter(contact_changes::contact_id.eq(id))
+        .order((
+            contact_changes::changed_at.desc(),
+            contact_changes::id.desc(),
+        ))
+        .limit(limit)
+        .select(Change::as_select())
+        .load(conn)
+}

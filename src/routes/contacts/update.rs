@@ -1,0 +1,170 @@
+//! `/contacts/{id}/edit`: the full form over a saved contact, with optimistic
+//! locking so that nobody's save silently overwrites another's.
+
+use actix_web::{http::StatusCode, web};
+
+use crate::{
+    AppState,
+    auth::{CurrentStaff, flash},
+    db,
+    domain::contact::{ContactForm, ContactInput},
+    error::{AppError, AppResult},
+    models::contact::{self, ContactRecord, UpdateOutcome, display_name, find_duplicates, source},
+    routes::{
+        FormResponse,
+        contacts::form::{ContactFormPage, FormChoices, Mode, add_row, form_of, today},
+        invalid, redirect,
+    },
+};
+
+fn live(rec: ContactRecord) -> Result<ContactRecord, AppError> {
+    if rec.contact.deleted_at.is_some() {
+        Err(AppError::NotFound)
+    } else {
+        Ok(rec)
+    }
+}
+
+pub async fn edit_contact(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    id: web::Path<i64>,
+) -> AppResult<ContactFormPage> {
+    let id = id.into_inner();
+    let (rec, choices) = db::run(&state.pool, move |conn| {
+        Ok((
+            live(ContactRecord::load(conn, id)?)?,
+            FormChoices::load(conn)?,
+        ))
+    })
+    .await?;
+    let (form, lp, le, ls) = form_of(&rec);
+    let mut page = ContactFormPage::new(
+        &me,
+        Mode::Edit,
+        format!("/contacts/{id}/edit"),
+        form,
+        choices,
+    );
+    page.contact_id = Some(id);
+    page.locked_phones = lp;
+    page.locked_emails = le;
+    page.locked_socials = ls;
+    Ok(page.with_blank_rows())
+}
+
+enum Saved {
+    Done,
+    Duplicates(Vec<(i64, String, String)>),
+    Stale(Vec<contact::Change>),
+}
+
+pub async fn update_contact(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    id: web::Path<i64>,
+    pairs: web::Form<Vec<(String, String)>>,
+) -> FormResponse<ContactFormPage> {
+    let id = id.into_inner();
+    let pairs = pairs.into_inner();
+    let mut form = ContactForm::from_pairs(&pairs);
+    let confirmed = pairs
+        .iter()
+        .any(|(k, v)| k == "confirm_duplicates" && v == "1");
+    let (rec, choices) = db::run(&state.pool, move |conn| {
+        Ok((
+            live(ContactRecord::load(conn, id)?)?,
+            FormChoices::load(conn)?,
+        ))
+    })
+    .await?;
+    let (_, lp, le, ls) = form_of(&rec);
+    let page = |form: ContactForm, choices: FormChoices| {
+        let mut page = ContactFormPage::new(
+            &me,
+            Mode::Edit,
+            format!("/contacts/{id}/edit"),
+            form,
+            choices,
+        );
+        page.contact_id = Some(id);
+        page.locked_phones = lp;
+        page.locked_emails = le;
+        page.locked_socials = ls;
+        page
+    };
+    if let Some(which) = form.add_row.take() {
+        add_row(&mut form, &which);
+        return invalid(page(form, choices).with_blank_rows(), StatusCode::OK);
+    }
+    let input = match ContactInput::parse(&form, today(), &choices.custom_fields) {
+        Ok(input) => input,
+        Err(errors) => {
+            let mut p = page(form, choices);
+            p.errors = errors;
+            return invalid(p.with_blank_rows(), StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    let Ok(expected) = form.version.trim().parse::<i32>() else {
+        return Err(AppError::BadRequest(
+            "The form is missing its version; reload the page and try again.".into(),
+        ));
+    };
+    let actor = me.staff.id;
+    let emails: Vec<String> = input.emails.iter().map(|e| e.email.to_string()).collect();
+    let phones: Vec<String> = input.phones.iter().map(|p| p.number.to_string()).collect();
+    let saved = db::transaction(&state.pool, move |conn| {
+        if !confirmed {
+            // Only numbers and addresses new to this contact are worth a warning.
+            let old_emails: Vec<String> =
+                rec.emails.iter().map(|e| e.email.to_lowercase()).collect();
+            let old_phones: Vec<&str> = rec.phones.iter().map(|p| p.number.as_str()).collect();
+            let new_emails: Vec<String> = emails
+                .into_iter()
+                .filter(|e| !old_emails.contains(&e.to_lowercase()))
+                .collect();
+            let new_phones: Vec<String> = phones
+                .into_iter()
+                .filter(|p| !old_phones.contains(&p.as_str()))
+                .collect();
+            let dups = find_duplicates(conn, Some(id), &new_emails, &new_phones)?;
+            if !dups.is_empty() {
+                return Ok(Saved::Duplicates(dups));
+            }
+        }
+        Ok(
+            match contact::update(conn, id, expected, &input, Some(actor), source::FORM)? {
+                UpdateOutcome::Saved { .. } => Saved::Done,
+                UpdateOutcome::Stale { changes } => Saved::Stale(changes),
+            },
+        )
+    })
+    .await?;
+    match saved {
+        Saved::Done => {
+            flash(
+                &me.session,
+                "success",
+                format!(
+                    "{} has been saved.",
+                    display_name(&form.first_name, &form.last_name)
+                ),
+            );
+            redirect(format!("/contacts/{id}"))
+        }
+        Saved::Duplicates(dups) => {
+            let mut p = page(form, choices);
+            p.duplicates = dups;
+            invalid(p.with_blank_rows(), StatusCode::CONFLICT)
+        }
+        Saved::Stale(changes) => {
+            // The user has now seen what changed: a second save is a decision.
+            if let Some(v) = changes.iter().map(|c| c.version).max() {
+                form.version = v.to_string();
+            }
+            let mut p = page(form, choices);
+            p.conflict = changes;
+            invalid(p.with_blank_rows(), StatusCode::CONFLICT)
+        }
+    }
+}

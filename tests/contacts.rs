@@ -1,0 +1,941 @@
+//! External contacts: create (quick and full), save and create new, edit with
+//! optimistic locking, verified fields, delete/restore/purge, the change log,
+//! validation, search and filters, labels and custom fields.
+
+mod common;
+
+use common::{Browser, Page, TestApp, spawn_app};
+use diesel::{RunQueryDsl, sql_query};
+
+/// The quick form's fields, with a token from the form page.
+async fn quick_create(b: &Browser, fields: &[(&str, &str)]) -> Page {
+    b.submit("/contacts/new", "/contacts/new", fields).await
+}
+
+fn id_from(location: &str) -> i64 {
+    location
+        .trim_start_matches("/contacts/")
+        .split(['?', '/'])
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no contact id in {location}"))
+}
+
+async fn create_contact(b: &Browser, first: &str, last: &str, extra: &[(&str, &str)]) -> i64 {
+    let mut fields = vec![
+        ("layout", "full"),
+        ("first_name", first),
+        ("last_name", last),
+        ("confirm_duplicates", "1"),
+    ];
+    fields.extend_from_slice(extra);
+    let res = b
+        .submit("/contacts/new/full", "/contacts/new", &fields)
+        .await;
+    assert_eq!(res.status, 303, "create {first} {last}: {}", res.body);
+    id_from(&res.location().expect("location"))
+}
+
+fn sql(app: &TestApp, q: &str) {
+    sql_query(q).execute(&mut app.conn()).expect(q);
+}
+
+#[actix_rt::test]
+async fn quick_create_saves_a_lead_owned_by_its_creator_and_logs_it() {
+    let app = spawn_app().await;
+    let (me, b) = app.signed_in_agent().await;
+    let form = b.get("/contacts/new").await;
+    assert_eq!(form.status, 200);
+    for label in [
+        "Type",
+        "Level",
+        "First name",
+        "Last name (required)",
+        "Country code",
+        "Mobile",
+        "Email",
+    ] {
+        assert!(
+            form.texts("label").iter().any(|l| l == label),
+            "quick form has {label}"
+        );
+    }
+    assert_eq!(
+        form.attr("#f-contact_type option[selected]", "value")
+            .as_deref(),
+        Some("lead")
+    );
+    assert_eq!(
+        form.attr("#f-level option[selected]", "value").as_deref(),
+        Some("primary")
+    );
+
+    let res = b
+        .post(
+            "/contacts/new",
+            &form.csrf(),
+            &[
+                ("contact_type", "lead"),
+                ("level", "primary"),
+                ("first_name", "Mei"),
+                ("last_name", "Chan"),
+                ("phone-0-kind", "mobile"),
+                ("phone-0-country", "HK"),
+                ("phone-0-number", "9123 4567"),
+                ("email-0-kind", "work"),
+                ("email-0-email", "Mei.Chan@Example.HK"),
+                ("submit", "create"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let id = id_from(&res.location().expect("location"));
+    let page = b.get(&format!("/contacts/{id}")).await;
+    assert_eq!(page.text("h1"), "Mei Chan");
+    assert!(
+        page.text(".flash-success")
+            .contains("Mei Chan has been created")
+    );
+    assert!(
+        page.texts(".plain li")
+            .iter()
+            .any(|t| t.contains("+85291234567"))
+    );
+    assert!(
+        page.texts(".plain li")
+            .iter()
+            .any(|t| t.contains("Mei.Chan@example.hk"))
+    );
+    assert_eq!(app.count(&format!("SELECT count(*) FROM contacts WHERE id = {id} AND owner_id = {me} AND created_by = {me} AND contact_type = 'lead'")), 1);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM contact_changes WHERE contact_id = {id} AND action = 'create' AND source = 'form' AND staff_id = {me}")), 1);
+}
+
+#[actix_rt::test]
+async fn save_and_create_new_confirms_and_offers_an_empty_form() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let res = quick_create(
+        &b,
+        &[
+            ("first_name", "Tom"),
+            ("last_name", "Baker"),
+            ("submit", "create_new"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, 303);
+    let next = res.location().expect("location");
+    assert!(next.starts_with("/contacts/new?saved="), "{next}");
+    let page = b.get(&next).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.texts(".flash-success")
+            .iter()
+            .any(|t| t.contains("Tom Baker has been saved"))
+    );
+    assert_eq!(
+        page.attr("#f-first_name", "value").as_deref(),
+        Some(""),
+        "the form is empty"
+    );
+    assert_eq!(page.attr("#f-last_name", "value").as_deref(), Some(""));
+    assert!(page.exists(&format!(
+        "a[href='/contacts/{}']",
+        id_from(&next.replace("/contacts/new?saved=", "/contacts/"))
+    )));
+}
+
+#[actix_rt::test]
+async fn more_details_opens_the_full_form_keeping_what_was_typed() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let res = quick_create(
+        &b,
+        &[
+            ("first_name", "Yuki"),
+            ("last_name", "Sato"),
+            ("phone-0-kind", "mobile"),
+            ("phone-0-country", "JP"),
+            ("phone-0-number", "90 1234 5678"),
+            ("email-0-kind", "work"),
+            ("email-0-email", "yuki@example.jp"),
+            ("submit", "more"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    assert!(res.exists("#f-company"), "the full form");
+    assert_eq!(res.attr("#f-first_name", "value").as_deref(), Some("Yuki"));
+    assert_eq!(
+        res.attr("#f-phone-0-number", "value").as_deref(),
+        Some("90 1234 5678")
+    );
+    assert_eq!(
+        res.attr("#f-phone-0-country option[selected]", "value")
+            .as_deref(),
+        Some("JP")
+    );
+    assert_eq!(
+        res.attr("#f-email-0-email", "value").as_deref(),
+        Some("yuki@example.jp")
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts"),
+        0,
+        "nothing saved yet"
+    );
+}
+
+#[actix_rt::test]
+async fn the_full_form_adds_rows_without_javascript_and_saves_everything() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let page = b.get("/contacts/new/full").await;
+    let token = page.csrf();
+    let mut fields = vec![
+        ("layout", "full"),
+        ("first_name", "Marco"),
+        ("last_name", "Bianchi"),
+        ("phone-0-kind", "mobile"),
+        ("phone-0-country", "IT"),
+        ("phone-0-number", "02 1234 5678"),
+        ("add", "phone"),
+    ];
+    let more = b.post("/contacts/new", &token, &fields).await;
+    assert_eq!(more.status, 200);
+    assert!(
+        more.exists("#f-phone-1-number"),
+        "a second phone row appeared"
+    );
+    assert_eq!(
+        more.attr("#f-phone-0-number", "value").as_deref(),
+        Some("02 1234 5678")
+    );
+    fields.retain(|(k, _)| *k != "add");
+    fields.extend_from_slice(&[
+        ("phone-1-kind", "work"),
+        ("phone-1-number", "+39 06 9876 5432"),
+        ("email-0-kind", "personal"),
+        ("email-0-email", "marco@example.it"),
+        ("social-0-kind", "whatsapp"),
+        ("social-0-handle", "+39 333 123 4567"),
+        ("social-1-kind", "line"),
+        ("social-1-handle", "marco.b"),
+        ("company", "Bianchi & Figli"),
+        ("job_title", "Head of Marketing, Asia Division"),
+        ("team", "Marketing"),
+        ("birth_date", "1/5/1980"),
+        ("language", "it"),
+        ("contact_group", "Europe"),
+        ("street", "Via Roma 1\nScala B"),
+        ("city", "Milano"),
+        ("zip_code", "20121"),
+        ("country", "IT"),
+        ("contact_type", "prospect"),
+        ("level", "secondary"),
+        ("submit", "create"),
+    ]);
+    let res = b.post("/contacts/new", &token, &fields).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let id = id_from(&res.location().expect("location"));
+    let show = b.get(&format!("/contacts/{id}")).await;
+    let text = show.texts("article").join(" ");
+    for expected in [
+        "+390212345678",
+        "+390698765432",
+        "marco@example.it",
+        "+393331234567",
+        "marco.b",
+        "Head of Marketing, Asia Division",
+        "01/05/1980",
+        "Italian",
+        "Milano",
+        "Italy",
+        "Prospect",
+        "Secondary",
+    ] {
+        assert!(text.contains(expected), "profile shows {expected}: {text}");
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contacts WHERE id = {id} AND street = E'Via Roma 1\\nScala B'"
+        )),
+        1,
+        "the line break is kept"
+    );
+}
+
+#[actix_rt::test]
+async fn a_failed_submit_saves_nothing_and_keeps_everything_typed() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let long = "x".repeat(10_000);
+    let res = b
+        .submit(
+            "/contacts/new/full",
+            "/contacts/new",
+            &[
+                ("layout", "full"),
+                ("first_name", "<script>alert('x')</script>"),
+                ("last_name", ""),
+                ("company", &long),
+                ("birth_date", "02/30/1990"),
+                ("language", "german"),
+                ("phone-0-kind", "mobile"),
+                ("phone-0-number", "98765 43210"),
+                ("email-0-kind", "work"),
+                ("email-0-email", "lena(at)example.de"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 422);
+    for (key, needle) in [
+        ("last_name", "required"),
+        ("company", "at most 255"),
+        ("birth_date", "not a real date"),
+        ("phone-0-number", "needs a +"),
+        ("email-0-email", "exactly one @"),
+    ] {
+        assert!(
+            res.text(&format!("#e-{key}")).contains(needle),
+            "{key}: {}",
+            res.text(&format!("#e-{key}"))
+        );
+    }
+    assert_eq!(
+        res.attr("#f-first_name", "value").as_deref(),
+        Some("<script>alert('x')</script>")
+    );
+    assert_eq!(
+        res.attr("#f-company", "value").map(|v| v.len()),
+        Some(10_000)
+    );
+    assert_eq!(
+        res.attr("#f-phone-0-number", "value").as_deref(),
+        Some("98765 43210")
+    );
+    assert!(!res.body.contains("<script>alert"), "escaped");
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 0);
+}
+
+#[actix_rt::test]
+async fn hostile_and_unusual_text_is_stored_and_shown_escaped() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    for (first, last) in [
+        ("😀🎉", "Smile"),
+        ("مرحبا", "بالعالم"),
+        ("Robert'); DROP TABLE contacts;--", "Tables"),
+        ("<img src=x onerror=alert(1)>", "\"Quoted\" & <b>bold</b>"),
+    ] {
+        let id = create_contact(&b, first, last, &[("company", "%_\\ LIKE chars")]).await;
+        let page = b.get(&format!("/contacts/{id}")).await;
+        assert_eq!(page.status, 200);
+        assert_eq!(page.text("h1"), format!("{first} {last}"));
+        assert!(!page.body.contains("<img src=x"));
+        assert!(!page.body.contains("<b>bold</b>"));
+    }
+    let list = b.get("/contacts?q=%25_").await;
+    assert_eq!(
+        list.texts(".contact-name").len(),
+        4,
+        "LIKE wildcards match literally"
+    );
+    let list = b.get("/contacts?q=DROP").await;
+    assert_eq!(
+        list.texts(".contact-name"),
+        ["Robert'); DROP TABLE contacts;-- Tables"]
+    );
+    let nul = b
+        .submit(
+            "/contacts/new/full",
+            "/contacts/new",
+            &[("layout", "full"), ("last_name", "Nul\u{0}Byte")],
+        )
+        .await;
+    assert_eq!(
+        nul.status, 422,
+        "control characters are refused with a message"
+    );
+    assert!(nul.text("#e-last_name").contains("control characters"));
+}
+
+#[actix_rt::test]
+async fn editing_logs_each_changed_field_and_refuses_a_lost_update() {
+    let app = spawn_app().await;
+    let (me, b) = app.signed_in_agent().await;
+    let id = create_contact(
+        &b,
+        "Lena",
+        "Vogel",
+        &[
+            ("company", "Vogel GmbH"),
+            ("email-0-kind", "work"),
+            ("email-0-email", "lena@example.de"),
+        ],
+    )
+    .await;
+    let form_a = b.get(&format!("/contacts/{id}/edit")).await;
+    assert_eq!(
+        form_a.attr("input[name=version]", "value").as_deref(),
+        Some("1")
+    );
+    let (_, other) = app.signed_in_admin().await;
+    let form_b = other.get(&format!("/contacts/{id}/edit")).await;
+
+    // B saves first.
+    let res = other
+        .post(
+            &format!("/contacts/{id}/edit"),
+            &form_b.csrf(),
+            &[
+                ("version", "1"),
+                ("first_name", "Lena"),
+                ("last_name", "Vogel-Schmidt"),
+                ("company", "Vogel GmbH"),
+                ("email-0-kind", "work"),
+                ("email-0-email", "lena@example.de"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    // A, with the form opened at version 1, is refused and shown what B changed.
+    let stale = b
+        .post(
+            &format!("/contacts/{id}/edit"),
+            &form_a.csrf(),
+            &[
+                ("version", "1"),
+                ("first_name", "Lena"),
+                ("last_name", "Vogel"),
+                ("company", "Vogel AG"),
+                ("email-0-kind", "work"),
+                ("email-0-email", "lena@example.de"),
+            ],
+        )
+        .await;
+    assert_eq!(stale.status, 409);
+    let message = stale.text(".flash-error");
+    assert!(
+        message.contains("Someone else saved this contact"),
+        "{message}"
+    );
+    assert!(
+        message.contains("Last name: “Vogel” → “Vogel-Schmidt”"),
+        "{message}"
+    );
+    assert_eq!(
+        stale.attr("#f-company", "value").as_deref(),
+        Some("Vogel AG"),
+        "A's typing is kept"
+    );
+    assert_eq!(app.count(&format!("SELECT count(*) FROM contacts WHERE id = {id} AND last_name = 'Vogel-Schmidt' AND company = 'Vogel GmbH'")), 1, "nothing overwritten");
+    // Having seen it, A may save deliberately.
+    assert_eq!(
+        stale.attr("input[name=version]", "value").as_deref(),
+        Some("2")
+    );
+
+    let res = b
+        .post(
+            &format!("/contacts/{id}/edit"),
+            &form_a.csrf(),
+            &[
+                ("version", "2"),
+                ("first_name", "Lena"),
+                ("last_name", "Vogel-Schmidt"),
+                ("company", "Vogel AG"),
+                ("email-0-kind", "work"),
+                ("email-0-email", "lena@example.de"),
+                ("email-1-kind", "personal"),
+                ("email-1-email", "lena@home.example"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM contact_changes WHERE contact_id = {id} AND action = 'update' AND staff_id = {me}")), 2, "company and emails");
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM contact_changes WHERE contact_id = {id} AND field = 'Company' AND old_value = 'Vogel GmbH' AND new_value = 'Vogel AG' AND version = 3")),
+        1
+    );
+    let show = b.get(&format!("/contacts/{id}")).await;
+    assert!(
+        show.texts(".change-list li")
+            .iter()
+            .any(|t| t.contains("Company: “Vogel GmbH” → “Vogel AG”"))
+    );
+}
+
+#[actix_rt::test]
+async fn verified_phones_and_emails_cannot_be_changed_even_by_a_crafted_post() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let id = create_contact(
+        &b,
+        "Ravi",
+        "Kumar",
+        &[
+            ("phone-0-kind", "mobile"),
+            ("phone-0-number", "+91 98765 43210"),
+            ("email-0-kind", "work"),
+            ("email-0-email", "ravi@example.in"),
+        ],
+    )
+    .await;
+    sql(
+        &app,
+        &format!("UPDATE contact_phones SET verified = true WHERE contact_id = {id}"),
+    );
+    let phone_id = app.count(&format!(
+        "SELECT id FROM contact_phones WHERE contact_id = {id}"
+    ));
+    let form = b.get(&format!("/contacts/{id}/edit")).await;
+    assert!(
+        form.text(".locked-row").contains("+919876543210"),
+        "shown locked"
+    );
+    assert!(!form.exists("input[value='+919876543210']"), "not editable");
+    // A crafted POST that claims the verified row and changes its number, and one that drops it.
+    let pid = phone_id.to_string();
+    let res = b
+        .post(
+            &format!("/contacts/{id}/edit"),
+            &form.csrf(),
+            &[
+                ("version", "1"),
+                ("last_name", "Kumar"),
+                ("phone-0-id", &pid),
+                ("phone-0-kind", "mobile"),
+                ("phone-0-number", "+1 555 000 0000"),
+                ("email-0-kind", "work"),
+                ("email-0-email", "ravi@example.in"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM contact_phones WHERE contact_id = {id} AND number = '+919876543210' AND verified")), 1, "kept as it was");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contact_phones WHERE contact_id = {id}"
+        )),
+        1,
+        "the crafted row was ignored"
+    );
+    let form = b.get(&format!("/contacts/{id}/edit")).await;
+    let res = b
+        .post(
+            &format!("/contacts/{id}/edit"),
+            &form.csrf(),
+            &[("version", "2"), ("last_name", "Kumar")],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contact_phones WHERE contact_id = {id} AND verified"
+        )),
+        1,
+        "not removable either"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contact_emails WHERE contact_id = {id}"
+        )),
+        0,
+        "unverified ones can be removed"
+    );
+}
+
+#[actix_rt::test]
+async fn duplicates_are_flagged_with_a_link_and_may_be_saved_anyway() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let first = create_contact(
+        &b,
+        "Mei",
+        "Chan",
+        &[
+            ("email-0-kind", "work"),
+            ("email-0-email", "mei@example.hk"),
+        ],
+    )
+    .await;
+    let res = quick_create(
+        &b,
+        &[
+            ("first_name", "Mei"),
+            ("last_name", "Chan"),
+            ("email-0-kind", "work"),
+            ("email-0-email", "MEI@example.hk"),
+            ("submit", "create"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, 409);
+    assert!(res.text(".flash-warning").contains("may be a duplicate"));
+    assert!(res.exists(&format!(".flash-warning a[href='/contacts/{first}']")));
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 1);
+    let again = b
+        .post(
+            "/contacts/new",
+            &res.csrf(),
+            &[
+                ("first_name", "Mei"),
+                ("last_name", "Chan"),
+                ("email-0-kind", "work"),
+                ("email-0-email", "MEI@example.hk"),
+                ("confirm_duplicates", "1"),
+                ("submit", "create"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 303);
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 2);
+}
+
+#[actix_rt::test]
+async fn delete_goes_to_the_trash_and_only_admins_restore_or_purge() {
+    let app = spawn_app().await;
+    let (agent, b) = app.signed_in_agent().await;
+    let id = create_contact(&b, "Tom", "Baker", &[]).await;
+    let confirm = b.get(&format!("/contacts/{id}/delete")).await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.text("h1").contains("Delete Tom Baker?"));
+    let res = b
+        .post(&format!("/contacts/{id}/delete"), &confirm.csrf(), &[])
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(app.count(&format!("SELECT count(*) FROM contacts WHERE id = {id} AND deleted_at IS NOT NULL AND deleted_by = {agent}")), 1);
+    assert!(
+        b.get("/contacts").await.texts(".contact-name").is_empty(),
+        "gone from the list"
+    );
+    assert_eq!(
+        b.get(&format!("/contacts/{id}")).await.status,
+        404,
+        "agents do not see the trash"
+    );
+    let token = b.get("/contacts").await.csrf();
+    assert_eq!(b.get("/contacts/trash").await.status, 403);
+    assert_eq!(
+        b.post(&format!("/contacts/{id}/restore"), &token, &[])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        b.post(&format!("/contacts/{id}/purge"), &token, &[])
+            .await
+            .status,
+        403
+    );
+
+    let (_, admin) = app.signed_in_admin().await;
+    let trash = admin.get("/contacts/trash").await;
+    assert_eq!(trash.texts("tbody td a"), ["Tom Baker"]);
+    let res = admin
+        .post(&format!("/contacts/{id}/restore"), &trash.csrf(), &[])
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(
+        b.get("/contacts").await.texts(".contact-name"),
+        ["Tom Baker"]
+    );
+    assert_eq!(app.count(&format!("SELECT count(*) FROM contact_changes WHERE contact_id = {id} AND action IN ('delete', 'restore')")), 2);
+    // Purge only works from the trash.
+    assert_eq!(
+        admin
+            .post(&format!("/contacts/{id}/purge"), &trash.csrf(), &[])
+            .await
+            .status,
+        303
+    );
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM contacts WHERE id = {id}")),
+        1,
+        "a live contact is not purged"
+    );
+    admin
+        .post(&format!("/contacts/{id}/delete"), &trash.csrf(), &[])
+        .await;
+    admin
+        .post(&format!("/contacts/{id}/purge"), &trash.csrf(), &[])
+        .await;
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM contacts WHERE id = {id}")),
+        0,
+        "gone for good"
+    );
+}
+
+#[actix_rt::test]
+async fn search_matches_name_company_email_and_phone_and_combines_with_filters() {
+    let app = spawn_app().await;
+    let (me, b) = app.signed_in_admin().await;
+    let owner2 = app.add_staff(
+        "Bella Brown",
+        "bella@example.com",
+        contactbook::domain::staff::Role::Agent,
+    );
+    let vip = admin_label(&app, "VIP");
+    let mei = create_contact(
+        &b,
+        "Mei",
+        "Chan",
+        &[
+            ("company", "Harbour Foods, Ltd."),
+            ("phone-0-kind", "mobile"),
+            ("phone-0-number", "+852 9123 4567"),
+            ("contact_type", "customer"),
+            ("label", &vip.to_string()),
+        ],
+    )
+    .await;
+    let _tom = create_contact(
+        &b,
+        "Tom",
+        "Baker",
+        &[
+            ("email-0-kind", "work"),
+            ("email-0-email", "tom@example.co.uk"),
+            ("contact_type", "lead"),
+        ],
+    )
+    .await;
+    let chen = create_contact(
+        &b,
+        "Chen",
+        "Wei",
+        &[
+            ("company", "Harbour Logistics"),
+            ("contact_type", "customer"),
+            ("level", "secondary"),
+            ("owner", &owner2.to_string()),
+        ],
+    )
+    .await;
+    let names = |p: &Page| p.texts(".contact-name");
+    assert_eq!(
+        names(&b.get("/contacts").await),
+        ["Chen Wei", "Mei Chan", "Tom Baker"]
+    );
+    assert_eq!(
+        names(&b.get("/contacts?q=harbour").await),
+        ["Chen Wei", "Mei Chan"]
+    );
+    assert_eq!(
+        names(&b.get("/contacts?q=9123+4567").await),
+        ["Mei Chan"],
+        "phone search ignores formatting"
+    );
+    assert_eq!(names(&b.get("/contacts?q=%2B852-9123").await), ["Mei Chan"]);
+    assert_eq!(
+        names(&b.get("/contacts?q=example.co.uk").await),
+        ["Tom Baker"]
+    );
+    assert_eq!(
+        names(&b.get("/contacts?q=CHAN+mei").await),
+        ["Mei Chan"],
+        "words in any order"
+    );
+    assert_eq!(
+        names(&b.get("/contacts?q=harbour&level=secondary").await),
+        ["Chen Wei"]
+    );
+    assert_eq!(
+        names(&b.get(&format!("/contacts?q=harbour&label={vip}")).await),
+        ["Mei Chan"]
+    );
+    assert_eq!(
+        names(&b.get("/contacts?type=customer").await),
+        ["Chen Wei", "Mei Chan"]
+    );
+    assert_eq!(
+        names(&b.get(&format!("/contacts?owner={owner2}")).await),
+        ["Chen Wei"]
+    );
+    assert_eq!(
+        names(&b.get(&format!("/contacts?owner={me}&type=customer")).await),
+        ["Mei Chan"]
+    );
+    assert_eq!(
+        names(&b.get("/contacts?q=harbour&sort=company").await),
+        ["Mei Chan", "Chen Wei"],
+        "Foods before Logistics"
+    );
+    let page = b
+        .get("/contacts?q=harbour&type=customer&sort=company&dir=desc")
+        .await;
+    assert_eq!(names(&page), ["Chen Wei", "Mei Chan"]);
+    assert_eq!(page.text(".result-count"), "2 contacts");
+    assert_eq!(
+        page.attr("#f-q", "value").as_deref(),
+        Some("harbour"),
+        "the view is in the URL and the form"
+    );
+    assert_eq!(
+        page.attr("#f-type option[selected]", "value").as_deref(),
+        Some("customer")
+    );
+    let none = b.get("/contacts?q=nobody+here").await;
+    assert!(none.text(".empty").contains("No contact matches"));
+    let _ = (mei, chen);
+}
+
+fn admin_label(app: &TestApp, name: &str) -> i64 {
+    contactbook::models::label::Label::insert(&mut app.conn(), name, "#aa0000")
+        .expect("label")
+        .id
+}
+
+#[actix_rt::test]
+async fn keyset_pages_walk_forward_and_back_without_gaps() {
+    let app = spawn_app().await;
+    let (me, b) = app.signed_in_agent().await;
+    sql(
+        &app,
+        &format!(
+            "INSERT INTO contacts (first_name, last_name, owner_id) SELECT 'P', 'Person ' || lpad(i::text, 3, '0'), {me} FROM generate_series(1, 60) i"
+        ),
+    );
+    let mut seen = Vec::new();
+    let mut url = "/contacts?per=25".to_string();
+    let mut pages = 0;
+    loop {
+        let page = b.get(&url).await;
+        pages += 1;
+        seen.extend(page.texts(".contact-name"));
+        match page.attr("a[rel=next]", "href") {
+            Some(next) => url = next,
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen.len(), 60);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(seen, sorted, "in name order, nothing missed or repeated");
+    // Back from the last page.
+    let last = b.get(&url).await;
+    let prev = b
+        .get(&last.attr("a[rel=prev]", "href").expect("prev"))
+        .await;
+    assert_eq!(prev.texts(".contact-name"), seen[25..50].to_vec());
+    assert_eq!(last.text(".result-count"), "60 contacts");
+}
+
+#[actix_rt::test]
+async fn administrators_manage_labels_and_custom_fields_that_forms_then_use() {
+    let app = spawn_app().await;
+    let (_, admin) = app.signed_in_admin().await;
+    let page = admin.get("/admin/labels").await;
+    let res = admin
+        .post(
+            "/admin/labels",
+            &page.csrf(),
+            &[("name", "Newsletter"), ("colour", "#22aa55")],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    let dup = admin
+        .post(
+            "/admin/labels",
+            &page.csrf(),
+            &[("name", "newsletter"), ("colour", "#22aa55")],
+        )
+        .await;
+    assert_eq!(dup.status, 422);
+    assert!(dup.text("#e-name").contains("already exists"));
+    let bad = admin
+        .post(
+            "/admin/labels",
+            &page.csrf(),
+            &[("name", "X"), ("colour", "red; } body { display:none")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    let css = admin.get("/labels.css").await;
+    assert!(css.body.contains("background: #22aa55"), "{}", css.body);
+
+    let res = admin
+        .post(
+            "/admin/custom-fields",
+            &page.csrf(),
+            &[
+                ("label", "Tier"),
+                ("kind", "dropdown"),
+                ("options", "Gold\nSilver\n"),
+                ("required", "on"),
+                ("position", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let no_options = admin
+        .post(
+            "/admin/custom-fields",
+            &page.csrf(),
+            &[("label", "Other"), ("kind", "dropdown"), ("options", "")],
+        )
+        .await;
+    assert_eq!(no_options.status, 422);
+    admin
+        .post(
+            "/admin/custom-fields",
+            &page.csrf(),
+            &[("label", "Renewal"), ("kind", "date")],
+        )
+        .await;
+
+    let (_, agent) = app.signed_in_agent().await;
+    assert_eq!(agent.get("/admin/labels").await.status, 403);
+    assert_eq!(agent.get("/admin/custom-fields").await.status, 403);
+    let form = agent.get("/contacts/new/full").await;
+    assert!(form.exists("label.check span.label-chip"), "labels offered");
+    let tier = form
+        .attr("select[name^=custom-]", "name")
+        .expect("custom dropdown");
+    let renewal = form
+        .attr("input[name^=custom-]", "name")
+        .expect("custom date");
+    let missing = agent
+        .post(
+            "/contacts/new",
+            &form.csrf(),
+            &[
+                ("layout", "full"),
+                ("last_name", "Kim"),
+                (&renewal, "13/45/2030"),
+            ],
+        )
+        .await;
+    assert_eq!(missing.status, 422);
+    assert!(missing.text(&format!("#e-{tier}")).contains("required"));
+    assert!(
+        missing
+            .text(&format!("#e-{renewal}"))
+            .contains("no month 13")
+    );
+    let label_id = app
+        .count("SELECT id FROM labels WHERE name = 'Newsletter'")
+        .to_string();
+    let ok = agent
+        .post(
+            "/contacts/new",
+            &form.csrf(),
+            &[
+                ("layout", "full"),
+                ("last_name", "Kim"),
+                (&tier, "gold"),
+                (&renewal, "12/31/2030"),
+                ("label", &label_id),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let show = agent.get(&ok.location().expect("location")).await;
+    let details = show.texts(".details dd").join("|");
+    assert!(details.contains("Gold"), "{details}");
+    assert!(details.contains("2030-12-31"), "{details}");
+    assert_eq!(show.texts(".profile-head .label-chip"), ["Newsletter"]);
+}
