@@ -110,3 +110,71 @@ async fn first_visit_setup_sign_in_directory_detail_and_availability() {
     d.screenshot("directory-mobile").await;
     d.quit().await;
 }
+
+#[actix_rt::test]
+async fn a_contact_with_two_phones_is_created_in_the_full_form_and_found_by_part_of_a_number() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    contactbook::models::label::Label::insert(&mut app.conn(), "VIP", "#b91c1c").expect("label");
+    let cookie = b.cookie("contactbook").expect("session");
+    let d = Driver::start().await;
+    // Reuse the signed-in session: the browser test is about the contact form.
+    d.goto(&format!("{}/static/favicon.svg", app.base)).await;
+    d.add_cookie("contactbook", &cookie).await;
+
+    d.goto(&format!("{}/contacts", app.base)).await;
+    d.wait_for_text("There are no contacts yet.").await;
+    d.click(&d.link("Add contact").await).await;
+    d.wait_for_text("How to reach them").await;
+    d.type_into(&d.field("First name").await, "Mei").await;
+    d.type_into(&d.field("Last name (required)").await, "Chan")
+        .await;
+    d.screenshot("contact-quick-form").await;
+    d.click(&d.button("More details").await).await;
+    d.wait_for_text("Phone numbers").await;
+    assert_eq!(
+        d.attribute(&d.field("First name").await, "value")
+            .await
+            .as_deref(),
+        Some("Mei"),
+        "kept"
+    );
+
+    d.type_into(&d.field("Company").await, "Harbour Foods, Ltd.")
+        .await;
+    d.type_into(&d.find("#f-phone-0-number").await, "+852 9123 4567")
+        .await;
+    // With JavaScript, the second row appears in place.
+    d.click(&d.button("Add another phone number").await).await;
+    let second = d.find("#f-phone-1-number").await;
+    d.type_into(&second, "+44 20 7946 0958").await;
+    d.click(&d.find("#f-phone-1-kind option[value=work]").await)
+        .await;
+    d.type_into(&d.find("#f-email-0-email").await, "mei.chan@example.hk")
+        .await;
+    let vip = d.find("label.check input[name=label]").await;
+    d.scroll_to(&vip).await;
+    d.click(&vip).await;
+    d.screenshot("contact-full-form").await;
+    d.click(&d.button("Create").await).await;
+    d.wait_for_text("Mei Chan has been created.").await;
+    let text = d.page_text().await;
+    assert!(
+        text.contains("+85291234567") && text.contains("+442079460958"),
+        "{text}"
+    );
+    d.screenshot("contact-profile").await;
+
+    // Find it by typing part of a phone number, formatted differently.
+    d.click(&d.link("Contacts").await).await;
+    d.type_into(
+        &d.field("Search by name, company, email or phone").await,
+        "7946 0958",
+    )
+    .await;
+    d.click(&d.button("Apply").await).await;
+    d.wait_for_text("1 contact").await;
+    assert!(d.page_text().await.contains("Mei Chan"));
+    d.screenshot("contact-search").await;
+    d.quit().await;
+}

@@ -222,6 +222,15 @@ impl Driver {
         .await;
     }
 
+    /// Scrolls `e` to the middle of the view, as a person does before clicking
+    /// something near the sticky bottom bar.
+    pub async fn scroll_to(&self, e: &Element) {
+        let mut arg = serde_json::Map::new();
+        arg.insert(ELEMENT_KEY.to_string(), Value::String(e.0.clone()));
+        self.cmd("POST", "/execute/sync", Some(json!({ "script": "arguments[0].scrollIntoView({block: 'center'});", "args": [Value::Object(arg)] })))
+            .await;
+    }
+
     pub async fn click(&self, e: &Element) {
         self.cmd("POST", &format!("/element/{}/click", e.0), None)
             .await;
@@ -281,6 +290,16 @@ impl Driver {
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png).expect("write screenshot");
         path
+    }
+
+    /// Sets a cookie for the current page's site (navigate there first).
+    pub async fn add_cookie(&self, name: &str, value: &str) {
+        self.cmd(
+            "POST",
+            "/cookie",
+            Some(json!({ "cookie": { "name": name, "value": value, "path": "/" } })),
+        )
+        .await;
     }
 
     pub async fn set_window_size(&self, width: u32, height: u32) {
