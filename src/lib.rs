@@ -2,6 +2,7 @@
 //! `run` builds the whole web application around a database pool.
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -45,6 +46,10 @@ pub struct AppState {
     pub pool: DbPool,
     pub config: Config,
     pub sessions: SessionBackend,
+    /// What contact searches judge word frequency by.
+    pub search_sample: models::search_plan::SampleCache,
+    /// The labels and owners the contact list's filters offer.
+    pub list_choices: cache::Cached<models::contact_list::ListChoices>,
     /// Cached once true: an administrator exists, so setup is never shown again.
     setup_done: AtomicBool,
 }
@@ -168,7 +173,10 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
         Some(url) => {
             SessionBackend::Redis(redis::RedisClient::from_url(url).map_err(|e| e.to_string())?)
         }
-        None => SessionBackend::Postgres(pool.clone()),
+        None => SessionBackend::Postgres {
+            pool: pool.clone(),
+            idle: config.idle_timeout,
+        },
     };
     let key = session_key(&config)?;
     let workers = config.workers;
@@ -176,6 +184,8 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
         pool,
         config,
         sessions,
+        search_sample: Default::default(),
+        list_choices: cache::Cached::new(Duration::from_secs(5)),
         setup_done: AtomicBool::new(false),
     });
 

@@ -32,7 +32,12 @@ fn is_placeholder(state: &State) -> bool {
 
 #[derive(Clone)]
 pub enum SessionBackend {
-    Postgres(DbPool),
+    /// `idle` is how long a session lives without requests; loading a session
+    /// extends it in the same statement, so a page costs one round trip here.
+    Postgres {
+        pool: DbPool,
+        idle: std::time::Duration,
+    },
     Redis(RedisClient),
 }
 
@@ -78,15 +83,31 @@ impl SessionBackend {
 
     async fn load_state(&self, key: &str) -> anyhow::Result<Option<String>> {
         match self {
-            SessionBackend::Postgres(pool) => {
+            SessionBackend::Postgres { pool, idle } => {
+                #[derive(QueryableByName)]
+                struct Row {
+                    #[diesel(sql_type = diesel::sql_types::Text)]
+                    state: String,
+                }
                 let key = key.to_string();
+                let expires = Utc::now() + chrono::Duration::seconds(idle.as_secs() as i64);
+                // Skip the write when it was extended moments ago: most requests
+                // then cost a read only.
+                let fresh_enough = expires - chrono::Duration::seconds(30);
                 Self::pg(pool, move |conn| {
-                    sessions::table
-                        .filter(sessions::id.eq(key))
-                        .filter(sessions::expires_at.gt(Utc::now()))
-                        .select(sessions::state)
-                        .first::<String>(conn)
-                        .optional()
+                    diesel::sql_query(
+                        "WITH touched AS (UPDATE sessions SET expires_at = $2 \
+                           WHERE id = $1 AND expires_at > now() AND expires_at < $3 RETURNING state) \
+                         SELECT state FROM touched \
+                         UNION ALL SELECT state FROM sessions WHERE id = $1 AND expires_at > now() \
+                         LIMIT 1",
+                    )
+                    .bind::<diesel::sql_types::Text, _>(key)
+                    .bind::<diesel::sql_types::Timestamptz, _>(expires)
+                    .bind::<diesel::sql_types::Timestamptz, _>(fresh_enough)
+                    .get_result::<Row>(conn)
+                    .optional()
+                    .map(|row| row.map(|r| r.state))
                 })
                 .await
             }
@@ -106,7 +127,7 @@ impl SessionBackend {
         let json = serde_json::to_string(state)?;
         let staff_id = staff_id_of(state);
         match self {
-            SessionBackend::Postgres(pool) => {
+            SessionBackend::Postgres { pool, .. } => {
                 let key = key.to_string();
                 let expires = expiry(ttl);
                 Self::pg(pool, move |conn| {
@@ -154,7 +175,7 @@ impl SessionBackend {
     /// Ends every session of one staff member (sign-out everywhere, deactivation).
     pub async fn delete_for_staff(&self, staff_id: i64) -> anyhow::Result<()> {
         match self {
-            SessionBackend::Postgres(pool) => {
+            SessionBackend::Postgres { pool, .. } => {
                 Self::pg(pool, move |conn| {
                     diesel::delete(sessions::table.filter(sessions::staff_id.eq(staff_id)))
                         .execute(conn)
@@ -175,7 +196,7 @@ impl SessionBackend {
     /// Removes expired sessions (Redis expires keys by itself).
     pub async fn purge_expired(&self) -> anyhow::Result<usize> {
         match self {
-            SessionBackend::Postgres(pool) => {
+            SessionBackend::Postgres { pool, .. } => {
                 Self::pg(pool, |conn| {
                     diesel::delete(sessions::table.filter(sessions::expires_at.le(Utc::now())))
                         .execute(conn)
@@ -242,29 +263,8 @@ impl SessionStore for SessionBackend {
 
     async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
         match self {
-            SessionBackend::Postgres(pool) => {
-                let key = session_key.as_ref().to_string();
-                let expires = expiry(ttl);
-                // Skip the write when it was extended moments ago: most requests then
-                // cost a read only.
-                let fresh_enough = expires - chrono::Duration::seconds(30);
-                let extended = Self::pg(pool, move |conn| {
-                    diesel::update(
-                        sessions::table
-                            .filter(sessions::id.eq(key))
-                            .filter(sessions::expires_at.gt(Utc::now()))
-                            .filter(sessions::expires_at.lt(fresh_enough)),
-                    )
-                    .set(sessions::expires_at.eq(expires))
-                    .execute(conn)
-                })
-                .await;
-                match extended {
-                    // Under load, a missed extension only shortens the idle window.
-                    Err(e) if is_pool_busy(&e) => Ok(()),
-                    other => other.map(drop),
-                }
-            }
+            // Already extended when the session was loaded.
+            SessionBackend::Postgres { .. } => Ok(()),
             SessionBackend::Redis(r) => {
                 r.expire(
                     &redis_session_key(session_key.as_ref()),
@@ -277,7 +277,7 @@ impl SessionStore for SessionBackend {
 
     async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
         match self {
-            SessionBackend::Postgres(pool) => {
+            SessionBackend::Postgres { pool, .. } => {
                 let key = session_key.as_ref().to_string();
                 Self::pg(pool, move |conn| {
                     diesel::delete(sessions::table.filter(sessions::id.eq(key))).execute(conn)

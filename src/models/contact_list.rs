@@ -4,10 +4,42 @@ use chrono::{DateTime, Utc};
 use diesel::{
     pg::Pg,
     prelude::*,
-    sql_types::{BigInt, Nullable, Text, Timestamptz},
+    sql_types::{Array, BigInt, Nullable, Text, Timestamptz},
 };
 
-use crate::domain::contact::{ContactType, Level};
+use crate::{
+    domain::contact::{ContactType, Level},
+    models::search_plan::{Plan, Sample, SampleRow, TermUse},
+};
+
+/// Runs `f` with the plan the search words need pinned for its queries; a
+/// transaction only when there is something to pin (it scopes the settings).
+pub fn with_search_plan<T>(
+    conn: &mut PgConnection,
+    filters: &Filters,
+    f: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    if filters.trash || filters.plan.terms.is_empty() {
+        return f(conn);
+    }
+    conn.transaction(|conn| {
+        steer(conn, filters)?;
+        f(conn)
+    })
+}
+
+/// Pins the plan the search plan chose (see `search_plan`): PostgreSQL's own
+/// estimates would pick the other way for rare three-letter words.
+fn steer(conn: &mut PgConnection, f: &Filters) -> QueryResult<()> {
+    let settings = if f.plan.uses_trigram_index() {
+        "SELECT set_config('enable_indexscan', 'off', true), set_config('enable_seqscan', 'off', true)"
+    } else if f.plan.walks_sort_index() {
+        "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)"
+    } else {
+        return Ok(());
+    };
+    diesel::sql_query(settings).execute(conn).map(drop)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sort {
@@ -99,6 +131,25 @@ pub struct Filters {
     pub owner: Option<i64>,
     /// The trash instead of live contacts.
     pub trash: bool,
+    /// How the words of `q` are matched; set by [`Filters::plan_with`].
+    pub plan: Plan,
+}
+
+impl Filters {
+    /// Decides how to match the search words, from a sample of the data.
+    pub fn plan_with(&mut self, sample: &Sample) {
+        let f = self.clone();
+        self.plan = Plan::new(&search_terms(&self.q), sample, |r| f.matches(r));
+    }
+
+    /// Whether a sampled contact passes the filters other than the words.
+    fn matches(&self, r: &SampleRow) -> bool {
+        self.contact_type
+            .is_none_or(|t| r.contact_type == t.as_str())
+            && self.level.is_none_or(|l| r.level == l.as_str())
+            && self.owner.is_none_or(|o| r.owner_id == Some(o))
+            && self.label.is_none_or(|l| r.label_ids.contains(&l))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -137,6 +188,8 @@ pub struct ListRow {
     pub updated_at: DateTime<Utc>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub deleted_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Array<BigInt>)]
+    pub label_ids: Vec<i64>,
     /// The sort key as text, for the cursor.
     #[diesel(sql_type = Text)]
     pub sort_key: String,
@@ -176,9 +229,25 @@ fn where_sql(f: &Filters, sql: &mut String, binds: &mut Vec<Bind>) {
     } else {
         " WHERE c.deleted_at IS NULL"
     });
-    for term in search_terms(&f.q) {
-        binds.push(Bind::Text(like_pattern(&term)));
-        sql.push_str(&format!(" AND c.search_text LIKE ${}", binds.len()));
+    for term in &f.plan.terms {
+        match term {
+            TermUse::Indexed(t) => {
+                binds.push(Bind::Text(like_pattern(t)));
+                sql.push_str(&format!(" AND c.search_text LIKE ${}", binds.len()));
+            }
+            // `|| ''` hides the column from the trigram index on purpose.
+            TermUse::Filter(t) => {
+                binds.push(Bind::Text(like_pattern(t)));
+                sql.push_str(&format!(" AND (c.search_text || '') LIKE ${}", binds.len()));
+            }
+            TermUse::Email(e) => {
+                binds.push(Bind::Text(e.to_lowercase()));
+                sql.push_str(&format!(
+                    " AND c.id IN (SELECT e.contact_id FROM contact_emails e WHERE lower(e.email) = ${})",
+                    binds.len()
+                ));
+            }
+        }
     }
     if let Some(t) = f.contact_type {
         binds.push(Bind::Text(t.as_str().into()));
@@ -236,7 +305,9 @@ pub fn list(conn: &mut PgConnection, query: &ListQuery) -> QueryResult<ListPage>
          s.display_name AS owner_name, \
          (SELECT p.number FROM contact_phones p WHERE p.contact_id = c.id ORDER BY p.position, p.id LIMIT 1) AS phone, \
          (SELECT e.email FROM contact_emails e WHERE e.contact_id = c.id ORDER BY e.position, e.id LIMIT 1) AS email, \
-         c.updated_at, c.deleted_at, {key_text} AS sort_key \
+         c.updated_at, c.deleted_at, \
+         ARRAY(SELECT cl.label_id FROM contact_labels cl WHERE cl.contact_id = c.id ORDER BY cl.label_id) AS label_ids, \
+         {key_text} AS sort_key \
          FROM contacts c LEFT JOIN staff s ON s.id = c.owner_id"
     );
     where_sql(&query.filters, &mut sql, &mut binds);
@@ -302,7 +373,7 @@ pub fn list(conn: &mut PgConnection, query: &ListQuery) -> QueryResult<ListPage>
 
 /// How many contacts match, counted up to `cap` (an exact count of a common
 /// term over a million rows would cost more than the page itself).
-pub fn count(conn: &mut PgConnection, filters: &Filters, cap: i64) -> QueryResult<i64> {
+pub fn count_capped(conn: &mut PgConnection, filters: &Filters, cap: i64) -> QueryResult<i64> {
     #[derive(QueryableByName)]
     struct N {
         #[diesel(sql_type = BigInt)]
@@ -315,6 +386,97 @@ pub fn count(conn: &mut PgConnection, filters: &Filters, cap: i64) -> QueryResul
     Ok(bind_all(diesel::sql_query(sql).into_boxed(), binds)
         .get_result::<N>(conn)?
         .n)
+}
+
+/// The labels and the active staff (owners) that the list's filters offer,
+/// fetched together: one round trip instead of two on every list page.
+pub struct ListChoices {
+    pub labels: Vec<crate::models::label::Label>,
+    pub owners: Vec<(i64, String)>,
+}
+
+impl ListChoices {
+    pub fn load(conn: &mut PgConnection) -> QueryResult<ListChoices> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            labels: String,
+            #[diesel(sql_type = Text)]
+            owners: String,
+        }
+        let row: Row = diesel::sql_query(
+            "SELECT coalesce((SELECT json_agg(json_build_array(id, name, colour) ORDER BY lower(name), id) FROM labels), '[]')::text AS labels, \
+                    coalesce((SELECT json_agg(json_build_array(id, display_name) ORDER BY lower(display_name), id) FROM staff WHERE active), '[]')::text AS owners",
+        )
+        .get_result(conn)?;
+        let bad = |e: serde_json::Error| diesel::result::Error::DeserializationError(Box::new(e));
+        let labels: Vec<(i64, String, String)> = serde_json::from_str(&row.labels).map_err(bad)?;
+        let owners: Vec<(i64, String)> = serde_json::from_str(&row.owners).map_err(bad)?;
+        Ok(ListChoices {
+            labels: labels
+                .into_iter()
+                .map(|(id, name, colour)| crate::models::label::Label { id, name, colour })
+                .collect(),
+            owners,
+        })
+    }
+}
+
+/// The planner's estimate of live contacts: instant at any size, and close
+/// after autovacuum has been by.
+pub fn estimate_all(conn: &mut PgConnection) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    Ok(diesel::sql_query(
+        "SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = 'contacts'::regclass",
+    )
+    .get_result::<N>(conn)?
+    .n)
+}
+
+/// What the count line says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Count {
+    Exact(i64),
+    /// At least this many match; counting further is not worth it.
+    MoreThan(i64),
+    About(i64),
+}
+
+/// Exact up to `cap`; beyond it an estimate for the whole list, or "more than".
+pub fn count(conn: &mut PgConnection, filters: &Filters, cap: i64) -> QueryResult<Count> {
+    // Every word is common and the sample says thousands match: counting them
+    // would cost more than the page, and the answer is known.
+    if filters.plan.walks_sort_index()
+        && filters
+            .plan
+            .common_matches
+            .is_some_and(|n| n > 4.0 * cap as f64)
+    {
+        return Ok(Count::MoreThan(cap));
+    }
+    let unfiltered = search_terms(&filters.q).is_empty()
+        && filters.label.is_none()
+        && filters.contact_type.is_none()
+        && filters.level.is_none()
+        && filters.owner.is_none()
+        && !filters.trash;
+    // A large table needs no counting to say "about a million".
+    let estimate = if unfiltered { estimate_all(conn)? } else { 0 };
+    if estimate > 10 * cap {
+        return Ok(Count::About(estimate));
+    }
+    let n = count_capped(conn, filters, cap + 1)?;
+    if n <= cap {
+        return Ok(Count::Exact(n));
+    }
+    if estimate > cap {
+        return Ok(Count::About(estimate));
+    }
+    Ok(Count::MoreThan(cap))
 }
 
 #[cfg(test)]

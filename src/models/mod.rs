@@ -5,6 +5,7 @@ pub mod contact_list;
 pub mod custom_field;
 pub mod label;
 pub mod login_attempt;
+pub mod search_plan;
 pub mod staff;
 
 /// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.

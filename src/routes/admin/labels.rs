@@ -188,6 +188,7 @@ async fn save(
     .await?;
     match saved {
         Ok(label) => {
+            state.list_choices.clear();
             flash(
                 &me.session,
                 "success",
@@ -236,6 +237,7 @@ async fn delete_label(
         Ok(label)
     })
     .await?;
+    state.list_choices.clear();
     flash(
         &me.session,
         "success",

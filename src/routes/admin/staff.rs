@@ -231,6 +231,7 @@ async fn create_account(
     match result {
         Ok(created) => {
             log::info!("staff {} created by {}", created.id, me.staff.id);
+            state.list_choices.clear();
             flash(
                 &me.session,
                 "success",
@@ -342,6 +343,7 @@ async fn update_account(
     let mut errors = FieldErrors::default();
     match outcome {
         UpdateOutcome::Saved(saved) => {
+            state.list_choices.clear();
             flash(
                 &me.session,
                 "success",
@@ -393,6 +395,7 @@ async fn deactivate_account(
                 .await
                 .map_err(AppError::internal)?;
             log::info!("staff {id} deactivated by {}", me.staff.id);
+            state.list_choices.clear();
             flash(
                 &me.session,
                 "success",
@@ -420,6 +423,7 @@ async fn activate_account(
         Ok(account.display_name)
     })
     .await?;
+    state.list_choices.clear();
     flash(
         &me.session,
         "success",

@@ -19,16 +19,17 @@ use crate::{
     error::{AppError, AppResult},
     models::{
         contact::display_name,
-        contact_list::{self, Cursor, Filters, ListQuery, Sort},
+        contact_list::{self, Cursor, Filters, ListChoices, ListQuery, Sort, search_terms},
         label::Label,
-        staff::Staff,
+        search_plan::Plan,
     },
     routes::Layout,
     security::url_encode,
 };
 
-/// Counting stops here: beyond it the page says "more than".
-pub const COUNT_CAP: i64 = 10_000;
+/// Counting stops here: beyond it the page says "more than" (or, for the
+/// whole list, gives the planner's estimate).
+pub const COUNT_CAP: i64 = 1_000;
 
 #[derive(Deserialize, Default, Clone)]
 #[serde(default)]
@@ -48,8 +49,10 @@ pub struct ListParams {
 
 impl ListParams {
     pub fn filters(&self, trash: bool) -> Filters {
+        let q: String = self.q.trim().chars().take(200).collect();
         Filters {
-            q: self.q.trim().chars().take(200).collect(),
+            plan: Plan::unplanned(&search_terms(&q)),
+            q,
             label: self.label.parse().ok(),
             contact_type: self.contact_type.parse::<ContactType>().ok(),
             level: self.level.parse::<Level>().ok(),
@@ -140,7 +143,7 @@ pub struct ContactListPage {
     layout: Layout,
     params: ListParams,
     rows: Vec<Row>,
-    count: i64,
+    count: contact_list::Count,
     next_url: Option<String>,
     prev_url: Option<String>,
     first_url: Option<String>,
@@ -151,15 +154,13 @@ pub struct ContactListPage {
 
 impl ContactListPage {
     fn count_text(&self) -> String {
-        let plural = if self.count == 1 {
-            "contact"
-        } else {
-            "contacts"
-        };
-        if self.count >= COUNT_CAP {
-            format!("More than {} contacts", group_digits(COUNT_CAP))
-        } else {
-            format!("{} {plural}", group_digits(self.count))
+        match self.count {
+            contact_list::Count::Exact(1) => "1 contact".into(),
+            contact_list::Count::Exact(n) => format!("{} contacts", group_digits(n)),
+            contact_list::Count::MoreThan(n) => format!("More than {} contacts", group_digits(n)),
+            contact_list::Count::About(n) => {
+                format!("About {} contacts", group_digits(round_estimate(n)))
+            }
         }
     }
 
@@ -174,6 +175,15 @@ impl ContactListPage {
     fn sorts(&self) -> [Sort; 4] {
         Sort::ALL
     }
+}
+
+/// An estimate shown to two significant figures: it is no more precise.
+fn round_estimate(n: i64) -> i64 {
+    let mut scale = 1;
+    while n / scale >= 100 {
+        scale *= 10;
+    }
+    (n + scale / 2) / scale * scale
 }
 
 pub fn group_digits(n: i64) -> String {
@@ -194,24 +204,27 @@ pub async fn list_contacts(
     params: web::Query<ListParams>,
 ) -> AppResult<ContactListPage> {
     let params = params.into_inner();
-    let query = params.query(false);
-    let filters = query.filters.clone();
-    let (page, count, labels, owners, row_labels) = db::run(&state.pool, move |conn| {
-        let page = contact_list::list(conn, &query)?;
-        let count = contact_list::count(conn, &filters, COUNT_CAP)?;
-        let ids: Vec<i64> = page.rows.iter().map(|r| r.id).collect();
-        let row_labels = Label::of_contacts(conn, &ids)?;
-        let owners: Vec<(i64, String)> = Staff::directory(conn, "")?
-            .into_iter()
-            .map(|s| (s.id, s.display_name))
-            .collect();
-        Ok::<_, AppError>((page, count, Label::all(conn)?, owners, row_labels))
+    let mut query = params.query(false);
+    let app = state.clone();
+    let (page, count, choices) = db::run(&state.pool, move |conn| {
+        if !query.filters.q.trim().is_empty() {
+            let sample = app.search_sample.get(conn)?;
+            query.filters.plan_with(&sample);
+        }
+        let filters = query.filters.clone();
+        let (page, count) = contact_list::with_search_plan(conn, &filters, |conn| {
+            Ok((
+                contact_list::list(conn, &query)?,
+                contact_list::count(conn, &filters, COUNT_CAP)?,
+            ))
+        })?;
+        // Outside the pinned plan: it would only hurt these small lookups.
+        let choices = app.list_choices.get_or_load(|| ListChoices::load(conn))?;
+        Ok::<_, AppError>((page, count, choices))
     })
     .await?;
-    let mut by_contact: HashMap<i64, Vec<Label>> = HashMap::new();
-    for (cid, l) in row_labels {
-        by_contact.entry(cid).or_default().push(l);
-    }
+    let (labels, owners) = (choices.labels.clone(), choices.owners.clone());
+    let by_id: HashMap<i64, &Label> = labels.iter().map(|l| (l.id, l)).collect();
     let rows = page
         .rows
         .iter()
@@ -235,7 +248,11 @@ pub async fn list_contacts(
                     .unwrap_or("Primary"),
                 phone: r.phone.clone(),
                 email: r.email.clone(),
-                labels: by_contact.remove(&r.id).unwrap_or_default(),
+                labels: r
+                    .label_ids
+                    .iter()
+                    .filter_map(|id| by_id.get(id).map(|l| (*l).clone()))
+                    .collect(),
                 owner: r.owner_name.clone(),
             }
         })
@@ -269,6 +286,14 @@ pub async fn list_contacts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn estimates_keep_two_figures() {
+        assert_eq!(round_estimate(1_003_412), 1_000_000);
+        assert_eq!(round_estimate(1_250_000), 1_300_000);
+        assert_eq!(round_estimate(87), 87);
+        assert_eq!(round_estimate(1234), 1200);
+    }
 
     #[test]
     fn counts_are_grouped() {

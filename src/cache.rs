@@ -1,0 +1,73 @@
+//! A value kept for a few seconds, for lookups that every page repeats and
+//! that change rarely (the labels and staff a filter offers). Writes in this
+//! instance clear it at once; other instances catch up within the lifetime.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+pub struct Cached<T> {
+    lifetime: Duration,
+    slot: Mutex<Option<(Instant, Arc<T>)>>,
+}
+
+impl<T> Cached<T> {
+    pub fn new(lifetime: Duration) -> Cached<T> {
+        Cached {
+            lifetime,
+            slot: Mutex::new(None),
+        }
+    }
+
+    /// The kept value, or a fresh one from `load` when it is older than its lifetime.
+    pub fn get_or_load<E>(&self, load: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E> {
+        if let Some((at, value)) = self.slot.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && at.elapsed() < self.lifetime
+        {
+            return Ok(value.clone());
+        }
+        let value = Arc::new(load()?);
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now(), value.clone()));
+        Ok(value)
+    }
+
+    pub fn clear(&self) {
+        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_a_value_until_cleared_or_expired() {
+        let cache = Cached::new(Duration::from_secs(60));
+        let mut loads = 0;
+        for _ in 0..3 {
+            let v = cache.get_or_load(|| -> Result<i32, ()> {
+                loads += 1;
+                Ok(7)
+            });
+            assert_eq!(v.map(|v| *v), Ok(7));
+        }
+        assert_eq!(loads, 1);
+        cache.clear();
+        let _ = cache.get_or_load(|| -> Result<i32, ()> {
+            loads += 1;
+            Ok(8)
+        });
+        assert_eq!(loads, 2);
+        let short = Cached::new(Duration::ZERO);
+        let _ = short.get_or_load(|| -> Result<i32, ()> { Ok(1) });
+        assert_eq!(
+            short
+                .get_or_load(|| -> Result<i32, ()> { Ok(2) })
+                .map(|v| *v),
+            Ok(2),
+            "expired"
+        );
+    }
+}

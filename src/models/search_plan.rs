@@ -1,0 +1,305 @@
+//! How a contact search is run at a million rows. PostgreSQL cannot tell a
+//! rare word from a word in every row (its estimates for `LIKE '%…%'` only
+//! look at the pattern's length), and a trigram index lookup for a word in
+//! every row (an email domain, say) reads posting lists of a million entries.
+//! So we judge each word against a small sample of the search text and choose:
+//! the rarest word drives the trigram index; common words are checked on the
+//! rows it finds; when every word is common, the list's sort index is walked
+//! and rows are checked until a page is full, which is quick precisely because
+//! matches are common. A complete email address uses the email index.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use diesel::{prelude::*, sql_types::Text};
+
+/// Below this share of rows a word is rare enough for the trigram index.
+pub const RARE: f64 = 0.01;
+const SAMPLE_ROWS: f64 = 20_000.0;
+const REFRESH: Duration = Duration::from_secs(600);
+
+/// What the list can filter on, for one sampled contact.
+pub struct SampleRow {
+    pub text: String,
+    pub contact_type: String,
+    pub level: String,
+    pub owner_id: Option<i64>,
+    pub label_ids: Vec<i64>,
+}
+
+/// About 20,000 random live contacts, as the list's filters see them.
+pub struct Sample {
+    rows: Vec<SampleRow>,
+    /// Live contacts in all, as estimated when the sample was taken.
+    total: f64,
+}
+
+impl Sample {
+    pub fn load(conn: &mut PgConnection) -> QueryResult<Sample> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            search_text: String,
+            #[diesel(sql_type = Text)]
+            contact_type: String,
+            #[diesel(sql_type = Text)]
+            level: String,
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+            owner_id: Option<i64>,
+            #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::BigInt>)]
+            label_ids: Vec<i64>,
+        }
+        const COLUMNS: &str = "search_text, contact_type, level, owner_id, \
+            ARRAY(SELECT cl.label_id FROM contact_labels cl WHERE cl.contact_id = c.id) AS label_ids";
+        let total = super::contact_list::estimate_all(conn)?.max(1) as f64;
+        // Block sampling reads ~1% of a million-row table, not all of it.
+        let percent = (SAMPLE_ROWS / total * 100.0).clamp(0.01, 100.0);
+        let rows: Vec<Row> = if percent >= 100.0 {
+            diesel::sql_query(format!(
+                "SELECT {COLUMNS} FROM contacts c WHERE deleted_at IS NULL LIMIT 20000"
+            ))
+            .load(conn)?
+        } else {
+            diesel::sql_query(format!(
+                "SELECT {COLUMNS} FROM contacts c TABLESAMPLE SYSTEM ({percent:.4}) WHERE deleted_at IS NULL LIMIT 40000"
+            ))
+            .load(conn)?
+        };
+        Ok(Sample {
+            rows: rows
+                .into_iter()
+                .map(|r| SampleRow {
+                    text: r.search_text,
+                    contact_type: r.contact_type,
+                    level: r.level,
+                    owner_id: r.owner_id,
+                    label_ids: r.label_ids,
+                })
+                .collect(),
+            total,
+        })
+    }
+
+    /// The share of sampled contacts for which `matches` holds (0 when the
+    /// sample is empty).
+    pub fn share(&self, matches: impl Fn(&SampleRow) -> bool) -> f64 {
+        if self.rows.is_empty() {
+            return 0.0;
+        }
+        let hits = self.rows.iter().filter(|r| matches(r)).count();
+        hits as f64 / self.rows.len() as f64
+    }
+
+    /// The share of sampled contacts containing `term`.
+    pub fn frequency(&self, term: &str) -> f64 {
+        self.share(|r| r.text.contains(term))
+    }
+}
+
+/// A sample shared by the requests of one app, reloaded every ten minutes.
+#[derive(Default)]
+pub struct SampleCache {
+    inner: Mutex<Option<(Instant, Arc<Sample>)>>,
+}
+
+impl SampleCache {
+    pub fn get(&self, conn: &mut PgConnection) -> QueryResult<Arc<Sample>> {
+        {
+            let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, sample)) = guard.as_ref()
+                && at.elapsed() < REFRESH
+            {
+                return Ok(sample.clone());
+            }
+        }
+        let sample = Arc::new(Sample::load(conn)?);
+        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now(), sample.clone()));
+        Ok(sample)
+    }
+}
+
+/// How each search word is matched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TermUse {
+    /// Through the trigram index.
+    Indexed(String),
+    /// Checked on rows found otherwise.
+    Filter(String),
+    /// A whole email address, through the email index.
+    Email(String),
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    pub terms: Vec<TermUse>,
+    /// When every word is common: about how many contacts match the rarest.
+    pub common_matches: Option<f64>,
+}
+
+impl Plan {
+    /// Every word through the trigram index, PostgreSQL choosing the plan: for
+    /// small lists such as the trash, where no sample is worth taking.
+    pub fn unplanned(terms: &[String]) -> Plan {
+        Plan {
+            terms: terms.iter().map(|t| TermUse::Indexed(t.clone())).collect(),
+            common_matches: None,
+        }
+    }
+
+    /// `filters` says whether a sampled contact passes the list's other
+    /// filters (type, level, owner, label): a combination of common words and
+    /// common filters can still be rare, and walking the sort index for a
+    /// rare combination reads the whole table.
+    pub fn new(terms: &[String], sample: &Sample, filters: impl Fn(&SampleRow) -> bool) -> Plan {
+        if let Some(email) = terms.iter().find(|t| looks_like_email(t)) {
+            let mut out = vec![TermUse::Email(email.clone())];
+            out.extend(
+                terms
+                    .iter()
+                    .filter(|t| *t != email)
+                    .map(|t| TermUse::Filter(t.clone())),
+            );
+            return Plan {
+                terms: out,
+                common_matches: None,
+            };
+        }
+        if terms.is_empty() {
+            return Plan::default();
+        }
+        let joint =
+            sample.share(|r| filters(r) && terms.iter().all(|t| r.text.contains(t.as_str())));
+        // Walk the sort index only when a page fills quickly; otherwise the
+        // rarest word drives the trigram index, however common it is.
+        let rarest = if joint >= RARE {
+            None
+        } else {
+            terms
+                .iter()
+                .map(|t| (sample.frequency(t), t))
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, t)| t.clone())
+        };
+        Plan {
+            common_matches: rarest.is_none().then_some(joint * sample.total),
+            terms: terms
+                .iter()
+                .map(|t| {
+                    if Some(t) == rarest.as_ref() {
+                        TermUse::Indexed(t.clone())
+                    } else {
+                        TermUse::Filter(t.clone())
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    pub fn uses_trigram_index(&self) -> bool {
+        self.terms.iter().any(|t| matches!(t, TermUse::Indexed(_)))
+    }
+
+    pub fn walks_sort_index(&self) -> bool {
+        !self.terms.is_empty() && self.terms.iter().all(|t| matches!(t, TermUse::Filter(_)))
+    }
+}
+
+fn looks_like_email(t: &str) -> bool {
+    let mut parts = t.split('@');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(a), Some(d), None) if !a.is_empty() && d.contains('.') && !d.ends_with('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Sample {
+        let mut rows: Vec<SampleRow> = (0..1000)
+            .map(|i| SampleRow {
+                text: format!("person {i} x{i}@example.com 8529000{i:04}"),
+                contact_type: if i % 2 == 0 {
+                    "lead".into()
+                } else {
+                    "customer".into()
+                },
+                level: "primary".into(),
+                owner_id: Some(1),
+                label_ids: if i % 4 == 1 { vec![9] } else { vec![] },
+            })
+            .collect();
+        rows[7].text = "mei chan harbour foods mei@harbour.hk 85291234567".into();
+        Sample {
+            rows,
+            total: 1000.0,
+        }
+    }
+
+    #[test]
+    fn the_rarest_word_drives_the_index_and_common_ones_filter() {
+        let plan = Plan::new(&["example.com".into(), "harbour".into()], &sample(), |_| {
+            true
+        });
+        assert_eq!(
+            plan.terms,
+            [
+                TermUse::Filter("example.com".into()),
+                TermUse::Indexed("harbour".into())
+            ]
+        );
+        assert!(plan.uses_trigram_index());
+    }
+
+    #[test]
+    fn only_common_words_walk_the_sort_index() {
+        let plan = Plan::new(&["person".into(), "example".into()], &sample(), |_| true);
+        assert!(plan.walks_sort_index());
+        assert!(!plan.uses_trigram_index());
+        assert_eq!(
+            plan.common_matches,
+            Some(999.0),
+            "all but the one row 7 replaced"
+        );
+    }
+
+    #[test]
+    fn common_words_with_filters_that_never_meet_use_the_index() {
+        // Leads are even, label 9 only on odd rows: together, nobody.
+        let plan = Plan::new(&["person".into()], &sample(), |r| {
+            r.contact_type == "lead" && r.label_ids.contains(&9)
+        });
+        assert!(plan.uses_trigram_index(), "a walk would read every row");
+        let plan = Plan::new(&["person".into()], &sample(), |r| {
+            r.contact_type == "customer" && r.label_ids.contains(&9)
+        });
+        assert!(
+            plan.walks_sort_index(),
+            "a quarter of rows match: a page fills at once"
+        );
+    }
+
+    #[test]
+    fn whole_emails_use_the_email_index() {
+        let plan = Plan::new(&["mei@harbour.hk".into(), "chan".into()], &sample(), |_| {
+            true
+        });
+        assert_eq!(plan.terms[0], TermUse::Email("mei@harbour.hk".into()));
+        assert!(!looks_like_email("@harbour"));
+        assert!(!looks_like_email("mei@"));
+    }
+
+    #[test]
+    fn an_empty_sample_trusts_the_index() {
+        let plan = Plan::new(
+            &["anything".into()],
+            &Sample {
+                rows: Vec::new(),
+                total: 0.0,
+            },
+            |_| true,
+        );
+        assert!(plan.uses_trigram_index());
+    }
+}
