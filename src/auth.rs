@@ -16,7 +16,8 @@ const AUTH_AT_KEY: &str = "auth_at";
 const FLASH_KEY: &str = "flash";
 
 /// The signed-in, active staff member. Pages that need one take this extractor;
-/// without a valid session the visitor is sent to the sign-in page.
+/// without a valid session the visitor is sent to the sign-in page. Its
+/// `staff.password_hash` is not loaded: read it from the table when needed.
 pub struct CurrentStaff {
     pub staff: Staff,
     pub session: Session,

@@ -17,6 +17,10 @@ type State = HashMap<String, String>;
 /// The session key under which the signed-in staff id is kept.
 pub const STAFF_ID_KEY: &str = "staff_id";
 
+/// The signed-in member's row, read with the session and kept in memory for
+/// this request only.
+pub const LOADED_STAFF_KEY: &str = "__staff";
+
 /// Present in a session whose state could not be loaded because no database
 /// connection was free: the request is answered 503 (see
 /// `security::session_guard`) and the placeholder is never written back.
@@ -81,13 +85,16 @@ impl SessionBackend {
         .await?
     }
 
-    async fn load_state(&self, key: &str) -> anyhow::Result<Option<String>> {
+    /// The stored state, and (PostgreSQL only) the signed-in member's row as JSON.
+    async fn load_state(&self, key: &str) -> anyhow::Result<Option<(String, Option<String>)>> {
         match self {
             SessionBackend::Postgres { pool, idle } => {
                 #[derive(QueryableByName)]
                 struct Row {
                     #[diesel(sql_type = diesel::sql_types::Text)]
                     state: String,
+                    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+                    staff: Option<String>,
                 }
                 let key = key.to_string();
                 let expires = Utc::now() + chrono::Duration::seconds(idle.as_secs() as i64);
@@ -95,23 +102,34 @@ impl SessionBackend {
                 // then cost a read only.
                 let fresh_enough = expires - chrono::Duration::seconds(30);
                 Self::pg(pool, move |conn| {
+                    // The member's row comes along so that the page needs no second
+                    // round trip to learn who is signed in (see `auth::CurrentStaff`).
                     diesel::sql_query(
                         "WITH touched AS (UPDATE sessions SET expires_at = $2 \
-                           WHERE id = $1 AND expires_at > now() AND expires_at < $3 RETURNING state) \
-                         SELECT state FROM touched \
-                         UNION ALL SELECT state FROM sessions WHERE id = $1 AND expires_at > now() \
-                         LIMIT 1",
+                           WHERE id = $1 AND expires_at > now() AND expires_at < $3 RETURNING state, staff_id), \
+                         found AS (SELECT state, staff_id FROM touched \
+                           UNION ALL SELECT state, staff_id FROM sessions WHERE id = $1 AND expires_at > now() \
+                           LIMIT 1) \
+                         SELECT found.state, (SELECT json_build_object('id', st.id, 'email', st.email, \
+                             'display_name', st.display_name, \
+                             'role', st.role, 'department', st.department, 'job_title', st.job_title, \
+                             'time_zone', st.time_zone, 'extension', st.extension, 'phone', st.phone, \
+                             'availability', st.availability, 'active', st.active, \
+                             'avatar_version', st.avatar_version, 'created_at', st.created_at, \
+                             'updated_at', st.updated_at)::text \
+                           FROM staff st WHERE st.id = found.staff_id AND st.active) AS staff \
+                         FROM found",
                     )
                     .bind::<diesel::sql_types::Text, _>(key)
                     .bind::<diesel::sql_types::Timestamptz, _>(expires)
                     .bind::<diesel::sql_types::Timestamptz, _>(fresh_enough)
                     .get_result::<Row>(conn)
                     .optional()
-                    .map(|row| row.map(|r| r.state))
+                    .map(|row| row.map(|r| (r.state, r.staff)))
                 })
                 .await
             }
-            SessionBackend::Redis(r) => r.get(&redis_session_key(key)).await,
+            SessionBackend::Redis(r) => Ok(r.get(&redis_session_key(key)).await?.map(|s| (s, None))),
         }
     }
 
@@ -124,8 +142,11 @@ impl SessionBackend {
         ttl: &Duration,
         only_existing: bool,
     ) -> anyhow::Result<bool> {
-        let json = serde_json::to_string(state)?;
-        let staff_id = staff_id_of(state);
+        // What load() added for this request only is never written back.
+        let mut state = state.clone();
+        state.remove(LOADED_STAFF_KEY);
+        let json = serde_json::to_string(&state)?;
+        let staff_id = staff_id_of(&state);
         match self {
             SessionBackend::Postgres { pool, .. } => {
                 let key = key.to_string();
@@ -210,8 +231,8 @@ impl SessionBackend {
 
 impl SessionStore for SessionBackend {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
-        let json = match self.load_state(session_key.as_ref()).await {
-            Ok(Some(json)) => json,
+        let (json, staff) = match self.load_state(session_key.as_ref()).await {
+            Ok(Some(found)) => found,
             Ok(None) => return Ok(None),
             Err(e) if is_pool_busy(&e) => {
                 return Ok(Some(State::from([(
@@ -221,9 +242,14 @@ impl SessionStore for SessionBackend {
             }
             Err(e) => return Err(LoadError::Other(e)),
         };
-        serde_json::from_str(&json)
-            .map(Some)
-            .map_err(|e| LoadError::Deserialization(e.into()))
+        let mut state: State = serde_json::from_str(&json).map_err(|e| LoadError::Deserialization(e.into()))?;
+        // A stored state can never carry this key (store() strips it), so
+        // a value here is always the one just read from the database.
+        state.remove(LOADED_STAFF_KEY);
+        if let Some(staff) = staff {
+            state.insert(LOADED_STAFF_KEY.to_string(), staff);
+        }
+        Ok(Some(state))
     }
 
     async fn save(&self, session_state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {

@@ -225,14 +225,13 @@ async fn update_password(
 ) -> FormResponse<PasswordPage> {
     let form = form.into_inner();
     let mut errors = FieldErrors::default();
-    let current_ok = me.staff.password_hash.clone().map(|hash| {
-        let given = form.current_password.clone();
-        web::block(move || verify_password(&given, &hash))
-    });
-    let current_ok = match current_ok {
-        Some(check) => check.await?,
-        None => false,
-    };
+    let (id, given) = (me.staff.id, form.current_password.clone());
+    // The hash is read here: the signed-in member's row never carries it.
+    let current_ok = db::run(&state.pool, move |conn| {
+        let hash = Staff::find(conn, id)?.password_hash;
+        Ok(hash.is_some_and(|h| verify_password(&given, &h)))
+    })
+    .await?;
     if !current_ok {
         errors.add("current_password", "is not your current password");
     }
