@@ -9,7 +9,12 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::Method, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use crate::{AppState, db, db::session_store::STAFF_ID_KEY, error::AppError, models::staff::Staff};
+use crate::{
+    AppState, db,
+    db::session_store::{LOADED_STAFF_KEY, STAFF_ID_KEY},
+    error::AppError,
+    models::staff::{LoadedStaff, Staff},
+};
 
 /// When the member signed in, in milliseconds since the epoch.
 const AUTH_AT_KEY: &str = "auth_at";
@@ -69,10 +74,23 @@ impl FromRequest for CurrentStaff {
                 session.purge();
                 return Err(sign_in());
             }
-            let staff = db::run(&state.pool, move |conn| {
-                Ok(Staff::find_active(conn, staff_id)?)
-            })
-            .await?;
+            // Usually read together with the session (one round trip); Redis
+            // sessions, or a row gone since, take a query of their own.
+            let loaded = session
+                .get::<LoadedStaff>(LOADED_STAFF_KEY)
+                .ok()
+                .flatten()
+                .filter(|s| s.id == staff_id && s.active)
+                .map(Staff::from);
+            let staff = match loaded {
+                Some(staff) => Some(staff),
+                None => {
+                    db::run(&state.pool, move |conn| {
+                        Ok(Staff::find_active(conn, staff_id)?)
+                    })
+                    .await?
+                }
+            };
             match staff {
                 Some(staff) => Ok(CurrentStaff { staff, session }),
                 None => {
