@@ -146,7 +146,12 @@ async fn sign_in_changes_the_session_id_and_sign_out_ends_it_for_good() {
     assert_eq!(staff.status, 200);
     // A write to the session (this availability change) must not store the
     // member's row that was loaded along with it.
-    b.post("/me/availability", &staff.csrf(), &[("availability", "busy")]).await;
+    b.post(
+        "/me/availability",
+        &staff.csrf(),
+        &[("availability", "busy")],
+    )
+    .await;
     assert_eq!(b.get("/staff").await.status, 200);
     assert_eq!(
         app.count("SELECT count(*) FROM sessions WHERE strpos(state, '__staff') > 0 OR strpos(state, 'email') > 0"),

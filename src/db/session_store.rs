@@ -129,7 +129,9 @@ impl SessionBackend {
                 })
                 .await
             }
-            SessionBackend::Redis(r) => Ok(r.get(&redis_session_key(key)).await?.map(|s| (s, None))),
+            SessionBackend::Redis(r) => {
+                Ok(r.get(&redis_session_key(key)).await?.map(|s| (s, None)))
+            }
         }
     }
 
@@ -242,7 +244,8 @@ impl SessionStore for SessionBackend {
             }
             Err(e) => return Err(LoadError::Other(e)),
         };
-        let mut state: State = serde_json::from_str(&json).map_err(|e| LoadError::Deserialization(e.into()))?;
+        let mut state: State =
+            serde_json::from_str(&json).map_err(|e| LoadError::Deserialization(e.into()))?;
         // A stored state can never carry this key (store() strips it), so
         // a value here is always the one just read from the database.
         state.remove(LOADED_STAFF_KEY);

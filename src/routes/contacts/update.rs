@@ -25,22 +25,28 @@ fn live(rec: ContactRecord) -> Result<ContactRecord, AppError> {
     }
 }
 
-pub async fn edit_contact(
-    state: web::Data<AppState>,
-    me: CurrentStaff,
-    id: web::Path<i64>,
-) -> AppResult<ContactFormPage> {
-    let id = id.into_inner();
-    let (rec, choices) = db::run(&state.pool, move |conn| {
+async fn load_for_edit(state: &AppState, id: i64) -> AppResult<(ContactRecord, FormChoices)> {
+    db::run(&state.pool, move |conn| {
         Ok((
             live(ContactRecord::load(conn, id)?)?,
             FormChoices::load(conn)?,
         ))
     })
-    .await?;
-    let (form, lp, le, ls) = form_of(&rec);
+    .await
+}
+
+/// The edit form over `rec`, showing `form` (as saved, or as typed) and the
+/// verified rows locked.
+fn edit_page(
+    me: &CurrentStaff,
+    rec: &ContactRecord,
+    form: ContactForm,
+    choices: FormChoices,
+) -> ContactFormPage {
+    let id = rec.contact.id;
+    let (_, lp, le, ls) = form_of(rec);
     let mut page = ContactFormPage::new(
-        &me,
+        me,
         Mode::Edit,
         format!("/contacts/{id}/edit"),
         form,
@@ -50,7 +56,18 @@ pub async fn edit_contact(
     page.locked_phones = lp;
     page.locked_emails = le;
     page.locked_socials = ls;
-    Ok(page.with_blank_rows())
+    page
+}
+
+pub async fn edit_contact(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    id: web::Path<i64>,
+) -> AppResult<ContactFormPage> {
+    let id = id.into_inner();
+    let (rec, choices) = load_for_edit(&state, id).await?;
+    let (form, ..) = form_of(&rec);
+    Ok(edit_page(&me, &rec, form, choices).with_blank_rows())
 }
 
 enum Saved {
@@ -71,28 +88,8 @@ pub async fn update_contact(
     let confirmed = pairs
         .iter()
         .any(|(k, v)| k == "confirm_duplicates" && v == "1");
-    let (rec, choices) = db::run(&state.pool, move |conn| {
-        Ok((
-            live(ContactRecord::load(conn, id)?)?,
-            FormChoices::load(conn)?,
-        ))
-    })
-    .await?;
-    let (_, lp, le, ls) = form_of(&rec);
-    let page = |form: ContactForm, choices: FormChoices| {
-        let mut page = ContactFormPage::new(
-            &me,
-            Mode::Edit,
-            format!("/contacts/{id}/edit"),
-            form,
-            choices,
-        );
-        page.contact_id = Some(id);
-        page.locked_phones = lp;
-        page.locked_emails = le;
-        page.locked_socials = ls;
-        page
-    };
+    let (rec, choices) = load_for_edit(&state, id).await?;
+    let page = |form: ContactForm, choices: FormChoices| edit_page(&me, &rec, form, choices);
     if let Some(which) = form.add_row.take() {
         add_row(&mut form, &which);
         return invalid(page(form, choices).with_blank_rows(), StatusCode::OK);
@@ -113,20 +110,19 @@ pub async fn update_contact(
     let actor = me.staff.id;
     let emails: Vec<String> = input.emails.iter().map(|e| e.email.to_string()).collect();
     let phones: Vec<String> = input.phones.iter().map(|p| p.number.to_string()).collect();
+    // Only numbers and addresses new to this contact are worth a warning.
+    let old_emails: Vec<String> = rec.emails.iter().map(|e| e.email.to_lowercase()).collect();
+    let old_phones: Vec<String> = rec.phones.iter().map(|p| p.number.clone()).collect();
+    let new_emails: Vec<String> = emails
+        .into_iter()
+        .filter(|e| !old_emails.contains(&e.to_lowercase()))
+        .collect();
+    let new_phones: Vec<String> = phones
+        .into_iter()
+        .filter(|p| !old_phones.contains(p))
+        .collect();
     let saved = db::transaction(&state.pool, move |conn| {
         if !confirmed {
-            // Only numbers and addresses new to this contact are worth a warning.
-            let old_emails: Vec<String> =
-                rec.emails.iter().map(|e| e.email.to_lowercase()).collect();
-            let old_phones: Vec<&str> = rec.phones.iter().map(|p| p.number.as_str()).collect();
-            let new_emails: Vec<String> = emails
-                .into_iter()
-                .filter(|e| !old_emails.contains(&e.to_lowercase()))
-                .collect();
-            let new_phones: Vec<String> = phones
-                .into_iter()
-                .filter(|p| !old_phones.contains(&p.as_str()))
-                .collect();
             let dups = find_duplicates(conn, Some(id), &new_emails, &new_phones)?;
             if !dups.is_empty() {
                 return Ok(Saved::Duplicates(dups));
