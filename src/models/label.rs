@@ -72,16 +72,4 @@ impl Label {
             ))
             .load(conn)
     }
-
-    /// The labels of many contacts at once (for a list page).
-    pub fn of_contacts(conn: &mut PgConnection, ids: &[i64]) -> QueryResult<Vec<(i64, Label)>> {
-        labels::table
-            .inner_join(contact_labels::table)
-            .filter(contact_labels::contact_id.eq_any(ids))
-            .select((contact_labels::contact_id, Label::as_select()))
-            .order(diesel::dsl::sql::<diesel::sql_types::Text>(
-                "lower(labels.name)",
-            ))
-            .load(conn)
-    }
 }
