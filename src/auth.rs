@@ -13,7 +13,7 @@ use crate::{
     AppState, db,
     db::session_store::{LOADED_STAFF_KEY, STAFF_ID_KEY},
     error::AppError,
-    models::staff::{LoadedStaff, Staff},
+    models::staff::Staff,
 };
 
 /// When the member signed in, in milliseconds since the epoch.
@@ -77,11 +77,10 @@ impl FromRequest for CurrentStaff {
             // Usually read together with the session (one round trip); Redis
             // sessions, or a row gone since, take a query of their own.
             let loaded = session
-                .get::<LoadedStaff>(LOADED_STAFF_KEY)
+                .get::<Staff>(LOADED_STAFF_KEY)
                 .ok()
                 .flatten()
-                .filter(|s| s.id == staff_id && s.active)
-                .map(Staff::from);
+                .filter(|s| s.id == staff_id && s.active);
             let staff = match loaded {
                 Some(staff) => Some(staff),
                 None => {

@@ -9,12 +9,15 @@ use crate::{
     schema::{staff, staff_avatars},
 };
 
-#[derive(Queryable, Selectable, Identifiable, Clone, Debug)]
+/// Also read as JSON with the session (see `db::session_store`), where the
+/// password hash is never included.
+#[derive(Queryable, Selectable, Identifiable, Clone, Debug, serde::Deserialize)]
 #[diesel(table_name = staff, check_for_backend(diesel::pg::Pg))]
 pub struct Staff {
     pub id: i64,
     pub email: String,
     pub display_name: String,
+    #[serde(skip)]
     pub password_hash: Option<String>,
     pub role: String,
     pub department: String,
@@ -65,50 +68,6 @@ pub struct ProfileChanges<'a> {
     pub display_name: &'a str,
     pub time_zone: &'a str,
     pub phone: Option<&'a str>,
-}
-
-/// A staff row as the session store reads it along with the session: the same
-/// fields, but only whether a password is set, never its hash.
-#[derive(serde::Deserialize)]
-pub struct LoadedStaff {
-    pub id: i64,
-    pub email: String,
-    pub display_name: String,
-    pub role: String,
-    pub department: String,
-    pub job_title: String,
-    pub time_zone: String,
-    pub extension: Option<String>,
-    pub phone: Option<String>,
-    pub availability: String,
-    pub active: bool,
-    pub avatar_version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<LoadedStaff> for Staff {
-    fn from(s: LoadedStaff) -> Staff {
-        Staff {
-            id: s.id,
-            email: s.email,
-            display_name: s.display_name,
-            // Never carried along with the session; whoever needs the hash
-            // (a password change) reads it from the table.
-            password_hash: None,
-            role: s.role,
-            department: s.department,
-            job_title: s.job_title,
-            time_zone: s.time_zone,
-            extension: s.extension,
-            phone: s.phone,
-            availability: s.availability,
-            active: s.active,
-            avatar_version: s.avatar_version,
-            created_at: s.created_at,
-            updated_at: s.updated_at,
-        }
-    }
 }
 
 #[derive(Queryable)]
