@@ -284,3 +284,19 @@ impl Staff {
         self.avatar_version > 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Exactly what PostgreSQL's json_build_object gives the session store.
+    #[test]
+    fn reads_the_row_loaded_with_the_session() {
+        let json = r#"{"id" : 1, "email" : "bench@example.com", "display_name" : "Bench Admin", "role" : "admin", "department" : "", "job_title" : "", "time_zone" : "UTC", "extension" : null, "phone" : null, "availability" : "available", "active" : true, "avatar_version" : 0, "created_at" : "2026-11-22T12:42:28.017328+00:00", "updated_at" : "2026-11-22T12:42:28.017328+00:00"}"#;
+        let staff: Staff = serde_json::from_str(json).expect("deserializes");
+        assert_eq!(
+            (staff.id, staff.is_admin(), staff.password_hash),
+            (1, true, None)
+        );
+    }
+}
