@@ -40,7 +40,6 @@ fn err(msg: impl Into<String>) -> EmbeddedError {
 
 /// A running (or adopted) private PostgreSQL server.
 pub struct EmbeddedPostgres {
-    pgdata: PathBuf,
     socket_dir: PathBuf,
     /// Present when this process started the server and must stop it. In a
     /// mutex so the handle can live in a static (the test harness keeps one).
@@ -128,7 +127,6 @@ impl EmbeddedPostgres {
                 pgdata.display()
             );
             return Ok(EmbeddedPostgres {
-                pgdata,
                 socket_dir,
                 keeper: Mutex::new(None),
             });
@@ -141,14 +139,9 @@ impl EmbeddedPostgres {
             log_path.display()
         );
         Ok(EmbeddedPostgres {
-            pgdata,
             socket_dir,
             keeper: Mutex::new(Some(keeper)),
         })
-    }
-
-    pub fn cluster_dir(&self) -> &Path {
-        &self.pgdata
     }
 
     /// A libpq URL for `database` on this server's socket.

@@ -214,13 +214,6 @@ impl ContactFormPage {
         def.kind == CustomFieldKind::Dropdown
     }
 
-    pub fn custom_input_type(&self, def: &CustomFieldDef) -> &'static str {
-        match def.kind {
-            CustomFieldKind::Number => "text",
-            _ => "text",
-        }
-    }
-
     pub fn custom_hint(&self, def: &CustomFieldDef) -> &'static str {
         match def.kind {
             CustomFieldKind::Number => "A number",
