@@ -38,9 +38,25 @@ impl<T> Cached<T> {
     }
 }
 
+/// 64-bit FNV-1a: a stable hash for names and cache validators (std's hasher
+/// may change between Rust releases, and these values outlive a build).
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fnv1a_is_stable() {
+        assert_eq!(fnv1a(*b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a(*b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a(*b"/root/app/var"), fnv1a(*b"/root/app/var"));
+        assert_ne!(fnv1a(*b"/root/app/var"), fnv1a(*b"/root/other/var"));
+    }
 
     #[test]
     fn keeps_a_value_until_cleared_or_expired() {

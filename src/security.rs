@@ -231,5 +231,8 @@ mod tests {
     #[test]
     fn encodes_query_values() {
         assert_eq!(url_encode("/staff?q=a b&x"), "/staff%3Fq%3Da%20b%26x");
+        // Socket directories in libpq URLs go through the same encoder.
+        assert_eq!(url_encode("/var/lib/x y"), "/var/lib/x%20y");
+        assert_eq!(url_encode("/a&b=c"), "/a%26b%3Dc");
     }
 }

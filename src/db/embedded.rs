@@ -85,7 +85,7 @@ impl EmbeddedPostgres {
             Some(user) => {
                 let base = Path::new(ROOT_CLUSTER_BASE).join(format!(
                     "{:016x}",
-                    fnv1a(data_dir.as_os_str().as_encoded_bytes())
+                    crate::cache::fnv1a(data_dir.as_os_str().as_encoded_bytes().iter().copied())
                 ));
                 fs::create_dir_all(&base)
                     .map_err(|e| err(format!("cannot create {}: {e}", base.display())))?;
@@ -149,7 +149,7 @@ impl EmbeddedPostgres {
         format!(
             "postgresql://postgres@/{}?host={}&port={PORT}",
             database,
-            percent_encode(&self.socket_dir.to_string_lossy())
+            crate::security::url_encode(&self.socket_dir.to_string_lossy())
         )
     }
 
@@ -481,41 +481,4 @@ fn last_log_line(log_path: &Path) -> String {
         .find(|l| !l.trim().is_empty())
         .map(|l| format!("{l} (see {})", log_path.display()))
         .unwrap_or_else(|| format!("see {}", log_path.display()))
-}
-
-/// 64-bit FNV-1a: a stable name for a path (std's hasher may change between releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
-}
-
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn socket_paths_are_encoded_for_libpq() {
-        assert_eq!(percent_encode("/var/lib/x y"), "/var/lib/x%20y");
-        assert_eq!(percent_encode("/a&b=c"), "/a%26b%3Dc");
-    }
-
-    #[test]
-    fn cluster_names_are_stable() {
-        assert_eq!(fnv1a(b""), 0xcbf29ce484222325);
-        assert_eq!(fnv1a(b"/root/app/var"), fnv1a(b"/root/app/var"));
-        assert_ne!(fnv1a(b"/root/app/var"), fnv1a(b"/root/other/var"));
-    }
 }

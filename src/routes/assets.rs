@@ -16,12 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub fn version() -> &'static str {
     static VERSION: OnceLock<String> = OnceLock::new();
     VERSION.get_or_init(|| {
-        let h = [CSS, JS, ICON]
-            .iter()
-            .flat_map(|s| s.bytes())
-            .fold(0xcbf29ce484222325u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
-            });
+        let h = crate::cache::fnv1a([CSS, JS, ICON].iter().flat_map(|s| s.bytes()));
         format!("{:08x}", h as u32)
     })
 }

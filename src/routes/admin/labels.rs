@@ -48,12 +48,7 @@ async fn labels_css(state: web::Data<AppState>, req: HttpRequest) -> AppResult<H
             )
         })
         .collect();
-    let etag = format!(
-        "\"{:016x}\"",
-        css.bytes()
-            .fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b))
-                .wrapping_mul(0x100000001b3))
-    );
+    let etag = format!("\"{:016x}\"", crate::cache::fnv1a(css.bytes()));
     let fresh = req
         .headers()
         .get(header::IF_NONE_MATCH)
