@@ -47,7 +47,7 @@ pub struct AppState {
     pub config: Config,
     pub sessions: SessionBackend,
     /// What contact searches judge word frequency by.
-    pub search_sample: models::search_plan::SampleCache,
+    pub search_sample: cache::Cached<models::search_plan::Sample>,
     /// The labels and owners the contact list's filters offer.
     pub list_choices: cache::Cached<models::contact_list::ListChoices>,
     /// Cached once true: an administrator exists, so setup is never shown again.
@@ -184,7 +184,7 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
         pool,
         config,
         sessions,
-        search_sample: Default::default(),
+        search_sample: cache::Cached::new(models::search_plan::SAMPLE_LIFETIME),
         list_choices: cache::Cached::new(Duration::from_secs(5)),
         setup_done: AtomicBool::new(false),
     });

@@ -8,17 +8,15 @@
 //! and rows are checked until a page is full, which is quick precisely because
 //! matches are common. A complete email address uses the email index.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
 use diesel::{prelude::*, sql_types::Text};
 
 /// Below this share of rows a word is rare enough for the trigram index.
 pub const RARE: f64 = 0.01;
 const SAMPLE_ROWS: f64 = 20_000.0;
-const REFRESH: Duration = Duration::from_secs(600);
+/// How long one sample serves the searches of an app (see `AppState`).
+pub const SAMPLE_LIFETIME: Duration = Duration::from_secs(600);
 
 /// What the list can filter on, for one sampled contact.
 pub struct SampleRow {
@@ -95,29 +93,6 @@ impl Sample {
     /// The share of sampled contacts containing `term`.
     pub fn frequency(&self, term: &str) -> f64 {
         self.share(|r| r.text.contains(term))
-    }
-}
-
-/// A sample shared by the requests of one app, reloaded every ten minutes.
-#[derive(Default)]
-pub struct SampleCache {
-    inner: Mutex<Option<(Instant, Arc<Sample>)>>,
-}
-
-impl SampleCache {
-    pub fn get(&self, conn: &mut PgConnection) -> QueryResult<Arc<Sample>> {
-        {
-            let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((at, sample)) = guard.as_ref()
-                && at.elapsed() < REFRESH
-            {
-                return Ok(sample.clone());
-            }
-        }
-        let sample = Arc::new(Sample::load(conn)?);
-        *self.inner.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((Instant::now(), sample.clone()));
-        Ok(sample)
     }
 }
 

@@ -21,7 +21,7 @@ use crate::{
         contact::display_name,
         contact_list::{self, Cursor, Filters, ListChoices, ListQuery, Sort, search_terms},
         label::Label,
-        search_plan::Plan,
+        search_plan::{Plan, Sample},
     },
     routes::Layout,
     security::url_encode,
@@ -208,7 +208,7 @@ pub async fn list_contacts(
     let app = state.clone();
     let (page, count, choices) = db::run(&state.pool, move |conn| {
         if !query.filters.q.trim().is_empty() {
-            let sample = app.search_sample.get(conn)?;
+            let sample = app.search_sample.get_or_load(|| Sample::load(conn))?;
             query.filters.plan_with(&sample);
         }
         let filters = query.filters.clone();
