@@ -18,9 +18,9 @@ use crate::{
     error::AppError,
     models::{
         contact::{Change, ContactRecord},
+        contact_list::ListChoices,
         custom_field::CustomField,
         label::Label,
-        staff::Staff,
     },
     routes::Layout,
 };
@@ -47,14 +47,14 @@ pub struct FormChoices {
 }
 
 impl FormChoices {
+    /// Read fresh, not from the list's short cache: a form should offer a
+    /// label created a moment ago.
     pub fn load(conn: &mut PgConnection) -> Result<FormChoices, AppError> {
+        let ListChoices { labels, owners } = ListChoices::load(conn)?;
         Ok(FormChoices {
-            labels: Label::all(conn)?,
+            labels,
             custom_fields: CustomField::defs(conn)?,
-            owners: Staff::directory(conn, "")?
-                .into_iter()
-                .map(|s| (s.id, s.display_name))
-                .collect(),
+            owners,
         })
     }
 }
