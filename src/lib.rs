@@ -7,6 +7,8 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod export;
+pub mod import;
 pub mod models;
 pub mod redis;
 pub mod routes;
@@ -50,6 +52,8 @@ pub struct AppState {
     pub search_sample: cache::Cached<models::search_plan::Sample>,
     /// The labels and owners the contact list's filters offer.
     pub list_choices: cache::Cached<models::contact_list::ListChoices>,
+    /// Wakes this instance's import runner when a job is queued.
+    pub import_wake: std::sync::Arc<import::job::Wake>,
     /// Cached once true: an administrator exists, so setup is never shown again.
     setup_done: AtomicBool,
 }
@@ -186,8 +190,14 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
         sessions,
         search_sample: cache::Cached::new(models::search_plan::SAMPLE_LIFETIME),
         list_choices: cache::Cached::new(Duration::from_secs(5)),
+        import_wake: Default::default(),
         setup_done: AtomicBool::new(false),
     });
+
+    import::job::spawn_runner(
+        std::sync::Arc::downgrade(&state.clone().into_inner()),
+        state.import_wake.clone(),
+    );
 
     spawn_housekeeping(state.clone());
 
@@ -247,7 +257,8 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
         .run())
 }
 
-/// Forgets expired sessions and old sign-in attempts every ten minutes.
+/// Forgets expired sessions, old sign-in attempts and unconfirmed uploads
+/// every ten minutes.
 fn spawn_housekeeping(state: web::Data<AppState>) {
     actix_web::rt::spawn(async move {
         let mut tick = actix_web::rt::time::interval(Duration::from_secs(600));
@@ -262,6 +273,19 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
             .await;
             if let Err(e) = purged {
                 log::warn!("login attempt purge failed: {e}");
+            }
+            let stale = db::run(&state.pool, |conn| {
+                Ok(models::import::Import::stale_previews(conn)?)
+            })
+            .await;
+            match stale {
+                Ok(list) => {
+                    for (id, path) in list {
+                        log::info!("import {id} was never confirmed; its upload is deleted");
+                        let _ = std::fs::remove_file(path);
+                    }
+                }
+                Err(e) => log::warn!("import clean-up failed: {e}"),
             }
         }
     });

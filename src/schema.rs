@@ -108,6 +108,58 @@ diesel::table! {
 }
 
 diesel::table! {
+    exports (id) {
+        id -> Int8,
+        staff_id -> Int8,
+        scope -> Text,
+        row_count -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    import_errors (import_id, row_no) {
+        import_id -> Int8,
+        row_no -> Int8,
+        errors -> Text,
+        fields -> Array<Nullable<Text>>,
+    }
+}
+
+diesel::table! {
+    imports (id) {
+        id -> Int8,
+        staff_id -> Int8,
+        file_name -> Text,
+        stored_path -> Text,
+        file_size -> Int8,
+        header -> Array<Nullable<Text>>,
+        mode -> Text,
+        owner_id -> Nullable<Int8>,
+        label_ids -> Array<Nullable<Int8>>,
+        status -> Text,
+        total_rows -> Int8,
+        preview_failed -> Int8,
+        preview_errors -> Text,
+        rows_read -> Int8,
+        imported -> Int8,
+        updated -> Int8,
+        unchanged -> Int8,
+        failed -> Int8,
+        byte_offset -> Int8,
+        record_no -> Int8,
+        attempts -> Int4,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        queued_at -> Nullable<Timestamptz>,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        heartbeat_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     labels (id) {
         id -> Int8,
         name -> Text,
@@ -173,6 +225,8 @@ diesel::joinable!(contact_phones -> contacts (contact_id));
 diesel::joinable!(contact_socials -> contacts (contact_id));
 diesel::joinable!(custom_field_values -> contacts (contact_id));
 diesel::joinable!(custom_field_values -> custom_fields (field_id));
+diesel::joinable!(exports -> staff (staff_id));
+diesel::joinable!(import_errors -> imports (import_id));
 diesel::joinable!(sessions -> staff (staff_id));
 diesel::joinable!(staff_avatars -> staff (staff_id));
 
@@ -185,6 +239,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     contacts,
     custom_field_values,
     custom_fields,
+    exports,
+    import_errors,
+    imports,
     labels,
     login_attempts,
     sessions,

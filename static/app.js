@@ -57,4 +57,56 @@
       if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
     });
   });
+  // An import's progress moves without reloading; without JavaScript the page
+  // refreshes itself (a meta refresh inside <noscript>).
+  var progress = document.querySelector(".import-progress[data-active=true]");
+  if (progress && window.fetch) {
+    var url = progress.getAttribute("data-progress-url");
+    var set = function (id, value) {
+      var el = document.getElementById(id);
+      if (el) { el.textContent = value; }
+    };
+    var poll = function () {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (p) {
+          if (!p) { window.setTimeout(poll, 3000); return; }
+          var bar = document.getElementById("import-bar");
+          if (bar) { bar.max = Math.max(p.total, 1); bar.value = p.done; bar.textContent = p.percent + "%"; }
+          set("import-done", p.done);
+          set("import-total", p.total);
+          set("import-percent", p.percent);
+          set("import-rate", p.rate);
+          set("import-eta", p.eta);
+          set("import-imported", p.imported);
+          set("import-updated", p.updated);
+          set("import-unchanged", p.unchanged);
+          set("import-failed", p.failed);
+          if (p.finished) { window.location.reload(); } else { window.setTimeout(poll, 1000); }
+        })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    };
+    window.setTimeout(poll, 500);
+  }
+
+  // Dropping a file anywhere on the upload form puts it in the file field.
+  document.querySelectorAll("form[data-dropzone]").forEach(function (form) {
+    var input = form.querySelector("input[type=file]");
+    if (!input) { return; }
+    ["dragenter", "dragover"].forEach(function (name) {
+      form.addEventListener(name, function (event) {
+        event.preventDefault();
+        form.classList.add("dragging");
+      });
+    });
+    ["dragleave", "drop"].forEach(function (name) {
+      form.addEventListener(name, function () { form.classList.remove("dragging"); });
+    });
+    form.addEventListener("drop", function (event) {
+      event.preventDefault();
+      if (event.dataTransfer && event.dataTransfer.files.length) {
+        input.files = event.dataTransfer.files;
+      }
+    });
+  });
 })();

@@ -330,7 +330,7 @@ pub struct SocialInput {
 }
 
 /// A contact whose every field passed its rule.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ContactInput {
     pub first_name: String,
     pub last_name: String,

@@ -388,6 +388,36 @@ pub fn count_capped(conn: &mut PgConnection, filters: &Filters, cap: i64) -> Que
         .n)
 }
 
+/// The ids of matching contacts after `after`, in id order: how exports and
+/// bulk actions walk "everything that matches" without an offset.
+pub fn ids_after(
+    conn: &mut PgConnection,
+    filters: &Filters,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let mut binds = Vec::new();
+    let mut sql = "SELECT c.id FROM contacts c".to_string();
+    where_sql(filters, &mut sql, &mut binds);
+    binds.push(Bind::Int(after));
+    sql.push_str(&format!(
+        " AND c.id > ${} ORDER BY c.id LIMIT {limit}",
+        binds.len()
+    ));
+    with_search_plan(conn, filters, |conn| {
+        Ok(bind_all(diesel::sql_query(sql).into_boxed(), binds)
+            .load::<Id>(conn)?
+            .into_iter()
+            .map(|r| r.id)
+            .collect())
+    })
+}
+
 /// The labels and the active staff (owners) that the list's filters offer,
 /// fetched together: one round trip instead of two on every list page.
 pub struct ListChoices {

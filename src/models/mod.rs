@@ -3,6 +3,7 @@
 pub mod contact;
 pub mod contact_list;
 pub mod custom_field;
+pub mod import;
 pub mod label;
 pub mod login_attempt;
 pub mod search_plan;

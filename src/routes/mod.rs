@@ -4,6 +4,7 @@ pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod contacts;
+pub mod imports;
 pub mod me;
 pub mod staff;
 
@@ -27,6 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(healthz))
         .configure(assets::configure)
         .configure(auth::configure)
+        // Before contacts: /contacts/export.csv is not a /contacts/{id}.
+        .configure(imports::configure)
         .configure(contacts::configure)
         .configure(staff::configure)
         .configure(me::configure)

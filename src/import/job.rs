@@ -1,0 +1,836 @@
+//! The background import runner. Jobs live in the `imports` table; any app
+//! instance claims one with `FOR UPDATE SKIP LOCKED` and then holds a
+//! session-level advisory lock on it for as long as it runs, so a crashed
+//! instance (or a restarted PostgreSQL) frees the job at once. Each batch of
+//! rows is written together with the job's new position in one transaction:
+//! a resumed job starts exactly after the last committed batch.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufReader, Seek, SeekFrom};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Text};
+
+use crate::AppState;
+use crate::db::DbPool;
+use crate::domain::contact::ContactInput;
+use crate::import::copy::CopyBuffer;
+use crate::import::header::Header;
+use crate::import::merge;
+use crate::import::row::{ParsedRow, is_blank, parse_record};
+use crate::models::contact::{self, ContactRecord, UpdateOutcome, display_name, source};
+use crate::models::custom_field::CustomField;
+use crate::models::import::{Import, status};
+use crate::schema::{
+    contact_changes, contact_emails, contact_labels, contact_phones, contact_socials, contacts,
+    custom_field_values, import_errors, imports,
+};
+
+/// Rows written per transaction: large enough that COPY dominates, small
+/// enough that progress moves every second or so and memory stays small.
+pub const BATCH_ROWS: usize = 5_000;
+/// A job that failed this many times in a row is given up.
+const MAX_ATTEMPTS: i32 = 5;
+/// The advisory lock space of import jobs ("CBI").
+const LOCK_SPACE: i32 = 0x0043_4249;
+const IDLE_POLL: Duration = Duration::from_secs(2);
+
+fn now()
+-> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
+    diesel::dsl::sql("now()")
+}
+
+/// Wakes the runner when a job is queued, instead of waiting for its poll.
+#[derive(Default)]
+pub struct Wake {
+    flag: Mutex<bool>,
+    cond: Condvar,
+}
+
+impl Wake {
+    pub fn notify(&self) {
+        if let Ok(mut f) = self.flag.lock() {
+            *f = true;
+            self.cond.notify_all();
+        }
+    }
+
+    fn wait(&self, timeout: Duration) {
+        if let Ok(f) = self.flag.lock()
+            && let Ok((mut f, _)) = self.cond.wait_timeout_while(f, timeout, |f| !*f)
+        {
+            *f = false;
+        }
+    }
+}
+
+/// Starts the runner thread; it ends when the app state is dropped.
+pub fn spawn_runner(state: Weak<AppState>, wake: Arc<Wake>) {
+    let spawned = std::thread::Builder::new()
+        .name("import-runner".into())
+        .spawn(move || {
+            loop {
+                let Some(app) = state.upgrade() else { return };
+                let pool = app.pool.clone();
+                drop(app);
+                match run_next(&pool) {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => log::warn!("import runner: {e}"),
+                }
+                wake.wait(IDLE_POLL);
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!("cannot start the import runner: {e}");
+    }
+}
+
+#[derive(Debug)]
+pub enum JobError {
+    /// The database went away or refused a batch: the job stays claimable and
+    /// is tried again.
+    Retry(String),
+    /// Nothing will make this job work (its file is gone).
+    Fatal(String),
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobError::Retry(e) | JobError::Fatal(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for JobError {
+    fn from(e: diesel::result::Error) -> Self {
+        JobError::Retry(e.to_string())
+    }
+}
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
+/// Claims one waiting or orphaned job and runs it to the end. Ok(false) when
+/// there was nothing to do.
+pub fn run_next(pool: &DbPool) -> Result<bool, String> {
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let Some(id) = claim(&mut conn).map_err(|e| e.to_string())? else {
+        return Ok(false);
+    };
+    let outcome = run_claimed(&mut conn, id);
+    let recorded = match &outcome {
+        Ok(()) => Ok(()),
+        Err(JobError::Fatal(e)) => finish_failed(&mut conn, id, e),
+        Err(JobError::Retry(e)) => {
+            log::warn!("import {id} stopped, will resume: {e}");
+            diesel::update(imports::table.find(id))
+                .set(imports::error.eq(Some(e.as_str())))
+                .execute(&mut *conn)
+                .map(drop)
+        }
+    };
+    unlock(&mut conn, id);
+    recorded.map_err(|e| e.to_string())?;
+    if let Err(JobError::Retry(e)) = outcome {
+        return Err(e);
+    }
+    Ok(true)
+}
+
+fn unlock(conn: &mut PgConnection, id: i64) {
+    let _ = diesel::sql_query("SELECT pg_advisory_unlock($1, $2::int4)")
+        .bind::<Integer, _>(LOCK_SPACE)
+        .bind::<BigInt, _>(id)
+        .execute(conn);
+}
+
+fn claim(conn: &mut PgConnection) -> QueryResult<Option<i64>> {
+    conn.transaction(|conn| {
+        let candidates: Vec<(i64, i32)> = imports::table
+            .filter(imports::status.eq_any([status::QUEUED, status::RUNNING]))
+            .order(imports::id)
+            .select((imports::id, imports::attempts))
+            .for_update()
+            .skip_locked()
+            .limit(10)
+            .load(conn)?;
+        for (id, attempts) in candidates {
+            let got: Locked =
+                diesel::sql_query("SELECT pg_try_advisory_lock($1, $2::int4) AS locked")
+                    .bind::<Integer, _>(LOCK_SPACE)
+                    .bind::<BigInt, _>(id)
+                    .get_result(conn)?;
+            if !got.locked {
+                // Another instance is running it right now.
+                continue;
+            }
+            if attempts >= MAX_ATTEMPTS {
+                let last = imports::table
+                    .find(id)
+                    .select(imports::error)
+                    .first::<Option<String>>(conn)?
+                    .unwrap_or_default();
+                finish_failed(
+                    conn,
+                    id,
+                    &format!("stopped after {attempts} attempts: {last}"),
+                )?;
+                unlock(conn, id);
+                continue;
+            }
+            diesel::update(imports::table.find(id))
+                .set((
+                    imports::status.eq(status::RUNNING),
+                    imports::attempts.eq(imports::attempts + 1),
+                    imports::started_at.eq(diesel::dsl::sql::<
+                        diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                    >("coalesce(started_at, now())")),
+                    imports::heartbeat_at.eq(now()),
+                ))
+                .execute(conn)?;
+            return Ok(Some(id));
+        }
+        Ok(None)
+    })
+}
+
+fn finish_failed(conn: &mut PgConnection, id: i64, error: &str) -> QueryResult<()> {
+    let path: String = diesel::update(imports::table.find(id))
+        .set((
+            imports::status.eq(status::FAILED),
+            imports::error.eq(Some(error)),
+            imports::finished_at.eq(now()),
+        ))
+        .returning(imports::stored_path)
+        .get_result(conn)?;
+    let _ = std::fs::remove_file(path);
+    Ok(())
+}
+
+/// One record read from the file.
+struct Item {
+    row_no: i64,
+    outcome: Result<ParsedRow, (String, Vec<String>)>,
+}
+
+struct Batch {
+    items: Vec<Item>,
+    /// Records consumed, blank ones included.
+    records: i64,
+    end_offset: u64,
+}
+
+fn keys_of(row: &ParsedRow) -> impl Iterator<Item = String> + '_ {
+    row.input
+        .emails
+        .iter()
+        .map(|e| e.email.as_str().to_lowercase())
+        .chain(
+            row.input
+                .phones
+                .iter()
+                .map(|p| p.number.as_str().to_string()),
+        )
+}
+
+struct Reader {
+    csv: csv::Reader<BufReader<File>>,
+    start: u64,
+    record: csv::StringRecord,
+    /// A record read but left for the next batch.
+    pending: Option<Item>,
+    next_row: i64,
+    header: Header,
+    today: NaiveDate,
+    update_mode: bool,
+}
+
+impl Reader {
+    fn read_batch(&mut self) -> Result<Batch, JobError> {
+        let mut batch = Batch {
+            items: Vec::new(),
+            records: 0,
+            end_offset: self.start + self.csv.position().byte(),
+        };
+        let mut keys: HashSet<String> = HashSet::new();
+        if let Some(item) = self.pending.take() {
+            if let Ok(row) = &item.outcome {
+                keys.extend(keys_of(row));
+            }
+            batch.items.push(item);
+            batch.records += 1;
+            batch.end_offset = self.start + self.csv.position().byte();
+        }
+        while batch.items.len() < BATCH_ROWS {
+            let more = self
+                .csv
+                .read_record(&mut self.record)
+                .map_err(|e| JobError::Fatal(format!("the file cannot be read: {e}")))?;
+            if !more {
+                break;
+            }
+            let row_no = self.next_row;
+            self.next_row += 1;
+            if is_blank(&self.record) {
+                batch.records += 1;
+                batch.end_offset = self.start + self.csv.position().byte();
+                continue;
+            }
+            let outcome = parse_record(&self.header, &self.record, self.today).map_err(|errors| {
+                (
+                    errors.join("; "),
+                    self.record.iter().map(str::to_string).collect(),
+                )
+            });
+            let item = Item { row_no, outcome };
+            // In update mode a row that shares an email or phone with an
+            // earlier row of this batch waits for the next batch, where it
+            // finds (and updates) what that row wrote.
+            if self.update_mode
+                && let Ok(row) = &item.outcome
+            {
+                let row_keys: Vec<String> = keys_of(row).collect();
+                if row_keys.iter().any(|k| keys.contains(k)) {
+                    self.pending = Some(item);
+                    break;
+                }
+                keys.extend(row_keys);
+            }
+            batch.items.push(item);
+            batch.records += 1;
+            batch.end_offset = self.start + self.csv.position().byte();
+        }
+        Ok(batch)
+    }
+}
+
+/// Label names (lower-cased) to ids, filled as batches need them.
+#[derive(Default)]
+struct Labels(HashMap<String, i64>);
+
+#[derive(QueryableByName)]
+struct LabelRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct NextId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+impl Labels {
+    /// Creates the labels that do not exist yet.
+    fn resolve<'a>(
+        &mut self,
+        conn: &mut PgConnection,
+        names: impl Iterator<Item = &'a String>,
+    ) -> QueryResult<()> {
+        let missing: Vec<String> = names
+            .filter(|n| !self.0.contains_key(&n.to_lowercase()))
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        diesel::sql_query(
+            "INSERT INTO labels (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Array<Text>, _>(&missing)
+        .execute(conn)?;
+        let lowered: Vec<String> = missing.iter().map(|n| n.to_lowercase()).collect();
+        let found: Vec<LabelRow> = diesel::sql_query(
+            "SELECT id, lower(name) AS name FROM labels WHERE lower(name) = ANY($1)",
+        )
+        .bind::<Array<Text>, _>(&lowered)
+        .load(conn)?;
+        for l in found {
+            self.0.insert(l.name, l.id);
+        }
+        Ok(())
+    }
+
+    fn ids(&self, names: &[String], extra: &[i64]) -> Vec<i64> {
+        let mut ids: Vec<i64> = names
+            .iter()
+            .filter_map(|n| self.0.get(&n.to_lowercase()).copied())
+            .chain(extra.iter().copied())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+struct Context<'a> {
+    job: &'a Import,
+    actor: Option<i64>,
+    owner: Option<i64>,
+    extra_labels: Vec<i64>,
+    labels: Labels,
+}
+
+#[derive(Default)]
+struct Counts {
+    imported: i64,
+    updated: i64,
+    unchanged: i64,
+    failed: i64,
+}
+
+fn run_claimed(conn: &mut PgConnection, id: i64) -> Result<(), JobError> {
+    let job = Import::find(conn, id)?;
+    let defs = CustomField::defs(conn)?;
+    let header = Header::parse(&job.header(), &defs).map_err(JobError::Fatal)?;
+    let mut file = File::open(&job.stored_path)
+        .map_err(|e| JobError::Fatal(format!("the uploaded file is gone: {e}")))?;
+    let start = u64::try_from(job.byte_offset).unwrap_or(0);
+    file.seek(SeekFrom::Start(start))
+        .map_err(|e| JobError::Fatal(format!("the uploaded file cannot be read: {e}")))?;
+    let csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(BufReader::with_capacity(1 << 20, file));
+    let mut reader = Reader {
+        csv,
+        start,
+        record: csv::StringRecord::new(),
+        pending: None,
+        next_row: job.record_no + 1,
+        header,
+        today: Utc::now().date_naive(),
+        update_mode: job.mode == "update",
+    };
+    let actor = Some(job.staff_id);
+    let mut ctx = Context {
+        job: &job,
+        actor,
+        owner: job.owner_id.or(actor),
+        extra_labels: job.labels(),
+        labels: Labels::default(),
+    };
+    loop {
+        let batch = reader.read_batch()?;
+        if batch.records == 0 {
+            break;
+        }
+        conn.transaction(|conn| write_batch(conn, &mut ctx, &batch))?;
+    }
+    let path: String = diesel::update(imports::table.find(id))
+        .set((
+            imports::status.eq(status::DONE),
+            imports::error.eq(None::<String>),
+            imports::finished_at.eq(now()),
+        ))
+        .returning(imports::stored_path)
+        .get_result(conn)?;
+    let _ = std::fs::remove_file(path);
+    log::info!("import {id} finished");
+    Ok(())
+}
+
+fn write_batch(
+    conn: &mut PgConnection,
+    ctx: &mut Context<'_>,
+    batch: &Batch,
+) -> Result<(), JobError> {
+    let mut counts = Counts::default();
+    let valid: Vec<&ParsedRow> = batch
+        .items
+        .iter()
+        .filter_map(|i| i.outcome.as_ref().ok())
+        .collect();
+    ctx.labels
+        .resolve(conn, valid.iter().flat_map(|r| r.labels.iter()))?;
+    let new_rows: Vec<&ParsedRow> = if ctx.job.mode == "update" {
+        update_existing(conn, ctx, &valid, &mut counts)?
+    } else {
+        valid
+    };
+    copy_new(conn, ctx, &new_rows)?;
+    counts.imported += new_rows.len() as i64;
+
+    let failures: Vec<_> = batch
+        .items
+        .iter()
+        .filter_map(|i| match &i.outcome {
+            Err((errors, fields)) => Some((
+                import_errors::import_id.eq(ctx.job.id),
+                import_errors::row_no.eq(i.row_no),
+                import_errors::errors.eq(errors.as_str()),
+                import_errors::fields.eq(fields),
+            )),
+            Ok(_) => None,
+        })
+        .collect();
+    counts.failed = failures.len() as i64;
+    for chunk in failures.chunks(1000) {
+        diesel::insert_into(import_errors::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+    }
+    diesel::update(imports::table.find(ctx.job.id))
+        .set((
+            imports::byte_offset.eq(batch.end_offset as i64),
+            imports::record_no.eq(imports::record_no + batch.records),
+            imports::rows_read.eq(imports::rows_read + batch.items.len() as i64),
+            imports::imported.eq(imports::imported + counts.imported),
+            imports::updated.eq(imports::updated + counts.updated),
+            imports::unchanged.eq(imports::unchanged + counts.unchanged),
+            imports::failed.eq(imports::failed + counts.failed),
+            imports::heartbeat_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct Match {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = BigInt)]
+    contact_id: i64,
+}
+
+/// Updates the rows that match a live contact (by email, then by phone) and
+/// returns the others, which are new.
+fn update_existing<'r>(
+    conn: &mut PgConnection,
+    ctx: &mut Context<'_>,
+    rows: &[&'r ParsedRow],
+    counts: &mut Counts,
+) -> Result<Vec<&'r ParsedRow>, JobError> {
+    let emails: Vec<String> = rows
+        .iter()
+        .flat_map(|r| {
+            r.input
+                .emails
+                .iter()
+                .map(|e| e.email.as_str().to_lowercase())
+        })
+        .collect();
+    let phones: Vec<String> = rows
+        .iter()
+        .flat_map(|r| r.input.phones.iter().map(|p| p.number.as_str().to_string()))
+        .collect();
+    let by_email: Vec<Match> = diesel::sql_query(
+        "SELECT lower(e.email) AS key, min(e.contact_id) AS contact_id FROM contact_emails e \
+         JOIN contacts c ON c.id = e.contact_id AND c.deleted_at IS NULL \
+         WHERE lower(e.email) = ANY($1) GROUP BY 1",
+    )
+    .bind::<Array<Text>, _>(&emails)
+    .load(conn)?;
+    let by_phone: Vec<Match> = diesel::sql_query(
+        "SELECT p.number AS key, min(p.contact_id) AS contact_id FROM contact_phones p \
+         JOIN contacts c ON c.id = p.contact_id AND c.deleted_at IS NULL \
+         WHERE p.number = ANY($1) GROUP BY 1",
+    )
+    .bind::<Array<Text>, _>(&phones)
+    .load(conn)?;
+    let by_email: HashMap<String, i64> = by_email
+        .into_iter()
+        .map(|m| (m.key, m.contact_id))
+        .collect();
+    let by_phone: HashMap<String, i64> = by_phone
+        .into_iter()
+        .map(|m| (m.key, m.contact_id))
+        .collect();
+    let mut new_rows = Vec::new();
+    for row in rows {
+        let found = row
+            .input
+            .emails
+            .iter()
+            .find_map(|e| by_email.get(&e.email.as_str().to_lowercase()))
+            .or_else(|| {
+                row.input
+                    .phones
+                    .iter()
+                    .find_map(|p| by_phone.get(p.number.as_str()))
+            });
+        let Some(&contact_id) = found else {
+            new_rows.push(*row);
+            continue;
+        };
+        let record = ContactRecord::load(conn, contact_id)?;
+        let current = merge::input_of(&record);
+        let label_ids = ctx.labels.ids(&row.labels, &ctx.extra_labels);
+        let merged = merge::merge(&current, row, &label_ids);
+        if merged == current {
+            counts.unchanged += 1;
+            continue;
+        }
+        match contact::update(
+            conn,
+            contact_id,
+            record.contact.version,
+            &merged,
+            ctx.actor,
+            source::IMPORT,
+        )? {
+            UpdateOutcome::Saved { .. } => counts.updated += 1,
+            // Cannot happen: the row is locked and read in this transaction.
+            UpdateOutcome::Stale { .. } => counts.unchanged += 1,
+        }
+    }
+    Ok(new_rows)
+}
+
+/// What the search box looks in, as `contact::refresh_search_text` builds it.
+fn search_text(input: &ContactInput) -> String {
+    let mut parts: Vec<&str> = vec![&input.first_name, &input.last_name, &input.company];
+    let emails: Vec<&str> = input.emails.iter().map(|e| e.email.as_str()).collect();
+    let joined = emails.join(" ");
+    if !emails.is_empty() {
+        parts.push(&joined);
+    }
+    let mut text = parts.join(" ").to_lowercase();
+    text.push(' ');
+    let phones: Vec<&str> = input
+        .phones
+        .iter()
+        .map(|p| p.number.as_str().trim_start_matches('+'))
+        .collect();
+    text.push_str(&phones.join(" "));
+    text
+}
+
+/// Writes new contacts and everything that hangs off them with COPY.
+fn copy_new(
+    conn: &mut PgConnection,
+    ctx: &Context<'_>,
+    rows: &[&ParsedRow],
+) -> Result<(), JobError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<NextId> =
+        diesel::sql_query("SELECT nextval('contacts_id_seq') AS id FROM generate_series(1, $1)")
+            .bind::<BigInt, _>(rows.len() as i64)
+            .load(conn)?;
+    let mut c = CopyBuffer::default();
+    let mut phones = CopyBuffer::default();
+    let mut emails = CopyBuffer::default();
+    let mut socials = CopyBuffer::default();
+    let mut labels = CopyBuffer::default();
+    let mut custom = CopyBuffer::default();
+    let mut changes = CopyBuffer::default();
+    for (row, id) in rows.iter().zip(ids.iter().map(|n| n.id)) {
+        let i = &row.input;
+        c.int(id)
+            .text(&i.first_name)
+            .text(&i.last_name)
+            .text(i.contact_type.as_str())
+            .text(i.level.as_str())
+            .text(&i.company)
+            .text(&i.job_title)
+            .text(&i.team)
+            .text(&i.contact_group)
+            .opt_text(
+                i.birth_date
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .as_deref(),
+            )
+            .opt_text(i.language.as_deref())
+            .text(&i.street)
+            .text(&i.city)
+            .text(&i.state)
+            .text(&i.zip_code)
+            .opt_text(i.country.as_deref())
+            .opt_int(i.owner_id.or(ctx.owner))
+            .opt_int(ctx.actor)
+            .opt_int(ctx.actor)
+            .text(&search_text(i))
+            .end();
+        for (pos, p) in i.phones.iter().enumerate() {
+            phones
+                .int(id)
+                .text(p.kind.as_str())
+                .text(p.number.as_str())
+                .int(pos as i64)
+                .end();
+        }
+        for (pos, e) in i.emails.iter().enumerate() {
+            emails
+                .int(id)
+                .text(e.kind.as_str())
+                .text(e.email.as_str())
+                .int(pos as i64)
+                .end();
+        }
+        for (pos, s) in i.socials.iter().enumerate() {
+            socials
+                .int(id)
+                .text(s.kind.as_str())
+                .text(&s.handle)
+                .int(pos as i64)
+                .end();
+        }
+        for label in ctx.labels.ids(&row.labels, &ctx.extra_labels) {
+            labels.int(id).int(label).end();
+        }
+        for (field, value) in &i.custom {
+            custom.int(id).int(*field).text(value).end();
+        }
+        changes
+            .int(id)
+            .opt_int(ctx.actor)
+            .text(source::IMPORT)
+            .text("create")
+            .text(&display_name(&i.first_name, &i.last_name))
+            .int(1)
+            .end();
+    }
+    if !c.is_empty() {
+        diesel::copy_from(contacts::table)
+            .from_raw_data(
+                (
+                    contacts::id,
+                    contacts::first_name,
+                    contacts::last_name,
+                    contacts::contact_type,
+                    contacts::level,
+                    contacts::company,
+                    contacts::job_title,
+                    contacts::team,
+                    contacts::contact_group,
+                    contacts::birth_date,
+                    contacts::language,
+                    contacts::street,
+                    contacts::city,
+                    contacts::state,
+                    contacts::zip_code,
+                    contacts::country,
+                    contacts::owner_id,
+                    contacts::created_by,
+                    contacts::updated_by,
+                    contacts::search_text,
+                ),
+                |w| c.write_to(w),
+            )
+            .execute(conn)?;
+    }
+    if !phones.is_empty() {
+        diesel::copy_from(contact_phones::table)
+            .from_raw_data(
+                (
+                    contact_phones::contact_id,
+                    contact_phones::kind,
+                    contact_phones::number,
+                    contact_phones::position,
+                ),
+                |w| phones.write_to(w),
+            )
+            .execute(conn)?;
+    }
+    if !emails.is_empty() {
+        diesel::copy_from(contact_emails::table)
+            .from_raw_data(
+                (
+                    contact_emails::contact_id,
+                    contact_emails::kind,
+                    contact_emails::email,
+                    contact_emails::position,
+                ),
+                |w| emails.write_to(w),
+            )
+            .execute(conn)?;
+    }
+    if !socials.is_empty() {
+        diesel::copy_from(contact_socials::table)
+            .from_raw_data(
+                (
+                    contact_socials::contact_id,
+                    contact_socials::kind,
+                    contact_socials::handle,
+                    contact_socials::position,
+                ),
+                |w| socials.write_to(w),
+            )
+            .execute(conn)?;
+    }
+    if !labels.is_empty() {
+        diesel::copy_from(contact_labels::table)
+            .from_raw_data(
+                (contact_labels::contact_id, contact_labels::label_id),
+                |w| labels.write_to(w),
+            )
+            .execute(conn)?;
+    }
+    if !custom.is_empty() {
+        diesel::copy_from(custom_field_values::table)
+            .from_raw_data(
+                (
+                    custom_field_values::contact_id,
+                    custom_field_values::field_id,
+                    custom_field_values::value,
+                ),
+                |w| custom.write_to(w),
+            )
+            .execute(conn)?;
+    }
+    if !changes.is_empty() {
+        diesel::copy_from(contact_changes::table)
+            .from_raw_data(
+                (
+                    contact_changes::contact_id,
+                    contact_changes::staff_id,
+                    contact_changes::source,
+                    contact_changes::action,
+                    contact_changes::new_value,
+                    contact_changes::version,
+                ),
+                |w| changes.write_to(w),
+            )
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::contact::{ContactForm, EmailRow, PhoneRow};
+
+    #[test]
+    fn search_text_matches_what_the_database_builds() {
+        let form = ContactForm {
+            first_name: "Mei".into(),
+            last_name: "CHAN".into(),
+            company: "Harbour".into(),
+            phones: vec![PhoneRow {
+                kind: "mobile".into(),
+                number: "+852 9123 4567".into(),
+                ..PhoneRow::default()
+            }],
+            emails: vec![EmailRow {
+                kind: "work".into(),
+                email: "Mei@Example.HK".into(),
+                ..EmailRow::default()
+            }],
+            ..ContactForm::default()
+        };
+        let today = NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
+        let input = ContactInput::parse(&form, today, &[]).expect("valid");
+        assert_eq!(
+            search_text(&input),
+            "mei chan harbour mei@example.hk 85291234567"
+        );
+    }
+}

@@ -1,0 +1,161 @@
+//! Update mode: what a matched contact becomes when a file row is laid over
+//! it. Only values the row gives overwrite; phones, emails and social IDs the
+//! contact lacks are added; labels are added, never removed.
+
+use crate::domain::contact::{
+    ContactInput, ContactType, EmailInput, EmailKind, Level, PhoneInput, PhoneKind, SocialInput,
+    SocialKind,
+};
+use crate::domain::{Email, Phone};
+use crate::import::header::Column;
+use crate::import::row::ParsedRow;
+use crate::models::contact::ContactRecord;
+
+/// The contact as the rules see it, to compare and to save.
+pub fn input_of(record: &ContactRecord) -> ContactInput {
+    let c = &record.contact;
+    let mut label_ids: Vec<i64> = record.labels.iter().map(|l| l.id).collect();
+    label_ids.sort_unstable();
+    ContactInput {
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        contact_type: c.contact_type.parse().unwrap_or(ContactType::Lead),
+        level: c.level.parse().unwrap_or(Level::Primary),
+        company: c.company.clone(),
+        job_title: c.job_title.clone(),
+        team: c.team.clone(),
+        birth_date: c.birth_date,
+        language: c.language.clone(),
+        contact_group: c.contact_group.clone(),
+        street: c.street.clone(),
+        city: c.city.clone(),
+        state: c.state.clone(),
+        zip_code: c.zip_code.clone(),
+        country: c.country.clone(),
+        owner_id: c.owner_id,
+        phones: record
+            .phones
+            .iter()
+            .filter_map(|p| {
+                Some(PhoneInput {
+                    id: Some(p.id),
+                    kind: p.kind.parse().unwrap_or(PhoneKind::Other),
+                    number: Phone::parse(&p.number).ok()?,
+                })
+            })
+            .collect(),
+        emails: record
+            .emails
+            .iter()
+            .filter_map(|e| {
+                Some(EmailInput {
+                    id: Some(e.id),
+                    kind: e.kind.parse().unwrap_or(EmailKind::Other),
+                    email: Email::parse(&e.email).ok()?,
+                })
+            })
+            .collect(),
+        socials: record
+            .socials
+            .iter()
+            .filter_map(|s| {
+                Some(SocialInput {
+                    id: Some(s.id),
+                    kind: s.kind.parse::<SocialKind>().ok()?,
+                    handle: s.handle.clone(),
+                })
+            })
+            .collect(),
+        label_ids,
+        custom: record.custom.clone(),
+    }
+}
+
+/// `current` with `row` laid over it; `label_ids` are the row's labels
+/// (and the import's own) resolved to ids.
+pub fn merge(current: &ContactInput, row: &ParsedRow, label_ids: &[i64]) -> ContactInput {
+    let mut out = current.clone();
+    let new = &row.input;
+    let given = |c: Column| row.gives(c);
+    if given(Column::FirstName) {
+        out.first_name = new.first_name.clone();
+    }
+    if given(Column::LastName) {
+        out.last_name = new.last_name.clone();
+    }
+    if given(Column::Type) {
+        out.contact_type = new.contact_type;
+    }
+    if given(Column::Level) {
+        out.level = new.level;
+    }
+    if given(Column::Company) {
+        out.company = new.company.clone();
+    }
+    if given(Column::JobTitle) {
+        out.job_title = new.job_title.clone();
+    }
+    if given(Column::Team) {
+        out.team = new.team.clone();
+    }
+    if given(Column::Birthdate) {
+        out.birth_date = new.birth_date;
+    }
+    if given(Column::Language) {
+        out.language = new.language.clone();
+    }
+    if given(Column::Group) {
+        out.contact_group = new.contact_group.clone();
+    }
+    if given(Column::Address) {
+        out.street = new.street.clone();
+    }
+    if given(Column::City) {
+        out.city = new.city.clone();
+    }
+    if given(Column::State) {
+        out.state = new.state.clone();
+    }
+    if given(Column::ZipCode) {
+        out.zip_code = new.zip_code.clone();
+    }
+    if given(Column::Country) {
+        out.country = new.country.clone();
+    }
+    for p in &new.phones {
+        if !out.phones.iter().any(|o| o.number == p.number) {
+            out.phones.push(p.clone());
+        }
+    }
+    for e in &new.emails {
+        let lower = e.email.as_str().to_lowercase();
+        if !out
+            .emails
+            .iter()
+            .any(|o| o.email.as_str().to_lowercase() == lower)
+        {
+            out.emails.push(e.clone());
+        }
+    }
+    for s in &new.socials {
+        if !out
+            .socials
+            .iter()
+            .any(|o| o.kind == s.kind && o.handle == s.handle)
+        {
+            out.socials.push(s.clone());
+        }
+    }
+    out.label_ids.extend_from_slice(label_ids);
+    out.label_ids.sort_unstable();
+    out.label_ids.dedup();
+    for (field, value) in &new.custom {
+        if row.given_custom.contains(field) {
+            match out.custom.iter_mut().find(|(f, _)| f == field) {
+                Some(slot) => slot.1 = value.clone(),
+                None => out.custom.push((*field, value.clone())),
+            }
+        }
+    }
+    out
+}

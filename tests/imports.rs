@@ -1,0 +1,577 @@
+//! CSV import and export over real HTTP against a real PostgreSQL: the sample
+//! file's expected result, nasty files, update mode, and the round trip.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Browser, TestApp, spawn_app, spawn_app_with};
+
+const SAMPLE: &[u8] = include_bytes!("data/contacts-sample.csv");
+
+async fn csrf(b: &Browser) -> String {
+    b.get("/imports").await.csrf()
+}
+
+/// Uploads `data` as `name`; the response after the redirect is not followed.
+async fn upload(b: &Browser, name: &str, data: &[u8]) -> common::Page {
+    let token = csrf(b).await;
+    b.upload(
+        &format!("/imports?csrf_token={token}"),
+        "file",
+        name,
+        "text/csv",
+        data,
+    )
+    .await
+}
+
+fn import_id(page: &common::Page) -> i64 {
+    let location = page.location().unwrap_or_else(|| {
+        panic!(
+            "expected a redirect to the preview, got {}: {}",
+            page.status, page.body
+        )
+    });
+    location
+        .trim_start_matches("/imports/")
+        .parse()
+        .expect("import id")
+}
+
+async fn wait_done(app: &TestApp, id: i64) {
+    let start = Instant::now();
+    loop {
+        let done = app.count(&format!(
+            "SELECT count(*) FROM imports WHERE id = {id} AND status IN ('done', 'failed')"
+        ));
+        if done == 1 {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "import {id} did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Uploads, confirms with `options` and waits for the job; returns its id.
+async fn import(
+    app: &TestApp,
+    b: &Browser,
+    name: &str,
+    data: &[u8],
+    options: &[(&str, &str)],
+) -> i64 {
+    let page = upload(b, name, data).await;
+    assert_eq!(page.status, 303, "upload of {name}: {}", page.body);
+    let id = import_id(&page);
+    let preview = b.get(&format!("/imports/{id}")).await;
+    assert_eq!(preview.status, 200);
+    let started = b
+        .post(&format!("/imports/{id}/start"), &preview.csrf(), options)
+        .await;
+    assert_eq!(started.status, 303);
+    wait_done(app, id).await;
+    id
+}
+
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let text = text.trim_start_matches('\u{feff}');
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.expect("record").iter().map(str::to_string).collect())
+        .collect()
+}
+
+#[actix_rt::test]
+async fn the_sample_file_gives_the_expected_result() {
+    let app = spawn_app().await;
+    let (me, b) = app.signed_in_agent().await;
+
+    let page = upload(&b, "contacts-sample.csv", SAMPLE).await;
+    let id = import_id(&page);
+    let preview = b.get(&format!("/imports/{id}")).await;
+    assert_eq!(preview.status, 200);
+    let text = preview.text("main");
+    assert!(text.contains("6 rows"), "{text}");
+    assert!(text.contains("4 will be imported"), "{text}");
+    assert!(text.contains("2 will fail"), "{text}");
+    assert!(text.contains("Row 4: Mobile: 98765 43210"), "{text}");
+    assert!(text.contains("Row 5: Email:"), "{text}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts"),
+        0,
+        "the preview writes nothing"
+    );
+
+    let started = b
+        .post(
+            &format!("/imports/{id}/start"),
+            &preview.csrf(),
+            &[("mode", "create")],
+        )
+        .await;
+    assert_eq!(started.status, 303);
+    wait_done(&app, id).await;
+
+    let result = b.get(&format!("/imports/{id}")).await;
+    let text = result.text("main");
+    assert!(
+        text.contains("6 rows read, 4 imported, 2 failed."),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 records failed to import. Download the file with the error log."),
+        "{text}"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 4);
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE first_name = 'Yuki' AND last_name = 'customer' AND country = 'JP'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contact_phones p JOIN contacts c ON c.id = p.contact_id WHERE c.first_name = 'Tom' AND p.kind = 'work' AND p.number = '+442079460958'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contact_labels cl JOIN labels l ON l.id = cl.label_id JOIN contacts c ON c.id = cl.contact_id WHERE c.first_name = 'Tom' AND l.name IN ('Newsletter', 'London')"),
+        2
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE first_name = 'Marco' AND street = E'Via Roma 1\\nScala B' AND contact_type = 'prospect' AND level = 'secondary'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE company = 'Harbour Foods, Ltd.'"),
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contacts WHERE owner_id = {me} AND created_by = {me}"
+        )),
+        4,
+        "the importer owns new contacts by default"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM contact_changes WHERE source = 'import' AND action = 'create'"
+        ),
+        4
+    );
+    // The imported contacts are searchable like any other.
+    let list = b.get("/contacts?q=yuki%40example.jp").await;
+    assert!(
+        list.text("main").contains("Yuki customer"),
+        "{}",
+        list.text("main")
+    );
+
+    let log = b.get(&format!("/imports/{id}/errors.csv")).await;
+    assert_eq!(log.status, 200);
+    assert!(log.body.starts_with('\u{feff}'));
+    let rows = parse_csv(&log.body);
+    assert_eq!(rows.len(), 3, "header and rows 4 and 5: {rows:?}");
+    assert_eq!(rows[0][0], "Row");
+    assert_eq!(rows[0][1], "Errors");
+    assert_eq!(rows[0][2], "First Name");
+    assert_eq!(rows[1][0], "4");
+    assert_eq!(rows[1][2], "Ravi");
+    assert_eq!(rows[1][4], "98765 43210", "the row exactly as uploaded");
+    assert_eq!(rows[2][0], "5");
+    let lena = &rows[2][1];
+    assert_eq!(lena.matches("; ").count(), 2, "three errors: {lena}");
+    assert!(lena.contains("Birthdate: 31/12/1990"), "{lena}");
+    assert!(lena.contains("Language: german"), "{lena}");
+
+    let index = b.get("/imports").await;
+    let text = index.text("main");
+    assert!(text.contains("contacts-sample.csv"), "{text}");
+    assert!(text.contains("Arthur Agent"), "{text}");
+    assert!(index.exists(&format!("a[href='/imports/{id}/errors.csv']")));
+}
+
+#[actix_rt::test]
+async fn files_that_cannot_be_imported_are_refused_whole() {
+    let app = spawn_app_with(|c| c.upload_limit = 4096).await;
+    let (_, b) = app.signed_in_agent().await;
+    let mut utf16_cut = vec![0xFF, 0xFE];
+    for u in "Last Name\r\nLee\r\n".encode_utf16() {
+        utf16_cut.extend_from_slice(&u.to_le_bytes());
+    }
+    utf16_cut.pop();
+    let big = format!("Last Name\n{}", "Lee\n".repeat(2000));
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("empty.csv", Vec::new(), 422, "The file is empty"),
+        (
+            "blank.csv",
+            b"\xEF\xBB\xBF\r\n\r\n".to_vec(),
+            422,
+            "The file is empty",
+        ),
+        (
+            "book.xlsx",
+            b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00".to_vec(),
+            422,
+            "save it as \"CSV UTF-8",
+        ),
+        (
+            "latin1.csv",
+            b"Last Name\ncaf\xE9\n".to_vec(),
+            422,
+            "This is not a CSV text file",
+        ),
+        ("utf16-cut.csv", utf16_cut, 422, "UTF-16"),
+        (
+            "dup.csv",
+            b"Last Name,Email,E-mail,email\nLee,a@b.co,,\n".to_vec(),
+            422,
+            "\"Email\" and \"email\"",
+        ),
+        (
+            "alias-dup.csv",
+            b"Last Name,Mobile,Phone\nLee,,\n".to_vec(),
+            422,
+            "\"Mobile\" and \"Phone\"",
+        ),
+        (
+            "header-only.csv",
+            b"First Name,Last Name\r\n".to_vec(),
+            422,
+            "no contacts below it",
+        ),
+        (
+            "unknown.csv",
+            b"Foo,Bar\n1,2\n".to_vec(),
+            422,
+            "None of the columns",
+        ),
+        (
+            "big.csv",
+            big.into_bytes(),
+            413,
+            "larger than the upload limit of 4 KB",
+        ),
+    ];
+    for (name, data, status, message) in cases {
+        let page = upload(&b, name, &data).await;
+        assert_eq!(page.status, status, "{name}: {}", page.body);
+        let text = page.text("main");
+        assert!(text.contains(message), "{name}: {text}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM imports"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 0);
+    let leftovers = std::fs::read_dir(app.config.data_dir.join("imports"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(leftovers, 0, "refused uploads are deleted");
+}
+
+#[actix_rt::test]
+async fn nasty_but_valid_files_import_correctly() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    // BOM, CRLF, reordered and unknown columns, aliases, quoted commas, quotes
+    // and line breaks, a blank line, a ragged row, formula payloads.
+    let text = "\u{feff}Email,LAST NAME, first name ,Shoe Size,Title,Zip,Labels,Phone,Street\r\n\
+        a@example.com,\"Lee, Jr.\",\"Ann \"\"Nan\"\"\",42,\"Head of Marketing, Asia Division\",00100,\"x;y\",+852 9123-4567,\"Flat 1\r\nBlock B\"\r\n\
+        \r\n\
+        b@example.com,Short\r\n\
+        '=cmd@example.com,\"=HYPERLINK(\"\"http://evil\"\")\",@SUM(1),,-2,,=danger,,\r\n\
+        c@example.com,\"Multi\r\nLine\",Bo,,,,,,\r\n";
+    let id = import(&app, &b, "nasty.csv", text.as_bytes(), &[]).await;
+    assert_eq!(
+        app.count(&format!("SELECT rows_read FROM imports WHERE id = {id}")),
+        4,
+        "the blank line is not counted"
+    );
+    assert_eq!(
+        app.count(&format!("SELECT imported FROM imports WHERE id = {id}")),
+        2
+    );
+    assert_eq!(
+        app.count(&format!("SELECT failed FROM imports WHERE id = {id}")),
+        2
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE last_name = 'Lee, Jr.' AND first_name = 'Ann \"Nan\"' AND job_title = 'Head of Marketing, Asia Division' AND zip_code = '00100' AND street = E'Flat 1\\r\\nBlock B'"),
+        1
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM contact_phones WHERE number = '+85291234567' AND kind = 'mobile'"
+        ),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM labels WHERE name IN ('x', 'y', '=danger')"),
+        3
+    );
+    let log = b.get(&format!("/imports/{id}/errors.csv")).await;
+    let rows = parse_csv(&log.body);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[1][0], "2", "a blank line is not a record: {rows:?}");
+    assert!(
+        rows[1][1].contains("has 2 values but the header has 9 columns"),
+        "{rows:?}"
+    );
+    assert_eq!(rows[2][0], "4");
+    assert_eq!(
+        rows[2][1], "LAST NAME: contains control characters",
+        "{rows:?}"
+    );
+    assert_eq!(rows[2][3], "Multi\r\nLine", "the row exactly as uploaded");
+
+    // Formula payloads are stored as text and exported defused.
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE last_name = '=HYPERLINK(\"http://evil\")' AND first_name = '@SUM(1)' AND job_title = '-2'"),
+        1
+    );
+    let export = b.get("/contacts/export.csv?q=hyperlink").await;
+    let rows = parse_csv(&export.body);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[1][0], "'@SUM(1)");
+    assert_eq!(rows[1][1], "'=HYPERLINK(\"http://evil\")");
+    assert_eq!(rows[1][6], "'=cmd@example.com");
+    assert_eq!(rows[1][31], "'=danger");
+
+    // UTF-16 from a spreadsheet is converted.
+    let mut utf16 = vec![0xFF, 0xFE];
+    for u in "Last Name,City\r\nZoë,東京\r\n".encode_utf16() {
+        utf16.extend_from_slice(&u.to_le_bytes());
+    }
+    import(&app, &b, "utf16.csv", &utf16, &[]).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE last_name = 'Zoë' AND city = '東京'"),
+        1
+    );
+}
+
+#[actix_rt::test]
+async fn update_mode_matches_by_email_then_phone_and_is_idempotent() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let first = "First Name,Last Name,Email,Mobile,Company,Labels\n\
+        Ann,Lee,ann@example.com,,Acme,\n\
+        Bob,Ng,,+85291234567,Beta,\n";
+    import(&app, &b, "first.csv", first.as_bytes(), &[]).await;
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 2);
+
+    let second = "First Name,Last Name,Email,Mobile,Company,Labels\n\
+        Ann,Lee,ANN@example.com,,Acme Ltd,VIP\n\
+        ,,bob@example.com,+852 9123 4567,,\n\
+        Cy,Po,cy@example.com,,,\n\
+        Cy,Po,cy@example.com,+85290000000,,\n";
+    let id = import(
+        &app,
+        &b,
+        "second.csv",
+        second.as_bytes(),
+        &[("mode", "update")],
+    )
+    .await;
+    assert_eq!(
+        app.count(&format!("SELECT imported FROM imports WHERE id = {id}")),
+        1,
+        "Cy is new"
+    );
+    assert_eq!(
+        app.count(&format!("SELECT updated FROM imports WHERE id = {id}")),
+        3
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts"),
+        3,
+        "nothing doubled"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE last_name = 'Lee' AND company = 'Acme Ltd'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE last_name = 'Ng' AND first_name = 'Bob' AND company = 'Beta'"),
+        1,
+        "empty values leave what is there"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contact_emails WHERE email = 'bob@example.com'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contact_phones WHERE number = '+85290000000'"),
+        1,
+        "the second Cy row updated the first"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contact_changes WHERE source = 'import' AND action = 'update' AND field = 'Company'"),
+        1
+    );
+
+    // The same file again changes nothing.
+    let changes = app.count("SELECT count(*) FROM contact_changes");
+    let again = import(
+        &app,
+        &b,
+        "second.csv",
+        second.as_bytes(),
+        &[("mode", "update")],
+    )
+    .await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT updated + imported FROM imports WHERE id = {again}"
+        )),
+        0
+    );
+    assert_eq!(
+        app.count(&format!("SELECT unchanged FROM imports WHERE id = {again}")),
+        4
+    );
+    assert_eq!(app.count("SELECT count(*) FROM contact_changes"), changes);
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 3);
+}
+
+#[actix_rt::test]
+async fn import_options_set_owner_and_labels_and_preview_can_be_cancelled() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let owner = app.add_staff(
+        "Olga Owner",
+        "olga@example.com",
+        contactbook::domain::staff::Role::Agent,
+    );
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("INSERT INTO labels (name) VALUES ('Fair 2026')"),
+        &mut app.conn(),
+    )
+    .expect("label");
+    let label = app.count("SELECT id FROM labels WHERE name = 'Fair 2026'");
+    let data = b"Last Name,Labels\nLee,Walk-in\n";
+    import(
+        &app,
+        &b,
+        "opts.csv",
+        data,
+        &[("owner", &owner.to_string()), ("label", &label.to_string())],
+    )
+    .await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contacts WHERE owner_id = {owner}"
+        )),
+        1
+    );
+    assert_eq!(app.count("SELECT count(*) FROM contact_labels"), 2);
+
+    let page = upload(&b, "again.csv", data).await;
+    let id = import_id(&page);
+    let preview = b.get(&format!("/imports/{id}")).await;
+    let cancelled = b
+        .post(&format!("/imports/{id}/cancel"), &preview.csrf(), &[])
+        .await;
+    assert_eq!(cancelled.status, 303);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM imports WHERE id = {id} AND status = 'cancelled'"
+        )),
+        1
+    );
+    let started = b
+        .post(&format!("/imports/{id}/start"), &preview.csrf(), &[])
+        .await;
+    assert_eq!(started.status, 303);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM imports WHERE id = {id} AND status = 'cancelled'"
+        )),
+        1,
+        "a cancelled import cannot start"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 1);
+}
+
+#[actix_rt::test]
+async fn a_ten_thousand_row_file_imports_in_batches() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let mut data = String::from("First Name,Last Name,Mobile,Email,Birthdate,Country\n");
+    for i in 0..10_000 {
+        let birth = if i % 1000 == 7 {
+            "02/30/1990"
+        } else {
+            "1/5/1980"
+        };
+        data.push_str(&format!(
+            "P{i},Person {i},+8529{i:07},p{i}@example.com,{birth},HK\n"
+        ));
+    }
+    let id = import(&app, &b, "ten-thousand.csv", data.as_bytes(), &[]).await;
+    assert_eq!(
+        app.count(&format!("SELECT imported FROM imports WHERE id = {id}")),
+        9_990
+    );
+    assert_eq!(
+        app.count(&format!("SELECT failed FROM imports WHERE id = {id}")),
+        10
+    );
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 9_990);
+    assert_eq!(
+        app.count("SELECT count(DISTINCT email) FROM contact_emails"),
+        9_990
+    );
+    assert_eq!(app.count("SELECT count(*) FROM import_errors WHERE errors LIKE 'Birthdate: 02/30/1990 is not a real date%'"), 10);
+    let list = b.get("/contacts?q=9123").await;
+    assert_eq!(list.status, 200);
+}
+
+#[actix_rt::test]
+async fn export_then_import_gives_back_the_same_contacts() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let text = "First Name,Last Name,Mobile,Work Phone,Email,Personal Email,WhatsApp,LINE,Company,Job Title,Birthdate,Language,Address,Country,Type,Level,Labels\n\
+        Mei,Chan,+85291234567;+85291234568,+85221234567,mei@example.hk,mei@home.hk,+85291234567,mei.line,\"Harbour, Ltd.\",=2+3,04/23/1982,zh,\"1 Road\nFlat 2\",HK,Customer,Secondary,VIP;Asia\n\
+        Tom,'-minus,,,,,,,@company,+plus,,,,,Others,Tertiary,\n";
+    import(&app, &b, "in.csv", text.as_bytes(), &[]).await;
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 2);
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE job_title = '=2+3'"),
+        1
+    );
+
+    let first = b.get("/contacts/export.csv").await;
+    assert_eq!(first.status, 200);
+    assert!(first.body.starts_with('\u{feff}'));
+    assert!(first.body.contains("\r\n"));
+    assert!(
+        first.body.contains(",'=2+3,"),
+        "formulas are escaped: {}",
+        first.body
+    );
+    assert!(
+        first.body.contains("+85291234567;+85291234568"),
+        "phones are not: {}",
+        first.body
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM exports WHERE row_count = 2 AND scope = 'All contacts'"),
+        1
+    );
+
+    // Into an empty ContactBook, then out again: the same file.
+    let other = spawn_app().await;
+    let (_, b2) = other.signed_in_agent().await;
+    import(&other, &b2, "exported.csv", first.body.as_bytes(), &[]).await;
+    let second = b2.get("/contacts/export.csv").await;
+    assert_eq!(parse_csv(&first.body), parse_csv(&second.body));
+
+    // The current view only.
+    let view = b.get("/contacts/export.csv?type=others").await;
+    let rows = parse_csv(&view.body);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[1][0], "Tom");
+    assert_eq!(rows[1][1], "'-minus");
+}
