@@ -178,3 +178,60 @@ async fn a_contact_with_two_phones_is_created_in_the_full_form_and_found_by_part
     d.screenshot("contact-search").await;
     d.quit().await;
 }
+
+#[actix_rt::test]
+async fn the_sample_file_is_uploaded_previewed_imported_and_its_error_log_downloaded() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let cookie = b.cookie("contactbook").expect("session");
+    let d = Driver::start().await;
+    d.goto(&format!("{}/static/favicon.svg", app.base)).await;
+    d.add_cookie("contactbook", &cookie).await;
+
+    d.goto(&format!("{}/contacts", app.base)).await;
+    d.click(&d.link("Import & Export").await).await;
+    d.wait_for_text("Download the CSV template").await;
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/contacts-sample.csv");
+    d.choose_file(&d.field("CSV file").await, &sample).await;
+    d.screenshot("import-upload").await;
+    d.click(&d.button("Upload and preview").await).await;
+    d.wait_for_text("Check the import of contacts-sample.csv")
+        .await;
+    let text = d.page_text().await;
+    assert!(text.contains("2 will fail"), "{text}");
+    assert!(text.contains("Row 4: Mobile: 98765 43210"), "{text}");
+    d.screenshot("import-preview").await;
+    let go = d.button("Import 4 contacts").await;
+    d.scroll_to(&go).await;
+    d.click(&go).await;
+
+    // The page polls until the job is done, then shows the result.
+    d.wait_for_text("6 rows read, 4 imported, 2 failed.").await;
+    let bar = d.find("#import-bar").await;
+    assert_eq!(d.attribute(&bar, "value").await.as_deref(), Some("6"));
+    assert_eq!(d.attribute(&bar, "max").await.as_deref(), Some("6"));
+    assert!(
+        d.page_text()
+            .await
+            .contains("2 records failed to import. Download the file with the error log.")
+    );
+    d.screenshot("import-result").await;
+
+    d.click(&d.link("Download the file with the error log.").await)
+        .await;
+    let log = d.downloaded("contacts-sample-errors.csv").await;
+    let text = String::from_utf8(log).expect("utf-8");
+    let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert!(
+        lines[0].starts_with("Row,Errors,First Name,Last Name"),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("4,\"Mobile: 98765 43210"), "{text}");
+    assert!(
+        lines[2].starts_with("5,Email: lena(at)example.de"),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 3, "{text}");
+    d.quit().await;
+}

@@ -114,6 +114,12 @@ fn template() -> &'static str {
     })
 }
 
+/// The URL of a new, migrated, empty database, for a test that runs the
+/// binary itself.
+pub fn test_database_url() -> String {
+    pg_server().url(&create_test_db())
+}
+
 /// A new, migrated, empty database of its own for one test.
 pub fn create_test_db() -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);

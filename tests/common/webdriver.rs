@@ -18,7 +18,7 @@ pub struct Driver {
     base: String,
     session: String,
     client: awc::Client,
-    _profile: PathBuf,
+    profile: PathBuf,
 }
 
 #[derive(Clone)]
@@ -81,7 +81,11 @@ impl Driver {
                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
                         "--no-first-run", "--disable-quic", "--window-size=1280,900",
                         format!("--user-data-dir={}", profile.display()),
-                    ]
+                    ],
+                    "prefs": {
+                        "download.default_directory": profile.join("downloads").display().to_string(),
+                        "download.prompt_for_download": false,
+                    }
                 }
             }}
         });
@@ -100,7 +104,7 @@ impl Driver {
             base,
             session,
             client,
-            _profile: profile,
+            profile,
         }
     }
 
@@ -209,6 +213,34 @@ impl Driver {
         self.find_by("xpath", &xpath)
             .await
             .unwrap_or_else(|| panic!("no link reads {text:?}"))
+    }
+
+    /// Where downloads land.
+    pub fn download_dir(&self) -> PathBuf {
+        self.profile.join("downloads")
+    }
+
+    /// Waits for a download named `name` to be complete and returns its bytes.
+    pub async fn downloaded(&self, name: &str) -> Vec<u8> {
+        let path = self.download_dir().join(name);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(bytes) = std::fs::read(&path) {
+                return bytes;
+            }
+            assert!(Instant::now() < deadline, "{name} was not downloaded");
+            actix_rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Chooses `path` in a file input, as a person does with the file picker.
+    pub async fn choose_file(&self, e: &Element, path: &std::path::Path) {
+        self.cmd(
+            "POST",
+            &format!("/element/{}/value", e.0),
+            Some(json!({ "text": path.display().to_string() })),
+        )
+        .await;
     }
 
     pub async fn type_into(&self, e: &Element, text: &str) {
