@@ -109,4 +109,17 @@
       }
     });
   });
+  // A box in the list's header ticks every contact on the page.
+  document.querySelectorAll("th.select-col").forEach(function (th) {
+    var table = th.closest("table");
+    var all = document.createElement("input");
+    all.type = "checkbox";
+    all.setAttribute("aria-label", "Select every contact on this page");
+    all.addEventListener("change", function () {
+      table.querySelectorAll("td.select-col input[type=checkbox]").forEach(function (box) {
+        box.checked = all.checked;
+      });
+    });
+    th.appendChild(all);
+  });
 })();

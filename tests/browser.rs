@@ -233,5 +233,17 @@ async fn the_sample_file_is_uploaded_previewed_imported_and_its_error_log_downlo
         "{text}"
     );
     assert_eq!(lines.len(), 3, "{text}");
+
+    // Tick two of the imported contacts and give them a level in bulk.
+    d.goto(&format!("{}/contacts", app.base)).await;
+    d.wait_for_text("4 contacts").await;
+    d.click(&d.find("details.bulk-actions summary").await).await;
+    d.click(&d.find("th.select-col input").await).await;
+    d.click(&d.find("#b-level option[value=tertiary]").await)
+        .await;
+    d.screenshot("contacts-bulk").await;
+    d.click(&d.button("Set level").await).await;
+    d.wait_for_text("Level set to Tertiary for 4 contacts.")
+        .await;
     d.quit().await;
 }

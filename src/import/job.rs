@@ -79,7 +79,13 @@ pub fn spawn_runner(state: Weak<AppState>, wake: Arc<Wake>) {
                 let pool = app.pool.clone();
                 drop(app);
                 match run_next(&pool) {
-                    Ok(true) => continue,
+                    Ok(true) => {
+                        // The import may have created labels the filters offer.
+                        if let Some(app) = state.upgrade() {
+                            app.list_choices.clear();
+                        }
+                        continue;
+                    }
                     Ok(false) => {}
                     Err(e) => log::warn!("import runner: {e}"),
                 }

@@ -1,5 +1,6 @@
 //! Database access: one file per table, each with its row struct and queries.
 
+pub mod bulk;
 pub mod contact;
 pub mod contact_list;
 pub mod custom_field;

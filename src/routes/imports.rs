@@ -47,8 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/imports/{id}/start", web::post().to(start))
         .route("/imports/{id}/cancel", web::post().to(cancel))
         .route("/imports/{id}/errors.csv", web::get().to(error_log))
-        .route("/contacts/export.csv", web::get().to(export_view))
-        .route("/contacts/export", web::post().to(export_selected));
+        .route("/contacts/export.csv", web::get().to(export_view));
 }
 
 /// The options of an import, as the forms send them.
@@ -766,7 +765,7 @@ async fn error_log(
     Ok(attachment(&format!("{}-errors.csv", name.trim())).streaming(body))
 }
 
-fn csv_download(
+pub fn csv_download(
     state: &AppState,
     me: &CurrentStaff,
     scope: String,
@@ -838,32 +837,4 @@ async fn export_view(
         scope,
         Selection::Matching(filters),
     ))
-}
-
-/// The contacts ticked on the list.
-async fn export_selected(
-    state: web::Data<AppState>,
-    me: CurrentStaff,
-    body: web::Bytes,
-) -> AppResult<HttpResponse> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
-    let mut ids: Vec<i64> = pairs
-        .iter()
-        .filter(|(k, _)| k == "id")
-        .filter_map(|(_, v)| v.trim().parse().ok())
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
-        return Err(AppError::BadRequest(
-            "Tick the contacts to export first.".into(),
-        ));
-    }
-    let scope = format!(
-        "{} selected contact{}",
-        ids.len(),
-        if ids.len() == 1 { "" } else { "s" }
-    );
-    Ok(csv_download(&state, &me, scope, Selection::Ids(ids)))
 }

@@ -164,6 +164,11 @@ impl ContactListPage {
         }
     }
 
+    /// The CSV of what this view shows.
+    fn export_url(&self) -> String {
+        self.params.url("/contacts/export.csv", None, None)
+    }
+
     fn types(&self) -> &'static [ContactType] {
         ContactType::ALL
     }

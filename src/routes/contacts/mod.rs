@@ -1,6 +1,7 @@
 //! External contacts: list, create (quick and full forms), show, edit,
 //! delete to the trash, restore and purge.
 
+pub mod bulk;
 pub mod create;
 pub mod delete;
 pub mod form;
@@ -18,6 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/contacts/new/full",
             web::get().to(create::new_contact_full),
         )
+        .route("/contacts/bulk", web::post().to(bulk::bulk_action))
         .route("/contacts/trash", web::get().to(delete::list_trash))
         .route("/contacts/{id}", web::get().to(show::show_contact))
         .route("/contacts/{id}/edit", web::get().to(update::edit_contact))

@@ -1,0 +1,287 @@
+//! Bulk actions on the contact list: the ticked contacts, or all that match
+//! the view. Edits apply at once; moving to the trash asks first, stating
+//! the count; export streams the CSV.
+
+use actix_web::{
+    Either, HttpResponse,
+    web::{self, Redirect},
+};
+use askama::Template;
+use askama_web::WebTemplate;
+
+use crate::{
+    AppState,
+    auth::{CurrentStaff, flash},
+    db,
+    domain::contact::{ContactType, Level},
+    error::{AppError, AppResult},
+    export::Selection,
+    models::{
+        bulk::{self, BulkEdit},
+        contact_list::{Filters, ListChoices},
+        search_plan::Sample,
+    },
+    routes::{Layout, contacts::list::ListParams, imports::csv_download},
+};
+
+/// The bulk form as submitted.
+#[derive(Clone, Default)]
+pub struct BulkForm {
+    pub ids: Vec<i64>,
+    pub all: bool,
+    pub view: ListParams,
+    pub action: String,
+    pub contact_type: String,
+    pub level: String,
+    pub owner: String,
+    pub label: String,
+    pub confirmed: bool,
+}
+
+impl BulkForm {
+    fn from_pairs(pairs: &[(String, String)]) -> BulkForm {
+        let mut f = BulkForm::default();
+        for (k, v) in pairs {
+            let v = v.clone();
+            match k.as_str() {
+                "id" => {
+                    if let Ok(id) = v.trim().parse() {
+                        f.ids.push(id);
+                    }
+                }
+                "all" => f.all = v == "1",
+                "q" => f.view.q = v,
+                "f_label" => f.view.label = v,
+                "f_type" => f.view.contact_type = v,
+                "f_level" => f.view.level = v,
+                "f_owner" => f.view.owner = v,
+                "sort" => f.view.sort = v,
+                "dir" => f.view.dir = v,
+                "per" => f.view.per = v,
+                "action" => f.action = v,
+                "contact_type" => f.contact_type = v,
+                "level" => f.level = v,
+                "owner" => f.owner = v,
+                "label" => f.label = v,
+                "confirmed" => f.confirmed = v == "1",
+                _ => {}
+            }
+        }
+        f.ids.sort_unstable();
+        f.ids.dedup();
+        f
+    }
+
+    fn back(&self) -> String {
+        self.view.url("/contacts", None, None)
+    }
+
+    fn edit(&self, choices: &ListChoices) -> Result<Option<BulkEdit>, String> {
+        let pick = |what: &str| format!("Choose the {what} to set.");
+        match self.action.as_str() {
+            "type" => self
+                .contact_type
+                .parse::<ContactType>()
+                .map(|t| Some(BulkEdit::Type(t)))
+                .map_err(|_| pick("type")),
+            "level" => self
+                .level
+                .parse::<Level>()
+                .map(|l| Some(BulkEdit::Level(l)))
+                .map_err(|_| pick("level")),
+            "owner" => self
+                .owner
+                .parse::<i64>()
+                .ok()
+                .filter(|o| choices.owners.iter().any(|(id, _)| id == o))
+                .map(|o| Some(BulkEdit::Owner(o)))
+                .ok_or_else(|| "Choose an active staff member as the owner.".to_string()),
+            "add_label" | "remove_label" => {
+                let label = self
+                    .label
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|l| choices.labels.iter().any(|x| x.id == *l))
+                    .ok_or_else(|| "Choose a label.".to_string())?;
+                Ok(Some(if self.action == "add_label" {
+                    BulkEdit::AddLabel(label)
+                } else {
+                    BulkEdit::RemoveLabel(label)
+                }))
+            }
+            "delete" => Ok(Some(BulkEdit::Delete)),
+            "export" => Ok(None),
+            _ => Err("Choose what to do with the selected contacts.".into()),
+        }
+    }
+
+    fn describe(&self, edit: &BulkEdit, changed: usize, choices: &ListChoices) -> String {
+        let label_name = |id: i64| {
+            choices
+                .labels
+                .iter()
+                .find(|l| l.id == id)
+                .map(|l| l.name.clone())
+                .unwrap_or_default()
+        };
+        let n = plural(changed);
+        match edit {
+            BulkEdit::Type(t) => format!("Type set to {} for {n}.", t.label()),
+            BulkEdit::Level(l) => format!("Level set to {} for {n}.", l.label()),
+            BulkEdit::Owner(o) => format!(
+                "Owner set to {} for {n}.",
+                choices
+                    .owners
+                    .iter()
+                    .find(|(id, _)| id == o)
+                    .map(|(_, n)| n.as_str())
+                    .unwrap_or("")
+            ),
+            BulkEdit::AddLabel(l) => format!("Label {} added to {n}.", label_name(*l)),
+            BulkEdit::RemoveLabel(l) => format!("Label {} removed from {n}.", label_name(*l)),
+            BulkEdit::Delete => format!("{n} moved to the trash."),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "contacts/bulk_delete.html")]
+pub struct ConfirmBulkDeletePage {
+    layout: Layout,
+    form: BulkForm,
+    count: i64,
+}
+
+impl ConfirmBulkDeletePage {
+    fn count_words(&self) -> String {
+        if self.count == 1 {
+            "1 contact".into()
+        } else {
+            format!(
+                "{} contacts",
+                crate::routes::contacts::list::group_digits(self.count)
+            )
+        }
+    }
+}
+
+fn plural(n: usize) -> String {
+    if n == 1 {
+        "1 contact".into()
+    } else {
+        format!(
+            "{} contacts",
+            crate::routes::contacts::list::group_digits(n as i64)
+        )
+    }
+}
+
+async fn planned_filters(state: &web::Data<AppState>, view: &ListParams) -> AppResult<Filters> {
+    let mut filters = view.filters(false);
+    if filters.q.is_empty() {
+        return Ok(filters);
+    }
+    let app = state.clone();
+    db::run(&state.pool, move |conn| {
+        let sample = app.search_sample.get_or_load(|| Sample::load(conn))?;
+        filters.plan_with(&sample);
+        Ok(filters)
+    })
+    .await
+}
+
+pub async fn bulk_action(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    body: web::Bytes,
+) -> AppResult<Either<Redirect, Either<ConfirmBulkDeletePage, HttpResponse>>> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
+    let form = BulkForm::from_pairs(&pairs);
+    let back = || Either::Left(Redirect::to(form.back()).see_other());
+    if form.ids.is_empty() && !form.all {
+        flash(
+            &me.session,
+            "error",
+            "Tick the contacts first, or choose all contacts that match.",
+        );
+        return Ok(back());
+    }
+    let app = state.clone();
+    let choices = db::run(&state.pool, move |conn| {
+        Ok(app.list_choices.get_or_load(|| ListChoices::load(conn))?)
+    })
+    .await?;
+    let edit = match form.edit(&choices) {
+        Ok(edit) => edit,
+        Err(message) => {
+            flash(&me.session, "error", message);
+            return Ok(back());
+        }
+    };
+    let filters = planned_filters(&state, &form.view).await?;
+    let Some(edit) = edit else {
+        let (scope, selection) = if form.all {
+            (
+                "All contacts of a list view".to_string(),
+                Selection::Matching(filters),
+            )
+        } else {
+            (
+                format!("{} selected", plural(form.ids.len())),
+                Selection::Ids(form.ids.clone()),
+            )
+        };
+        return Ok(Either::Right(Either::Right(csv_download(
+            &state, &me, scope, selection,
+        ))));
+    };
+    if edit == BulkEdit::Delete && !form.confirmed {
+        let ids = form.ids.clone();
+        let all = form.all;
+        let f = filters.clone();
+        let count = db::run(&state.pool, move |conn| {
+            if all {
+                Ok(bulk::count_matching(conn, &f)?)
+            } else {
+                use crate::schema::contacts;
+                use diesel::prelude::*;
+                Ok(contacts::table
+                    .filter(contacts::id.eq_any(&ids))
+                    .filter(contacts::deleted_at.is_null())
+                    .count()
+                    .get_result::<i64>(conn)?)
+            }
+        })
+        .await?;
+        return Ok(Either::Right(Either::Left(ConfirmBulkDeletePage {
+            layout: Layout::new(&me.session, Some(&me.staff), "contacts", "/contacts"),
+            form,
+            count,
+        })));
+    }
+    let actor = me.staff.id;
+    let ids = form.ids.clone();
+    let all = form.all;
+    let e = edit.clone();
+    let changed = db::run(&state.pool, move |conn| {
+        if all {
+            Ok(bulk::apply_matching(conn, &e, &filters, actor)?)
+        } else {
+            use diesel::Connection;
+            Ok(conn.transaction(|conn| bulk::apply(conn, &e, &ids, actor))?)
+        }
+    })
+    .await?;
+    log::info!(
+        "bulk {:?} by staff {actor}: {changed} contacts changed",
+        edit
+    );
+    let message = if changed == 0 {
+        "Nothing changed: the chosen contacts already had that.".to_string()
+    } else {
+        form.describe(&edit, changed, &choices)
+    };
+    flash(&me.session, "success", message);
+    Ok(back())
+}

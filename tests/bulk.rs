@@ -1,0 +1,290 @@
+//! Bulk actions on the contact list: ticked contacts or all that match.
+
+mod common;
+
+use common::{Browser, TestApp, spawn_app};
+
+/// Five contacts through the importer: three leads, two customers.
+async fn seed(app: &TestApp, b: &Browser) {
+    let data = "First Name,Last Name,Email,Type,Labels\n\
+        Ann,Lee,ann@example.com,Lead,Old\n\
+        Bob,Ng,bob@example.com,Lead,\n\
+        Cy,Po,cy@example.com,Lead,\n\
+        Di,Wu,di@example.com,Customer,Old\n\
+        Ed,Yu,ed@example.com,Customer,\n";
+    let token = b.get("/imports").await.csrf();
+    let page = b
+        .upload(
+            &format!("/imports?csrf_token={token}"),
+            "file",
+            "seed.csv",
+            "text/csv",
+            data.as_bytes(),
+        )
+        .await;
+    let location = page.location().expect("preview");
+    let preview = b.get(&location).await;
+    b.post(&format!("{location}/start"), &preview.csrf(), &[])
+        .await;
+    for _ in 0..200 {
+        if app.count("SELECT count(*) FROM imports WHERE status = 'done'") == 1 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("seed import did not finish");
+}
+
+fn id_of(app: &TestApp, last: &str) -> String {
+    app.count(&format!(
+        "SELECT id FROM contacts WHERE last_name = '{last}'"
+    ))
+    .to_string()
+}
+
+#[actix_rt::test]
+async fn ticked_contacts_get_a_type_level_owner_and_labels() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let olga = app.add_staff(
+        "Olga Owner",
+        "olga@example.com",
+        contactbook::domain::staff::Role::Agent,
+    );
+    seed(&app, &b).await;
+    let list = b.get("/contacts").await;
+    assert_eq!(
+        list.html()
+            .select(&scraper::Selector::parse("td.select-col input[name=id]").expect("css"))
+            .count(),
+        5
+    );
+    let token = list.csrf();
+    let (ann, bob) = (id_of(&app, "Lee"), id_of(&app, "Ng"));
+
+    let done = b
+        .post(
+            "/contacts/bulk",
+            &token,
+            &[
+                ("id", &ann),
+                ("id", &bob),
+                ("action", "type"),
+                ("contact_type", "prospect"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303);
+    assert_eq!(done.location().as_deref(), Some("/contacts"));
+    let page = b.get("/contacts").await;
+    assert!(
+        page.text(".flash")
+            .contains("Type set to Prospect for 2 contacts."),
+        "{}",
+        page.text(".flash")
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE contact_type = 'prospect'"),
+        2
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contact_changes WHERE source = 'bulk' AND field = 'Type' AND old_value = 'Lead' AND new_value = 'Prospect'"),
+        2
+    );
+    assert_eq!(
+        app.count(&format!("SELECT version FROM contacts WHERE id = {ann}")),
+        2
+    );
+
+    b.post(
+        "/contacts/bulk",
+        &token,
+        &[("id", &ann), ("action", "level"), ("level", "tertiary")],
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE level = 'tertiary'"),
+        1
+    );
+
+    b.post(
+        "/contacts/bulk",
+        &token,
+        &[
+            ("id", &ann),
+            ("id", &bob),
+            ("action", "owner"),
+            ("owner", &olga.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contacts WHERE owner_id = {olga}"
+        )),
+        2
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contact_changes WHERE source = 'bulk' AND field = 'Owner' AND old_value = 'Arthur Agent' AND new_value = 'Olga Owner'"),
+        2
+    );
+
+    let old = app
+        .count("SELECT id FROM labels WHERE name = 'Old'")
+        .to_string();
+    b.post(
+        "/contacts/bulk",
+        &token,
+        &[
+            ("id", &ann),
+            ("id", &bob),
+            ("action", "add_label"),
+            ("label", &old),
+        ],
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM contact_labels"),
+        3,
+        "Ann had it already"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contact_changes WHERE source = 'bulk' AND field = 'Labels' AND old_value = '' AND new_value = 'Old'"),
+        1
+    );
+    b.post(
+        "/contacts/bulk",
+        &token,
+        &[("id", &ann), ("action", "remove_label"), ("label", &old)],
+    )
+    .await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contact_labels WHERE contact_id = {ann}"
+        )),
+        0
+    );
+
+    // Nothing ticked: a message, nothing changed.
+    let none = b
+        .post(
+            "/contacts/bulk",
+            &token,
+            &[("action", "type"), ("contact_type", "others")],
+        )
+        .await;
+    assert_eq!(none.status, 303);
+    assert!(
+        b.get("/contacts")
+            .await
+            .text("main")
+            .contains("Tick the contacts first")
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE contact_type = 'others'"),
+        0
+    );
+    // An unknown owner is refused.
+    b.post(
+        "/contacts/bulk",
+        &token,
+        &[("id", &ann), ("action", "owner"), ("owner", "999999")],
+    )
+    .await;
+    assert!(
+        b.get("/contacts")
+            .await
+            .text("main")
+            .contains("active staff member")
+    );
+}
+
+#[actix_rt::test]
+async fn all_that_match_a_view_are_changed_deleted_after_confirmation_and_exported() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    seed(&app, &b).await;
+    let token = b.get("/contacts?type=lead").await.csrf();
+    let view = [("all", "1"), ("f_type", "lead"), ("q", "")];
+
+    let mut fields = view.to_vec();
+    fields.extend([("action", "level"), ("level", "secondary")]);
+    let done = b.post("/contacts/bulk", &token, &fields).await;
+    assert_eq!(
+        done.location().as_deref(),
+        Some("/contacts?type=lead"),
+        "back to the same view"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE level = 'secondary'"),
+        3
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM contacts WHERE level = 'secondary' AND contact_type = 'lead'"
+        ),
+        3
+    );
+
+    let mut fields = view.to_vec();
+    fields.push(("action", "export"));
+    let csv = b.post("/contacts/bulk", &token, &fields).await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(
+        csv.body.trim_end().lines().count(),
+        4,
+        "header and three leads: {}",
+        csv.body
+    );
+
+    let export_ticked = b
+        .post(
+            "/contacts/bulk",
+            &token,
+            &[("id", &id_of(&app, "Wu")), ("action", "export")],
+        )
+        .await;
+    assert_eq!(export_ticked.body.trim_end().lines().count(), 2);
+    assert!(export_ticked.body.contains("Di,Wu,"));
+    assert!(
+        app.count(
+            "SELECT count(*) FROM exports WHERE scope = '1 contact selected' AND row_count = 1"
+        ) == 1
+    );
+
+    // Delete asks first, stating the count, and writes nothing until confirmed.
+    let mut fields = view.to_vec();
+    fields.push(("action", "delete"));
+    let confirm = b.post("/contacts/bulk", &token, &fields).await;
+    assert_eq!(confirm.status, 200);
+    assert_eq!(confirm.text("h1"), "Move 3 contacts to the trash?");
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE deleted_at IS NOT NULL"),
+        0
+    );
+    let mut fields = view.to_vec();
+    fields.extend([("action", "delete"), ("confirmed", "1")]);
+    b.post("/contacts/bulk", &confirm.csrf(), &fields).await;
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM contacts WHERE deleted_at IS NOT NULL AND contact_type = 'lead'"
+        ),
+        3
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE deleted_at IS NULL"),
+        2
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM contact_changes WHERE source = 'bulk' AND action = 'delete'"
+        ),
+        3
+    );
+    assert!(
+        b.get("/contacts")
+            .await
+            .text("main")
+            .contains("3 contacts moved to the trash.")
+    );
+}
