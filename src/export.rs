@@ -1,21 +1,18 @@
 //! CSV export in the template's columns, streamed: contacts are read 5,000 at
 //! a time by id and sent as they are written, so memory stays flat at any size.
 
-use std::collections::HashMap;
-
 use actix_web::web::Bytes;
+use diesel::pg::PgRowByRowLoadingMode;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Text};
+use diesel::sql_types::{Array, BigInt, Date, Nullable, Text};
 
 use crate::db::DbPool;
 use crate::domain::birth_date::format_birth_date;
 use crate::domain::contact::{ContactType, CustomFieldDef, Level};
 use crate::import::header::{COLUMNS, Column, template_header};
-use crate::models::contact::Contact;
 use crate::models::contact_list::{self, Filters};
 use crate::models::custom_field::CustomField;
 use crate::models::import::Export;
-use crate::schema::contacts;
 
 const CHUNK: i64 = 5_000;
 
@@ -60,12 +57,17 @@ fn is_phone_list(v: &str) -> bool {
     })
 }
 
-/// The export's escaping: a leading `'` keeps a spreadsheet from running the
-/// value, except for phone numbers in `+digits` form.
-/// Apostrophes already in front are looked past, so that a value that
+/// Whether the export puts a `'` in front of `v` so a spreadsheet does not
+/// run it: values that start like a formula, except phone numbers in `+digits`
+/// form. Apostrophes already in front are looked past, so that a value that
 /// itself starts with `'=` survives the round trip.
+fn protects(v: &str, phone_column: bool) -> bool {
+    looks_like_formula(v.trim_start_matches('\'')) && !(phone_column && is_phone_list(v))
+}
+
+/// A cell as the export writes it (before CSV quoting).
 pub fn escape_cell(v: &str, phone_column: bool) -> String {
-    if looks_like_formula(v.trim_start_matches('\'')) && !(phone_column && is_phone_list(v)) {
+    if protects(v, phone_column) {
         format!("'{v}")
     } else {
         v.to_string()
@@ -88,14 +90,90 @@ pub enum Selection {
     Ids(Vec<i64>),
 }
 
+/// One contact with its repeatable parts, as the export query returns it:
+/// each list is `kind:value` items joined by the record separator U+001E,
+/// which no stored value contains (the rules refuse control characters).
 #[derive(QueryableByName)]
-struct Child {
-    #[diesel(sql_type = BigInt)]
-    contact_id: i64,
+struct ExportRow {
     #[diesel(sql_type = Text)]
-    kind: String,
+    first_name: String,
     #[diesel(sql_type = Text)]
-    value: String,
+    last_name: String,
+    #[diesel(sql_type = Text)]
+    contact_type: String,
+    #[diesel(sql_type = Text)]
+    level: String,
+    #[diesel(sql_type = Text)]
+    company: String,
+    #[diesel(sql_type = Text)]
+    job_title: String,
+    #[diesel(sql_type = Text)]
+    team: String,
+    #[diesel(sql_type = Nullable<Date>)]
+    birth_date: Option<chrono::NaiveDate>,
+    #[diesel(sql_type = Nullable<Text>)]
+    language: Option<String>,
+    #[diesel(sql_type = Text)]
+    street: String,
+    #[diesel(sql_type = Text)]
+    city: String,
+    #[diesel(sql_type = Text)]
+    state: String,
+    #[diesel(sql_type = Text)]
+    zip_code: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    country: Option<String>,
+    #[diesel(sql_type = Text)]
+    contact_group: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    phones: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    emails: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    socials: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    labels: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    custom: Option<String>,
+}
+
+const CONTACT_COLUMNS: &str = "c.id, c.first_name, c.last_name, c.contact_type, c.level, c.company, \
+    c.job_title, c.team, c.birth_date, c.language, c.street, c.city, c.state, c.zip_code, c.country, \
+    c.contact_group";
+
+/// Every live contact in id order: the children are aggregated per contact
+/// along their (contact_id, position) indexes and merge-joined, one pass over
+/// each table instead of a lookup per contact.
+fn everything_sql() -> String {
+    format!(
+        "SELECT {CONTACT_COLUMNS}, p.v AS phones, e.v AS emails, s.v AS socials, l.v AS labels, f.v AS custom \
+         FROM contacts c \
+         LEFT JOIN (SELECT contact_id, string_agg(kind || ':' || number, E'\\x1e' ORDER BY position, id) v \
+                    FROM contact_phones GROUP BY contact_id) p ON p.contact_id = c.id \
+         LEFT JOIN (SELECT contact_id, string_agg(kind || ':' || email, E'\\x1e' ORDER BY position, id) v \
+                    FROM contact_emails GROUP BY contact_id) e ON e.contact_id = c.id \
+         LEFT JOIN (SELECT contact_id, string_agg(kind || ':' || handle, E'\\x1e' ORDER BY position, id) v \
+                    FROM contact_socials GROUP BY contact_id) s ON s.contact_id = c.id \
+         LEFT JOIN (SELECT cl.contact_id, string_agg(l.name, E'\\x1e' ORDER BY lower(l.name)) v \
+                    FROM contact_labels cl JOIN labels l ON l.id = cl.label_id GROUP BY cl.contact_id) l ON l.contact_id = c.id \
+         LEFT JOIN (SELECT contact_id, string_agg(field_id || ':' || value, E'\\x1e') v \
+                    FROM custom_field_values GROUP BY contact_id) f ON f.contact_id = c.id \
+         WHERE c.deleted_at IS NULL ORDER BY c.id"
+    )
+}
+
+/// The contacts among `$1` (ids), children looked up per contact: for views
+/// and selections, which are usually a small part of the whole.
+fn some_sql() -> String {
+    format!(
+        "SELECT {CONTACT_COLUMNS}, \
+           (SELECT string_agg(kind || ':' || number, E'\\x1e' ORDER BY position, id) FROM contact_phones WHERE contact_id = c.id) AS phones, \
+           (SELECT string_agg(kind || ':' || email, E'\\x1e' ORDER BY position, id) FROM contact_emails WHERE contact_id = c.id) AS emails, \
+           (SELECT string_agg(kind || ':' || handle, E'\\x1e' ORDER BY position, id) FROM contact_socials WHERE contact_id = c.id) AS socials, \
+           (SELECT string_agg(l.name, E'\\x1e' ORDER BY lower(l.name)) FROM contact_labels cl JOIN labels l ON l.id = cl.label_id WHERE cl.contact_id = c.id) AS labels, \
+           (SELECT string_agg(field_id || ':' || value, E'\\x1e') FROM custom_field_values WHERE contact_id = c.id) AS custom \
+         FROM contacts c WHERE c.id = ANY($1) AND c.deleted_at IS NULL ORDER BY c.id"
+    )
 }
 
 /// The next ids to export, in id order.
@@ -111,143 +189,140 @@ fn next_ids(conn: &mut PgConnection, selection: &Selection, after: i64) -> Query
     }
 }
 
-fn children(
-    conn: &mut PgConnection,
-    sql: &str,
-    ids: &[i64],
-) -> QueryResult<HashMap<i64, Vec<(String, String)>>> {
-    let rows: Vec<Child> = diesel::sql_query(sql)
-        .bind::<Array<BigInt>, _>(ids)
-        .load(conn)?;
-    let mut map: HashMap<i64, Vec<(String, String)>> = HashMap::new();
-    for r in rows {
-        map.entry(r.contact_id).or_default().push((r.kind, r.value));
-    }
-    Ok(map)
+/// The `kind:value` items of one aggregated list.
+fn items(list: &Option<String>) -> impl Iterator<Item = (&str, &str)> {
+    list.as_deref()
+        .unwrap_or("")
+        .split('\u{1e}')
+        .filter(|s| !s.is_empty())
+        .map(|item| item.split_once(':').unwrap_or(("", item)))
 }
 
-/// Writes the rows of one chunk of ids; returns how many.
-fn write_chunk(
-    conn: &mut PgConnection,
-    ids: &[i64],
-    defs: &[CustomFieldDef],
-    out: &mut String,
-) -> QueryResult<usize> {
-    let people: Vec<Contact> = contacts::table
-        .filter(contacts::id.eq_any(ids))
-        .filter(contacts::deleted_at.is_null())
-        .order(contacts::id)
-        .select(Contact::as_select())
-        .load(conn)?;
-    let phones = children(
-        conn,
-        "SELECT contact_id, kind, number AS value FROM contact_phones WHERE contact_id = ANY($1) ORDER BY contact_id, position, id",
-        ids,
-    )?;
-    let emails = children(
-        conn,
-        "SELECT contact_id, kind, email AS value FROM contact_emails WHERE contact_id = ANY($1) ORDER BY contact_id, position, id",
-        ids,
-    )?;
-    let socials = children(
-        conn,
-        "SELECT contact_id, kind, handle AS value FROM contact_socials WHERE contact_id = ANY($1) ORDER BY contact_id, position, id",
-        ids,
-    )?;
-    let tags = children(
-        conn,
-        "SELECT cl.contact_id, '' AS kind, l.name AS value FROM contact_labels cl JOIN labels l ON l.id = cl.label_id \
-         WHERE cl.contact_id = ANY($1) ORDER BY cl.contact_id, lower(l.name)",
-        ids,
-    )?;
-    let custom = children(
-        conn,
-        "SELECT contact_id, field_id::text AS kind, value FROM custom_field_values WHERE contact_id = ANY($1)",
-        ids,
-    )?;
-    let none = Vec::new();
-    for c in &people {
-        let joined = |list: &Vec<(String, String)>, kind: &str| {
-            list.iter()
-                .filter(|(k, _)| k == kind)
-                .map(|(_, v)| v.as_str())
-                .collect::<Vec<_>>()
-                .join(";")
-        };
-        let p = phones.get(&c.id).unwrap_or(&none);
-        let e = emails.get(&c.id).unwrap_or(&none);
-        let s = socials.get(&c.id).unwrap_or(&none);
-        let mut first = true;
-        let mut cell = |out: &mut String, v: &str, phone: bool| {
-            if !first {
-                out.push(',');
+/// Appends one CSV cell, escaped, to `out`.
+fn cell(out: &mut String, first: &mut bool, v: &str, phone: bool) {
+    if !*first {
+        out.push(',');
+    }
+    *first = false;
+    let protect = protects(v, phone);
+    if !v.contains([',', '"', '\n', '\r']) {
+        if protect {
+            out.push('\'');
+        }
+        out.push_str(v);
+        return;
+    }
+    out.push('"');
+    if protect {
+        out.push('\'');
+    }
+    for ch in v.chars() {
+        if ch == '"' {
+            out.push('"');
+        }
+        out.push(ch);
+    }
+    out.push('"');
+}
+
+/// The values of one kind joined with `;` (several phones of one kind).
+fn joined<'a>(list: &'a Option<String>, kind: &str, buf: &'a mut String) -> &'a str {
+    buf.clear();
+    for (k, v) in items(list) {
+        if k == kind {
+            if !buf.is_empty() {
+                buf.push(';');
             }
-            first = false;
-            push_quoted(out, &escape_cell(v, phone));
-        };
+            buf.push_str(v);
+        }
+    }
+    buf
+}
+
+/// Writes `rows` as CSV records to `out`.
+fn write_rows(rows: &[ExportRow], defs: &[CustomFieldDef], out: &mut String) {
+    let mut buf = String::new();
+    for c in rows {
+        let mut first = true;
         for (column, _) in COLUMNS.iter() {
+            let out = &mut *out;
             match column {
-                Column::FirstName => cell(out, &c.first_name, false),
-                Column::LastName => cell(out, &c.last_name, false),
-                Column::Phone(kind) => cell(out, &joined(p, kind.as_str()), true),
-                Column::Email(kind) => cell(out, &joined(e, kind.as_str()), false),
-                Column::Social(kind) => cell(out, &joined(s, kind.as_str()), kind.is_phone()),
-                Column::Company => cell(out, &c.company, false),
-                Column::JobTitle => cell(out, &c.job_title, false),
-                Column::Team => cell(out, &c.team, false),
-                Column::Birthdate => cell(
+                Column::FirstName => cell(out, &mut first, &c.first_name, false),
+                Column::LastName => cell(out, &mut first, &c.last_name, false),
+                Column::Phone(kind) => cell(
                     out,
-                    &c.birth_date.map(format_birth_date).unwrap_or_default(),
+                    &mut first,
+                    joined(&c.phones, kind.as_str(), &mut buf),
+                    true,
+                ),
+                Column::Email(kind) => cell(
+                    out,
+                    &mut first,
+                    joined(&c.emails, kind.as_str(), &mut buf),
                     false,
                 ),
-                Column::Language => cell(out, c.language.as_deref().unwrap_or(""), false),
-                Column::Address => cell(out, &c.street, false),
-                Column::City => cell(out, &c.city, false),
-                Column::State => cell(out, &c.state, false),
-                Column::ZipCode => cell(out, &c.zip_code, false),
-                Column::Country => cell(out, c.country.as_deref().unwrap_or(""), false),
+                Column::Social(kind) => cell(
+                    out,
+                    &mut first,
+                    joined(&c.socials, kind.as_str(), &mut buf),
+                    kind.is_phone(),
+                ),
+                Column::Company => cell(out, &mut first, &c.company, false),
+                Column::JobTitle => cell(out, &mut first, &c.job_title, false),
+                Column::Team => cell(out, &mut first, &c.team, false),
+                Column::Birthdate => {
+                    buf.clear();
+                    if let Some(d) = c.birth_date {
+                        buf.push_str(&format_birth_date(d));
+                    }
+                    cell(out, &mut first, &buf, false)
+                }
+                Column::Language => {
+                    cell(out, &mut first, c.language.as_deref().unwrap_or(""), false)
+                }
+                Column::Address => cell(out, &mut first, &c.street, false),
+                Column::City => cell(out, &mut first, &c.city, false),
+                Column::State => cell(out, &mut first, &c.state, false),
+                Column::ZipCode => cell(out, &mut first, &c.zip_code, false),
+                Column::Country => cell(out, &mut first, c.country.as_deref().unwrap_or(""), false),
                 Column::Type => cell(
                     out,
+                    &mut first,
                     c.contact_type
                         .parse::<ContactType>()
                         .map(ContactType::label)
                         .unwrap_or(""),
                     false,
                 ),
-                Column::Group => cell(out, &c.contact_group, false),
+                Column::Group => cell(out, &mut first, &c.contact_group, false),
                 Column::Level => cell(
                     out,
+                    &mut first,
                     c.level.parse::<Level>().map(Level::label).unwrap_or(""),
                     false,
                 ),
-                Column::ContactLabel => cell(
-                    out,
-                    &tags
-                        .get(&c.id)
-                        .map(|t| {
-                            t.iter()
-                                .map(|(_, n)| n.as_str())
-                                .collect::<Vec<_>>()
-                                .join(";")
-                        })
-                        .unwrap_or_default(),
-                    false,
-                ),
+                Column::ContactLabel => {
+                    buf.clear();
+                    for (_, name) in items(&c.labels) {
+                        if !buf.is_empty() {
+                            buf.push(';');
+                        }
+                        buf.push_str(name);
+                    }
+                    cell(out, &mut first, &buf, false)
+                }
             }
         }
-        let values = custom.get(&c.id).unwrap_or(&none);
         for def in defs {
             let id = def.id.to_string();
-            let v = values
-                .iter()
+            let v = items(&c.custom)
                 .find(|(k, _)| *k == id)
-                .map(|(_, v)| v.as_str())
+                .map(|(_, v)| v)
                 .unwrap_or("");
-            cell(out, v, false);
+            cell(out, &mut first, v, false);
         }
         out.push_str("\r\n");
     }
-    Ok(people.len())
 }
 
 /// Where a streamed download's chunks go; `false` from `send` means the
@@ -289,7 +364,9 @@ pub fn spawn_stream(
     })
 }
 
-/// Writes the export, recording who took how many contacts.
+/// Writes the export, recording who took how many contacts. Reading runs
+/// on this thread and writing CSV on a second one, so that PostgreSQL and the
+/// formatting each keep a core busy.
 pub fn produce_export(
     conn: &mut PgConnection,
     sink: &ChunkSink,
@@ -304,20 +381,84 @@ pub fn produce_export(
     if !sink.send(head) {
         return Ok(());
     }
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<ExportRow>>(2);
+    let total = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut total = 0i64;
+            for rows in rx {
+                let mut out = String::with_capacity(rows.len() * 320);
+                write_rows(&rows, &defs, &mut out);
+                total += rows.len() as i64;
+                if !sink.send(out) {
+                    return None;
+                }
+            }
+            Some(total)
+        });
+        let read = read_rows(conn, selection, &tx);
+        drop(tx);
+        let written = writer.join().unwrap_or(None);
+        read.map(|()| written)
+    })?;
+    match total {
+        Some(total) => Export::finish(conn, export_id, total).map_err(|e| e.to_string()),
+        None => {
+            log::info!("export {export_id} stopped: the client went away");
+            Ok(())
+        }
+    }
+}
+
+/// Sends the selected contacts to `tx` in chunks; stops quietly when the
+/// writer has gone (the client left).
+fn read_rows(
+    conn: &mut PgConnection,
+    selection: &Selection,
+    tx: &std::sync::mpsc::SyncSender<Vec<ExportRow>>,
+) -> Result<(), String> {
+    let everything = matches!(selection, Selection::Matching(f) if f.is_everything());
+    if everything {
+        return conn
+            .transaction(|conn| {
+                // No JIT: its compile time would delay the first byte.
+                diesel::sql_query("SET LOCAL jit = off").execute(conn)?;
+                // Row by row, PostgreSQL keeps sending while this side
+                // decodes and formats; a cursor would make the two take turns.
+                let rows = diesel::sql_query(everything_sql())
+                    .load_iter::<ExportRow, PgRowByRowLoadingMode>(conn)?;
+                let mut chunk = Vec::with_capacity(CHUNK as usize);
+                for row in rows {
+                    chunk.push(row?);
+                    if chunk.len() == CHUNK as usize {
+                        let full =
+                            std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK as usize));
+                        if tx.send(full).is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+                if !chunk.is_empty() {
+                    let _ = tx.send(chunk);
+                }
+                Ok(())
+            })
+            .map_err(|e: diesel::result::Error| e.to_string());
+    }
     let mut after = 0i64;
-    let mut total = 0i64;
     loop {
         let ids = next_ids(conn, selection, after).map_err(|e| e.to_string())?;
-        let Some(&last) = ids.last() else { break };
+        let Some(&last) = ids.last() else {
+            return Ok(());
+        };
         after = last;
-        let mut out = String::with_capacity(ids.len() * 300);
-        total += write_chunk(conn, &ids, &defs, &mut out).map_err(|e| e.to_string())? as i64;
-        if !sink.send(out) {
-            log::info!("export {export_id} stopped: the client went away after {total} rows");
+        let rows: Vec<ExportRow> = diesel::sql_query(some_sql())
+            .bind::<Array<BigInt>, _>(&ids)
+            .load(conn)
+            .map_err(|e| e.to_string())?;
+        if tx.send(rows).is_err() {
             return Ok(());
         }
     }
-    Export::finish(conn, export_id, total).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -351,5 +492,84 @@ mod tests {
             "x".into(),
         ]);
         assert_eq!(line, "\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",x\r\n");
+    }
+
+    use crate::import::header::Header;
+    use crate::import::row::parse_record;
+    use proptest::prelude::*;
+
+    /// Text a person might type, including what CSV and spreadsheets treat
+    /// specially; no surrounding spaces (the importer trims them).
+    fn text(max: usize) -> impl Strategy<Value = String> {
+        proptest::string::string_regex(&format!("[A-Za-z0-9éü李😀,;:\"'=+@\\-. ]{{0,{max}}}"))
+            .expect("regex")
+            .prop_map(|s| s.trim().to_string())
+    }
+
+    fn phone() -> impl Strategy<Value = String> {
+        "[1-9][0-9]{7,14}".prop_map(|d| format!("+{d}"))
+    }
+
+    proptest! {
+        #[test]
+        fn what_the_export_writes_the_import_reads_back(
+            first in text(30),
+            last in text(30).prop_filter("a last name", |s| !s.is_empty()),
+            company in text(40),
+            job in text(40),
+            street_a in text(20),
+            street_b in text(20),
+            mobiles in proptest::collection::vec(phone(), 0..3),
+            label_names in proptest::collection::vec("[A-Za-z=+@ ]{1,12}".prop_map(|s| s.trim().to_string()).prop_filter("label", |s| !s.is_empty()), 0..3),
+        ) {
+            let street = if street_b.is_empty() { street_a.clone() } else { format!("{street_a}\n{street_b}") };
+            let mut labels: Vec<String> = Vec::new();
+            for l in &label_names {
+                if !labels.iter().any(|x| x.to_lowercase() == l.to_lowercase()) {
+                    labels.push(l.clone());
+                }
+            }
+            let row = ExportRow {
+                first_name: first.clone(),
+                last_name: last.clone(),
+                contact_type: "customer".into(),
+                level: "secondary".into(),
+                company: company.clone(),
+                job_title: job.clone(),
+                team: String::new(),
+                birth_date: chrono::NaiveDate::from_ymd_opt(1980, 1, 5),
+                language: Some("zh".into()),
+                street: street.trim().to_string(),
+                city: String::new(),
+                state: String::new(),
+                zip_code: String::new(),
+                country: Some("HK".into()),
+                contact_group: String::new(),
+                phones: Some(mobiles.iter().map(|m| format!("mobile:{m}")).collect::<Vec<_>>().join("\u{1e}")),
+                emails: None,
+                socials: None,
+                labels: Some(labels.join("\u{1e}")),
+                custom: None,
+            };
+            let mut out = CsvLine::plain(&template_header(&[]));
+            write_rows(std::slice::from_ref(&row), &[], &mut out);
+            let mut reader = csv::ReaderBuilder::new().from_reader(out.as_bytes());
+            let raw: Vec<String> = reader.headers().expect("header").iter().map(str::to_string).collect();
+            let header = Header::parse(&raw, &[]).expect("header");
+            let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("record")).collect();
+            prop_assert_eq!(records.len(), 1);
+            let back = parse_record(&header, &records[0], chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date"))
+                .map_err(|e| TestCaseError::fail(format!("{e:?} in {out}")))?;
+            prop_assert_eq!(back.input.first_name, first);
+            prop_assert_eq!(back.input.last_name, last);
+            prop_assert_eq!(back.input.company, company);
+            prop_assert_eq!(back.input.job_title, job);
+            prop_assert_eq!(back.input.street, street.trim().to_string());
+            prop_assert_eq!(back.input.birth_date, row.birth_date);
+            prop_assert_eq!(back.input.country.as_deref(), Some("HK"));
+            let numbers: Vec<String> = back.input.phones.iter().map(|p| p.number.as_str().to_string()).collect();
+            prop_assert_eq!(numbers, mobiles);
+            prop_assert_eq!(back.labels, labels);
+        }
     }
 }

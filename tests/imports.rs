@@ -470,6 +470,28 @@ async fn import_options_set_owner_and_labels_and_preview_can_be_cancelled() {
     let page = upload(&b, "again.csv", data).await;
     let id = import_id(&page);
     let preview = b.get(&format!("/imports/{id}")).await;
+    // A crafted owner or label is refused and nothing starts.
+    for bad in [[("owner", "999999")], [("label", "999999")]] {
+        let refused = b
+            .post(&format!("/imports/{id}/start"), &preview.csrf(), &bad)
+            .await;
+        assert_eq!(
+            refused.location().as_deref(),
+            Some(format!("/imports/{id}").as_str())
+        );
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) FROM imports WHERE id = {id} AND status = 'preview'"
+            )),
+            1
+        );
+    }
+    assert!(
+        b.get(&format!("/imports/{id}"))
+            .await
+            .text("main")
+            .contains("Choose an active staff member")
+    );
     let cancelled = b
         .post(&format!("/imports/{id}/cancel"), &preview.csrf(), &[])
         .await;

@@ -136,6 +136,16 @@ pub struct Filters {
 }
 
 impl Filters {
+    /// No search and no filter: every live contact.
+    pub fn is_everything(&self) -> bool {
+        !self.trash
+            && self.q.trim().is_empty()
+            && self.label.is_none()
+            && self.contact_type.is_none()
+            && self.level.is_none()
+            && self.owner.is_none()
+    }
+
     /// Decides how to match the search words, from a sample of the data.
     pub fn plan_with(&mut self, sample: &Sample) {
         let f = self.clone();

@@ -679,6 +679,23 @@ async fn start(
     let owner = options.owner_id();
     let labels = options.label_ids();
     let mode = options.mode();
+    let app = state.clone();
+    let choices = db::run(&state.pool, move |conn| {
+        Ok(app.list_choices.get_or_load(|| ListChoices::load(conn))?)
+    })
+    .await?;
+    let owner_ok = owner.is_none_or(|o| choices.owners.iter().any(|(id, _)| *id == o));
+    let labels_ok = labels
+        .iter()
+        .all(|l| choices.labels.iter().any(|x| x.id == *l));
+    if !owner_ok || !labels_ok {
+        flash(
+            &me.session,
+            "error",
+            "Choose an active staff member as the owner and labels from the list.",
+        );
+        return Ok(Redirect::to(format!("/imports/{id}")).see_other());
+    }
     let queued = db::transaction(&state.pool, move |conn| {
         Ok(Import::queue(conn, id, mode, owner, &labels)?)
     })

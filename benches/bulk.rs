@@ -1,0 +1,405 @@
+//! Import and export at a million rows, side by side with `psql \copy`.
+//!
+//! Run: `cargo bench --bench bulk` (BENCH_CONTACTS=N for the contacts already
+//! there, BENCH_IMPORT_ROWS=N for the file; both default to 1,000,000).
+//! Copies the contacts bench's database (loaded on first use), writes a file in
+//! the template format, times `psql \copy` of it into a plain table without
+//! indexes, then runs the app's release binary as its own process, uploads
+//! the file over HTTP, imports it while measuring list and search latency,
+//! exports everything, and reads the app's peak memory from /proc.
+//! Results go to stdout; BENCHMARKS.md records them.
+
+use std::{
+    io::{BufWriter, Write},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use contactbook::db::embedded::EmbeddedPostgres;
+use diesel::{Connection, PgConnection, RunQueryDsl, sql_query};
+use futures_util::StreamExt;
+
+mod support;
+
+use support::{count, percentile};
+
+const COLUMNS: &str = "First Name,Last Name,Mobile,Work Phone,Home Phone,Other Phone,Email,Personal Email,Other Email,Facebook,WhatsApp,WeChat,LINE,Twitter,LinkedIn,WOZTELL (WhatsApp),WOZTELL (Facebook),WOZTELL (Instagram),Company,Job Title,Team,Birthdate,Language,Address,City,State,ZipCode,Country,Type,Group,Level,Contact Label";
+
+/// A file in the template format; one row in 1,000 has a bad birth date.
+fn write_file(path: &Path, rows: i64) {
+    if path.exists() {
+        return;
+    }
+    let started = Instant::now();
+    let file = std::fs::File::create(path).expect("create file");
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    writeln!(w, "{COLUMNS}").expect("write");
+    let firsts = [
+        "Mei", "Tom", "Yuki", "Ravi", "Lena", "Marco", "Amara", "Olu", "Priya", "Chen",
+    ];
+    let lasts = [
+        "Chan", "Baker", "Sato", "Kumar", "Vogel", "Bianchi", "Okafor", "Haddad", "Silva", "Wong",
+    ];
+    let cities = [
+        ("Hong Kong", "HK"),
+        ("London", "GB"),
+        ("Tokyo", "JP"),
+        ("Milano", "IT"),
+        ("Lagos", "NG"),
+    ];
+    let types = ["Lead", "Prospect", "Customer", "Others"];
+    let levels = ["Primary", "Secondary", "Tertiary"];
+    for i in 0..rows {
+        let first = firsts[(i % 10) as usize];
+        let last = lasts[((i / 10) % 10) as usize];
+        let (city, country) = cities[(i % 5) as usize];
+        let birth = if i % 1000 == 999 {
+            "02/30/1990".to_string()
+        } else {
+            format!("{:02}/{:02}/{}", 1 + i % 12, 1 + i % 28, 1950 + i % 50)
+        };
+        writeln!(
+            w,
+            "{first},{last} {i},+8529{m:07},+852 2{m:07},,,{f}.{l}{i}@example.org,{f}{i}@mail.example.net,,fb.{f}{i},+8526{m:07},,,@{f}{i},linkedin.com/in/{f}-{l}-{i},,,,\"{last} Trading {c}, Ltd.\",Account Manager,Sales {t},{birth},en,\"{n} Queen's Road\",{city},Central,{zip},{country},{ty},Group {g},{lv},Imported;Batch {b}",
+            m = i % 10_000_000,
+            f = first.to_lowercase(),
+            l = last.to_lowercase(),
+            c = i % 5000,
+            t = i % 20,
+            n = 1 + i % 300,
+            zip = 10000 + i % 90000,
+            ty = types[(i % 4) as usize],
+            g = i % 50,
+            lv = levels[(i % 3) as usize],
+            b = i % 10,
+        )
+        .expect("write");
+    }
+    w.flush().expect("flush");
+    println!(
+        "wrote {rows} rows ({} MB) in {:.1} s",
+        std::fs::metadata(path).map(|m| m.len() >> 20).unwrap_or(0),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Peak and current resident memory of a process, in MB.
+fn memory(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+fn main() {
+    let n: i64 = std::env::var("BENCH_CONTACTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let rows: i64 = std::env::var("BENCH_IMPORT_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
+    let data = target.join("bench-data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let pg = EmbeddedPostgres::start(&target.join("bench-pg")).expect("start PostgreSQL");
+    support::base_database(&pg, n);
+
+    // A fresh copy of the million contacts, indexes and all.
+    let run_db = "contactbook_bench_import";
+    let mut admin = PgConnection::establish(&pg.url("postgres")).expect("connect");
+    let started = Instant::now();
+    sql_query(format!("DROP DATABASE IF EXISTS {run_db} WITH (FORCE)"))
+        .execute(&mut admin)
+        .expect("drop");
+    sql_query(format!(
+        "CREATE DATABASE {run_db} TEMPLATE contactbook_bench_{n}"
+    ))
+    .execute(&mut admin)
+    .expect("copy database");
+    println!(
+        "copied the {n}-contact database in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let url = pg.url(run_db);
+    let mut conn = PgConnection::establish(&url).expect("connect");
+
+    let file = data.join(format!("import-{rows}.csv"));
+    write_file(&file, rows);
+    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+
+    // The yardstick: psql \copy into a plain table with the same columns.
+    let cols: Vec<String> = (1..=32).map(|i| format!("c{i} text")).collect();
+    sql_query(format!("CREATE TABLE plain_copy ({})", cols.join(", ")))
+        .execute(&mut conn)
+        .expect("plain table");
+    let started = Instant::now();
+    let status = Command::new("psql")
+        .arg(&url)
+        .arg("-q")
+        .arg("-c")
+        .arg(format!(
+            "\\copy plain_copy FROM '{}' WITH (FORMAT csv, HEADER true)",
+            file.display()
+        ))
+        .status()
+        .expect("psql");
+    assert!(status.success(), "psql \\copy failed");
+    let copy_secs = started.elapsed().as_secs_f64();
+    sql_query("DROP TABLE plain_copy")
+        .execute(&mut conn)
+        .expect("drop plain");
+    sql_query("CHECKPOINT")
+        .execute(&mut conn)
+        .expect("checkpoint");
+    println!(
+        "psql \\copy of {rows} rows ({} MB) into a plain table: {copy_secs:.1} s",
+        size >> 20
+    );
+
+    // The app as its own process.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let app_dir = data.join("app");
+    let _ = std::fs::remove_dir_all(&app_dir);
+    let mut app = start_app(&url, port, &app_dir);
+    let pid = app.id();
+
+    let system = actix_rt::System::new();
+    let mut app = system.block_on(async move {
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(600))
+            .disable_redirects()
+            .finish();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while client.get(format!("{base}/healthz")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "the app did not start");
+            actix_rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        let cookie = support::sign_in(&base).await;
+        let mut page = client
+            .get(format!("{base}/imports"))
+            .insert_header(("Cookie", cookie.clone()))
+            .send()
+            .await
+            .expect("imports page");
+        let html = String::from_utf8_lossy(&page.body().limit(1 << 20).await.expect("body")).into_owned();
+        let token = html
+            .split("name=\"csrf_token\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("token")
+            .to_string();
+        let (idle_peak, idle_rss) = memory(pid);
+        println!("app memory before the upload: {idle_rss:.0} MB (peak so far {idle_peak:.0} MB)");
+
+        // Upload, streamed from disk, and the preview's full checking pass.
+        let boundary = "----contactbookbenchboundary";
+        let head = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\ncreate\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"import.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+        );
+        let tail = format!("\r\n--{boundary}--\r\n");
+        let body_file = std::fs::File::open(&file).expect("open");
+        let file_stream = file_chunks(body_file);
+        let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(actix_web::web::Bytes::from(head)) })
+            .chain(file_stream)
+            .chain(futures_util::stream::once(async move { Ok(actix_web::web::Bytes::from(tail)) }));
+        let started = Instant::now();
+        let res = client
+            .post(format!("{base}/imports?csrf_token={token}"))
+            .insert_header(("Cookie", cookie.clone()))
+            .insert_header(("Origin", base.clone()))
+            .insert_header(("Content-Type", format!("multipart/form-data; boundary={boundary}")))
+            .send_stream(body)
+            .await
+            .expect("upload");
+        assert_eq!(res.status().as_u16(), 303, "upload refused");
+        let location = res
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .expect("preview location")
+            .to_string();
+        let upload_secs = started.elapsed().as_secs_f64();
+        let id: i64 = location.trim_start_matches("/imports/").parse().expect("id");
+        let (peak, _) = memory(pid);
+        println!("upload and preview check of {} MB: {upload_secs:.1} s; app peak memory so far {peak:.0} MB", size >> 20);
+
+        // Start, and measure the list and search while it runs.
+        let res = client
+            .post(format!("{base}/imports/{id}/start"))
+            .insert_header(("Cookie", cookie.clone()))
+            .insert_header(("Origin", base.clone()))
+            .send_form(&[("csrf_token", token.as_str()), ("mode", "create")])
+            .await
+            .expect("start");
+        assert_eq!(res.status().as_u16(), 303);
+        let started = Instant::now();
+        let running = Arc::new(AtomicBool::new(true));
+        let mut probes = Vec::new();
+        for path in ["/contacts", "/contacts?q=son", "/contacts?q=9050+0001"] {
+            let running = running.clone();
+            let url = format!("{base}{path}");
+            let cookie = cookie.clone();
+            probes.push(actix_rt::spawn(async move {
+                let client = awc::Client::builder().timeout(Duration::from_secs(60)).finish();
+                let mut times = Vec::new();
+                while running.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let mut res = client
+                        .get(&url)
+                        .insert_header(("Cookie", cookie.clone()))
+                        .send()
+                        .await
+                        .expect("GET");
+                    let _ = res.body().limit(8 << 20).await;
+                    assert_eq!(res.status().as_u16(), 200);
+                    times.push(t.elapsed());
+                    actix_rt::time::sleep(Duration::from_millis(50)).await;
+                }
+                times.sort();
+                times
+            }));
+        }
+        let mut peak_rss = 0.0f64;
+        let mut db = PgConnection::establish(&url).expect("connect");
+        loop {
+            let (_, rss) = memory(pid);
+            peak_rss = peak_rss.max(rss);
+            let done = count(
+                &mut db,
+                &format!("SELECT count(*) AS n FROM imports WHERE id = {id} AND status IN ('done', 'failed')"),
+            );
+            if done == 1 {
+                break;
+            }
+            actix_rt::time::sleep(Duration::from_millis(200)).await;
+        }
+        let wall = started.elapsed().as_secs_f64();
+        running.store(false, Ordering::Relaxed);
+        let job_secs = count(
+            &mut db,
+            &format!("SELECT (extract(epoch FROM finished_at - started_at) * 1000)::bigint AS n FROM imports WHERE id = {id}"),
+        ) as f64
+            / 1000.0;
+        let imported = count(&mut db, &format!("SELECT imported AS n FROM imports WHERE id = {id}"));
+        let failed = count(&mut db, &format!("SELECT failed AS n FROM imports WHERE id = {id}"));
+        let (peak, _) = memory(pid);
+        println!(
+            "import job: {job_secs:.1} s ({:.0} rows/s; {wall:.1} s from the click), {imported} imported, {failed} failed; {:.2}x the psql \\copy time",
+            rows as f64 / job_secs,
+            job_secs / copy_secs
+        );
+        println!("app memory: peak {peak:.0} MB over the whole run (upload included); highest resident sample during the job {peak_rss:.0} MB");
+        for (probe, path) in probes.into_iter().zip(["list first page", "search 'son'", "search part of a phone"]) {
+            let times = probe.await.expect("probe");
+            if times.is_empty() {
+                continue;
+            }
+            println!(
+                "during the import, {path}: {} requests, p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+                times.len(),
+                percentile(&times, 0.5),
+                percentile(&times, 0.95),
+                percentile(&times, 1.0)
+            );
+        }
+
+        // Export everything, streamed, from a freshly started app so that its
+        // peak memory is the export's own.
+        sql_query("VACUUM ANALYZE").execute(&mut db).expect("analyze");
+        let total = count(&mut db, "SELECT count(*) AS n FROM contacts WHERE deleted_at IS NULL");
+        let _ = app.kill();
+        let _ = app.wait();
+        app = start_app(&url, port, &app_dir);
+        let pid = app.id();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while client.get(format!("{base}/healthz")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "the app did not restart");
+            actix_rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        let cookie = support::sign_in(&base).await;
+        let (before, _) = memory(pid);
+        let started = Instant::now();
+        let mut res = client
+            .get(format!("{base}/contacts/export.csv"))
+            .insert_header(("Cookie", cookie.clone()))
+            .send()
+            .await
+            .expect("export");
+        assert_eq!(res.status().as_u16(), 200);
+        let mut first_byte = None;
+        let mut first_row = None;
+        let mut bytes = 0usize;
+        let mut lines = 0usize;
+        while let Some(chunk) = res.next().await {
+            let chunk = chunk.expect("chunk");
+            first_byte.get_or_insert_with(|| started.elapsed());
+            bytes += chunk.len();
+            lines += chunk.iter().filter(|b| **b == b'\n').count();
+            if lines > 1 {
+                first_row.get_or_insert_with(|| started.elapsed());
+            }
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let (peak, _) = memory(pid);
+        println!(
+            "export of {total} contacts: {} lines, {} MB in {secs:.1} s = {:.0} rows/s; first byte after {:.0} ms, first contact after {:.0} ms; app peak memory {peak:.0} MB (at start {before:.0} MB)",
+            lines,
+            bytes >> 20,
+            (lines.saturating_sub(1)) as f64 / secs,
+            first_byte.unwrap_or_default().as_secs_f64() * 1000.0,
+            first_row.unwrap_or_default().as_secs_f64() * 1000.0
+        );
+        app
+    });
+    let _ = app.kill();
+    let _ = app.wait();
+    pg.stop();
+}
+
+fn start_app(url: &str, port: u16, dir: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_contactbook"))
+        .env("DATABASE_URL", url)
+        .env("CONTACTBOOK_DATA_DIR", dir)
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the app")
+}
+
+/// The file as a stream of 256 KB chunks, so the client never holds it whole
+/// (a blocking read is fine in this single-purpose client).
+fn file_chunks(
+    file: std::fs::File,
+) -> impl futures_util::Stream<Item = Result<actix_web::web::Bytes, std::io::Error>> {
+    use std::io::Read;
+    futures_util::stream::unfold(file, |mut file| async move {
+        let mut buf = vec![0u8; 256 * 1024];
+        match file.read(&mut buf) {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(actix_web::web::Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    })
+}
