@@ -38,6 +38,45 @@ impl<T> Cached<T> {
     }
 }
 
+/// Several [`Cached`] values by key, for a handful of keys.
+pub struct CachedByKey<K, T> {
+    lifetime: Duration,
+    slots: Mutex<Vec<(K, Instant, Arc<T>)>>,
+}
+
+impl<K: PartialEq + Clone, T> CachedByKey<K, T> {
+    pub fn new(lifetime: Duration) -> CachedByKey<K, T> {
+        CachedByKey {
+            lifetime,
+            slots: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn get_or_load<E>(
+        &self,
+        key: &K,
+        load: impl FnOnce() -> Result<T, E>,
+    ) -> Result<Arc<T>, E> {
+        {
+            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, at, value)) = slots.iter().find(|(k, _, _)| k == key)
+                && at.elapsed() < self.lifetime
+            {
+                return Ok(value.clone());
+            }
+        }
+        let value = Arc::new(load()?);
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.retain(|(k, at, _)| k != key && at.elapsed() < self.lifetime);
+        slots.push((key.clone(), Instant::now(), value.clone()));
+        Ok(value)
+    }
+
+    pub fn clear(&self) {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
 /// 64-bit FNV-1a: a stable hash for names and cache validators (std's hasher
 /// may change between Rust releases, and these values outlive a build).
 pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {

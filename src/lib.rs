@@ -52,6 +52,13 @@ pub struct AppState {
     pub search_sample: cache::Cached<models::search_plan::Sample>,
     /// The labels and owners the contact list's filters offer.
     pub list_choices: cache::Cached<models::contact_list::ListChoices>,
+    /// The unfiltered first pages of the contact list (by sort, order and page
+    /// size) with their count: the page everyone lands on. Kept 2 s; contact
+    /// writes in this instance clear it.
+    pub first_pages: cache::CachedByKey<
+        (models::contact_list::Sort, bool, i64),
+        (models::contact_list::ListPage, models::contact_list::Count),
+    >,
     /// Wakes this instance's import runner when a job is queued.
     pub import_wake: std::sync::Arc<import::job::Wake>,
     /// Cached once true: an administrator exists, so setup is never shown again.
@@ -190,6 +197,7 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
         sessions,
         search_sample: cache::Cached::new(models::search_plan::SAMPLE_LIFETIME),
         list_choices: cache::Cached::new(Duration::from_secs(5)),
+        first_pages: cache::CachedByKey::new(Duration::from_secs(2)),
         import_wake: Default::default(),
         setup_done: AtomicBool::new(false),
     });

@@ -83,6 +83,7 @@ pub fn spawn_runner(state: Weak<AppState>, wake: Arc<Wake>) {
                         // The import may have created labels the filters offer.
                         if let Some(app) = state.upgrade() {
                             app.list_choices.clear();
+                            app.first_pages.clear();
                         }
                         continue;
                     }

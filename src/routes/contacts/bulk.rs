@@ -273,6 +273,8 @@ pub async fn bulk_action(
         }
     })
     .await?;
+    // The list's first pages may show what just changed.
+    state.first_pages.clear();
     log::info!(
         "bulk {:?} by staff {actor}: {changed} contacts changed",
         edit

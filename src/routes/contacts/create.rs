@@ -117,6 +117,8 @@ pub async fn create_contact(
         )?))
     })
     .await?;
+    // The list's first pages may show what just changed.
+    state.first_pages.clear();
     let id = match outcome {
         Ok(id) => id,
         Err(duplicates) => {

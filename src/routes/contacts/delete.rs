@@ -62,6 +62,8 @@ pub async fn delete_contact(
             .then(|| rec.contact.display_name()))
     })
     .await?;
+    // The list's first pages may show what just changed.
+    state.first_pages.clear();
     match name {
         Some(name) => {
             log::info!("contact {id} moved to the trash by staff {actor}");
@@ -140,6 +142,8 @@ pub async fn restore_contact(
         Ok(contact::restore(conn, id, Some(actor))?)
     })
     .await?;
+    // The list's first pages may show what just changed.
+    state.first_pages.clear();
     if restored {
         flash(&me.session, "success", "The contact has been restored.");
         Ok(Redirect::to(format!("/contacts/{id}")).see_other())
@@ -156,6 +160,8 @@ pub async fn purge_contact(
 ) -> AppResult<Redirect> {
     let id = id.into_inner();
     let purged = db::transaction(&state.pool, move |conn| Ok(contact::purge(conn, id)?)).await?;
+    // The list's first pages may show what just changed.
+    state.first_pages.clear();
     if purged {
         log::info!("contact {id} purged by staff {}", me.staff.id);
         flash(

@@ -211,23 +211,33 @@ pub async fn list_contacts(
     let params = params.into_inner();
     let mut query = params.query(false);
     let app = state.clone();
-    let (page, count, choices) = db::run(&state.pool, move |conn| {
+    let (cached, choices) = db::run(&state.pool, move |conn| {
         if !query.filters.q.trim().is_empty() {
             let sample = app.search_sample.get_or_load(|| Sample::load(conn))?;
             query.filters.plan_with(&sample);
         }
         let filters = query.filters.clone();
-        let (page, count) = contact_list::with_search_plan(conn, &filters, |conn| {
-            Ok((
-                contact_list::list(conn, &query)?,
-                contact_list::count(conn, &filters, COUNT_CAP)?,
-            ))
-        })?;
+        let load = |conn: &mut diesel::PgConnection| {
+            contact_list::with_search_plan(conn, &filters, |conn| {
+                Ok((
+                    contact_list::list(conn, &query)?,
+                    contact_list::count(conn, &filters, COUNT_CAP)?,
+                ))
+            })
+        };
+        let first_page = filters.is_everything() && query.after.is_none() && query.before.is_none();
+        let cached = if first_page {
+            let key = (query.sort, query.descending, query.per_page);
+            app.first_pages.get_or_load(&key, || load(conn))?
+        } else {
+            std::sync::Arc::new(load(conn)?)
+        };
         // Outside the pinned plan: it would only hurt these small lookups.
         let choices = app.list_choices.get_or_load(|| ListChoices::load(conn))?;
-        Ok::<_, AppError>((page, count, choices))
+        Ok::<_, AppError>((cached, choices))
     })
     .await?;
+    let (page, count) = (&cached.0, cached.1);
     let (labels, owners) = (choices.labels.clone(), choices.owners.clone());
     let by_id: HashMap<i64, &Label> = labels.iter().map(|l| (l.id, l)).collect();
     let rows = page

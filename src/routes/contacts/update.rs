@@ -136,6 +136,8 @@ pub async fn update_contact(
         )
     })
     .await?;
+    // The list's first pages may show what just changed.
+    state.first_pages.clear();
     match saved {
         Saved::Done => {
             flash(
