@@ -125,4 +125,26 @@ mod tests {
             "expired"
         );
     }
+
+    #[test]
+    fn keyed_values_are_kept_apart_and_cleared_together() {
+        let cache: CachedByKey<&str, i32> = CachedByKey::new(Duration::from_secs(60));
+        let mut loads = 0;
+        for key in ["a", "b", "a", "b"] {
+            let v = cache.get_or_load(&key, || -> Result<i32, ()> {
+                loads += 1;
+                Ok(if key == "a" { 1 } else { 2 })
+            });
+            assert_eq!(v.map(|v| *v), Ok(if key == "a" { 1 } else { 2 }));
+        }
+        assert_eq!(loads, 2);
+        cache.clear();
+        let _ = cache.get_or_load(&"a", || -> Result<i32, ()> {
+            loads += 1;
+            Ok(3)
+        });
+        assert_eq!(loads, 3);
+        let failed = cache.get_or_load(&"c", || Err("db down"));
+        assert_eq!(failed, Err("db down"), "errors are not kept");
+    }
 }

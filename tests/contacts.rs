@@ -939,3 +939,43 @@ async fn administrators_manage_labels_and_custom_fields_that_forms_then_use() {
     assert!(details.contains("2030-12-31"), "{details}");
     assert_eq!(show.texts(".profile-head .label-chip"), ["Newsletter"]);
 }
+
+#[actix_rt::test]
+async fn the_cached_first_page_shows_this_instances_writes_at_once() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let id = create_contact(&b, "Ann", "Lee", &[]).await;
+    assert!(b.get("/contacts").await.text("main").contains("Ann Lee"));
+    // Created, renamed, deleted: each shows on the very next list page.
+    create_contact(&b, "Bob", "Ng", &[]).await;
+    assert!(b.get("/contacts").await.text("main").contains("Bob Ng"));
+    let edit = b.get(&format!("/contacts/{id}/edit")).await;
+    let version = edit.attr("input[name=version]", "value").expect("version");
+    let saved = b
+        .post(
+            &format!("/contacts/{id}/edit"),
+            &edit.csrf(),
+            &[
+                ("first_name", "Anna"),
+                ("last_name", "Lee"),
+                ("version", &version),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let list = b.get("/contacts").await.text("main");
+    assert!(
+        list.contains("Anna Lee") && !list.contains("Ann Lee"),
+        "{list}"
+    );
+    let confirm = b.get(&format!("/contacts/{id}/delete")).await;
+    b.post(&format!("/contacts/{id}/delete"), &confirm.csrf(), &[])
+        .await;
+    let after = b.get("/contacts").await;
+    assert!(after.text("main").contains("moved to the trash"));
+    assert!(
+        !after.text("table").contains("Anna Lee"),
+        "{}",
+        after.text("table")
+    );
+}
