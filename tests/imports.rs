@@ -597,3 +597,65 @@ async fn export_then_import_gives_back_the_same_contacts() {
     assert_eq!(rows[1][0], "Tom");
     assert_eq!(rows[1][1], "'-minus");
 }
+
+#[actix_rt::test]
+async fn a_running_import_can_be_stopped_and_keeps_what_it_wrote() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let mut data = String::from("First Name,Last Name,Email\n");
+    for i in 0..60_000 {
+        data.push_str(&format!("P{i},Person {i},p{i}@example.com\n"));
+    }
+    let page = upload(&b, "long.csv", data.as_bytes()).await;
+    let id = import_id(&page);
+    let preview = b.get(&format!("/imports/{id}")).await;
+    b.post(&format!("/imports/{id}/start"), &preview.csrf(), &[])
+        .await;
+    let start = std::time::Instant::now();
+    while app.count(&format!("SELECT rows_read FROM imports WHERE id = {id}")) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no batch written"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let running = b.get(&format!("/imports/{id}")).await;
+    assert!(
+        running
+            .body
+            .contains("<noscript><meta http-equiv=\"refresh\" content=\"2\"></noscript>"),
+        "refreshes itself without JavaScript"
+    );
+    let stopped = b
+        .post(&format!("/imports/{id}/cancel"), &running.csrf(), &[])
+        .await;
+    assert_eq!(stopped.location(), Some(format!("/imports/{id}")));
+    wait_done_or_stopped(&app, id).await;
+    let read = app.count(&format!("SELECT rows_read FROM imports WHERE id = {id}"));
+    assert!(read < 60_000, "stopped midway, after {read} rows");
+    assert_eq!(read % 5000, 0, "whole batches only");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.count(&format!("SELECT rows_read FROM imports WHERE id = {id}")),
+        read,
+        "nothing after the stop"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), read);
+    let page = b.get(&format!("/imports/{id}")).await.text("main");
+    assert!(page.contains("The import was stopped"), "{page}");
+}
+
+async fn wait_done_or_stopped(app: &TestApp, id: i64) {
+    let start = Instant::now();
+    // Stopped: the runner has let go of the job (it unlocks after its batch).
+    while app.count(&format!(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {id}"
+    )) > 0
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the runner kept the job"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

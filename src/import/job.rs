@@ -105,12 +105,15 @@ pub enum JobError {
     Retry(String),
     /// Nothing will make this job work (its file is gone).
     Fatal(String),
+    /// Somebody stopped the import; what was written stays.
+    Stopped,
 }
 
 impl std::fmt::Display for JobError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             JobError::Retry(e) | JobError::Fatal(e) => f.write_str(e),
+            JobError::Stopped => f.write_str("stopped"),
         }
     }
 }
@@ -137,6 +140,16 @@ pub fn run_next(pool: &DbPool) -> Result<bool, String> {
     let outcome = run_claimed(&mut conn, id);
     let recorded = match &outcome {
         Ok(()) => Ok(()),
+        Err(JobError::Stopped) => {
+            log::info!("import {id} stopped by a user");
+            imports::table
+                .find(id)
+                .select(imports::stored_path)
+                .first::<String>(&mut *conn)
+                .map(|path| {
+                    let _ = std::fs::remove_file(path);
+                })
+        }
         Err(JobError::Fatal(e)) => finish_failed(&mut conn, id, e),
         Err(JobError::Retry(e)) => {
             log::warn!("import {id} stopped, will resume: {e}");
@@ -503,14 +516,20 @@ fn run_claimed(conn: &mut PgConnection, id: i64) -> Result<(), JobError> {
         }
         conn.transaction(|conn| write_batch(conn, &mut ctx, &batch))?;
     }
-    let path: String = diesel::update(imports::table.find(id))
-        .set((
-            imports::status.eq(status::DONE),
-            imports::error.eq(None::<String>),
-            imports::finished_at.eq(now()),
-        ))
-        .returning(imports::stored_path)
-        .get_result(conn)?;
+    let path: String = diesel::update(
+        imports::table
+            .find(id)
+            .filter(imports::status.eq(status::RUNNING)),
+    )
+    .set((
+        imports::status.eq(status::DONE),
+        imports::error.eq(None::<String>),
+        imports::finished_at.eq(now()),
+    ))
+    .returning(imports::stored_path)
+    .get_result::<String>(conn)
+    .optional()?
+    .ok_or(JobError::Stopped)?;
     let _ = std::fs::remove_file(path);
     log::info!("import {id} finished");
     Ok(())
@@ -521,6 +540,16 @@ fn write_batch(
     ctx: &mut Context<'_>,
     batch: &Batch,
 ) -> Result<(), JobError> {
+    // Taken first and held to the commit: a stop request waits for this
+    // batch, and the next batch sees it.
+    let status: String = imports::table
+        .find(ctx.job.id)
+        .select(imports::status)
+        .for_update()
+        .first(conn)?;
+    if status != status::RUNNING {
+        return Err(JobError::Stopped);
+    }
     let mut counts = Counts::default();
     let valid: Vec<&ParsedRow> = batch
         .items

@@ -155,6 +155,24 @@ impl Import {
         Ok(n == 1)
     }
 
+    /// Stops a queued or running import after the batch in progress; what
+    /// was written stays. False when it was not queued or running.
+    pub fn stop(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
+        let n = diesel::update(
+            imports::table
+                .find(id)
+                .filter(imports::status.eq_any([status::QUEUED, status::RUNNING])),
+        )
+        .set((
+            imports::status.eq(status::CANCELLED),
+            imports::finished_at.eq(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+            >("now()")),
+        ))
+        .execute(conn)?;
+        Ok(n == 1)
+    }
+
     /// The newest imports with who started them.
     pub fn recent(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<(Import, String)>> {
         imports::table

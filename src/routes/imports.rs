@@ -720,7 +720,13 @@ async fn cancel(
 ) -> AppResult<Redirect> {
     let id = id.into_inner();
     let (import, _) = load_import(&state, id).await?;
-    let cancelled = db::transaction(&state.pool, move |conn| Ok(Import::cancel(conn, id)?)).await?;
+    let (cancelled, stopped) = db::transaction(&state.pool, move |conn| {
+        if Import::cancel(conn, id)? {
+            return Ok((true, false));
+        }
+        Ok((false, Import::stop(conn, id)?))
+    })
+    .await?;
     if cancelled {
         let _ = std::fs::remove_file(&import.stored_path);
         flash(
@@ -731,12 +737,19 @@ async fn cancel(
                 import.file_name
             ),
         );
-    } else {
+    } else if stopped {
+        log::info!("import {id} stopped by staff {}", me.staff.id);
         flash(
             &me.session,
-            "error",
-            "This import has already started and cannot be cancelled.",
+            "success",
+            format!(
+                "The import of {} is stopped after the rows it was writing; what was imported before stays.",
+                import.file_name
+            ),
         );
+        return Ok(Redirect::to(format!("/imports/{id}")).see_other());
+    } else {
+        flash(&me.session, "error", "This import has already finished.");
     }
     Ok(Redirect::to("/imports").see_other())
 }
