@@ -139,37 +139,26 @@ impl Import {
         Ok(n == 1)
     }
 
+    /// Cancels an import still waiting for confirmation: nothing was written.
     pub fn cancel(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
-        let n = diesel::update(
-            imports::table
-                .find(id)
-                .filter(imports::status.eq(status::PREVIEW)),
-        )
-        .set((
-            imports::status.eq(status::CANCELLED),
-            imports::finished_at.eq(diesel::dsl::sql::<
-                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-            >("now()")),
-        ))
-        .execute(conn)?;
-        Ok(n == 1)
+        Self::end_as_cancelled(conn, id, &[status::PREVIEW])
     }
 
     /// Stops a queued or running import after the batch in progress; what
     /// was written stays. False when it was not queued or running.
     pub fn stop(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
-        let n = diesel::update(
-            imports::table
-                .find(id)
-                .filter(imports::status.eq_any([status::QUEUED, status::RUNNING])),
-        )
-        .set((
-            imports::status.eq(status::CANCELLED),
-            imports::finished_at.eq(diesel::dsl::sql::<
-                diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-            >("now()")),
-        ))
-        .execute(conn)?;
+        Self::end_as_cancelled(conn, id, &[status::QUEUED, status::RUNNING])
+    }
+
+    fn end_as_cancelled(conn: &mut PgConnection, id: i64, from: &[&str]) -> QueryResult<bool> {
+        let n = diesel::update(imports::table.find(id).filter(imports::status.eq_any(from)))
+            .set((
+                imports::status.eq(status::CANCELLED),
+                imports::finished_at.eq(diesel::dsl::sql::<
+                    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                >("now()")),
+            ))
+            .execute(conn)?;
         Ok(n == 1)
     }
 
