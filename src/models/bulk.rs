@@ -20,27 +20,22 @@ pub enum BulkEdit {
     Delete,
 }
 
-const SET_TYPE: &str = "\
+/// Sets a text column (`contact_type` or `level`) whose stored values are
+/// lower-case words; the change log shows them capitalised, as forms do.
+fn set_word_sql(column: &str, field: &str) -> String {
+    format!(
+        "\
 WITH target AS (
-    SELECT id, contact_type AS old FROM contacts
-    WHERE id = ANY($1) AND deleted_at IS NULL AND contact_type <> $3
+    SELECT id, {column} AS old FROM contacts
+    WHERE id = ANY($1) AND deleted_at IS NULL AND {column} <> $3
     FOR UPDATE),
 upd AS (
-    UPDATE contacts c SET contact_type = $3, version = c.version + 1, updated_at = now(), updated_by = $2
+    UPDATE contacts c SET {column} = $3, version = c.version + 1, updated_at = now(), updated_by = $2
     FROM target t WHERE c.id = t.id RETURNING c.id, t.old, c.version)
 INSERT INTO contact_changes (contact_id, staff_id, source, action, field, old_value, new_value, version)
-SELECT id, $2, 'bulk', 'update', 'Type', initcap(old), initcap($3), version FROM upd";
-
-const SET_LEVEL: &str = "\
-WITH target AS (
-    SELECT id, level AS old FROM contacts
-    WHERE id = ANY($1) AND deleted_at IS NULL AND level <> $3
-    FOR UPDATE),
-upd AS (
-    UPDATE contacts c SET level = $3, version = c.version + 1, updated_at = now(), updated_by = $2
-    FROM target t WHERE c.id = t.id RETURNING c.id, t.old, c.version)
-INSERT INTO contact_changes (contact_id, staff_id, source, action, field, old_value, new_value, version)
-SELECT id, $2, 'bulk', 'update', 'Level', initcap(old), initcap($3), version FROM upd";
+SELECT id, $2, 'bulk', 'update', '{field}', initcap(old), initcap($3), version FROM upd"
+    )
+}
 
 const SET_OWNER: &str = "\
 WITH target AS (
@@ -125,8 +120,12 @@ pub fn apply(
             .bind::<BigInt, _>(actor)
     };
     match edit {
-        BulkEdit::Type(t) => base(SET_TYPE).bind::<Text, _>(t.as_str()).execute(conn),
-        BulkEdit::Level(l) => base(SET_LEVEL).bind::<Text, _>(l.as_str()).execute(conn),
+        BulkEdit::Type(t) => base(&set_word_sql("contact_type", "Type"))
+            .bind::<Text, _>(t.as_str())
+            .execute(conn),
+        BulkEdit::Level(l) => base(&set_word_sql("level", "Level"))
+            .bind::<Text, _>(l.as_str())
+            .execute(conn),
         BulkEdit::Owner(o) => base(SET_OWNER).bind::<BigInt, _>(*o).execute(conn),
         BulkEdit::AddLabel(l) => base(&add_label_sql()).bind::<BigInt, _>(*l).execute(conn),
         BulkEdit::RemoveLabel(l) => base(&remove_label_sql())

@@ -149,6 +149,8 @@ impl BulkForm {
 pub struct ConfirmBulkDeletePage {
     layout: Layout,
     form: BulkForm,
+    /// The list view the contacts were chosen in (`_bulk_view.html` carries it on).
+    params: ListParams,
     count: i64,
 }
 
@@ -256,6 +258,7 @@ pub async fn bulk_action(
         .await?;
         return Ok(Either::Right(Either::Left(ConfirmBulkDeletePage {
             layout: Layout::new(&me.session, Some(&me.staff), "contacts", "/contacts"),
+            params: form.view.clone(),
             form,
             count,
         })));
