@@ -264,16 +264,7 @@ fn main() {
                 let client = awc::Client::builder().timeout(Duration::from_secs(60)).finish();
                 let mut times = Vec::new();
                 while running.load(Ordering::Relaxed) {
-                    let t = Instant::now();
-                    let mut res = client
-                        .get(&url)
-                        .insert_header(("Cookie", cookie.clone()))
-                        .send()
-                        .await
-                        .expect("GET");
-                    let _ = res.body().limit(8 << 20).await;
-                    assert_eq!(res.status().as_u16(), 200);
-                    times.push(t.elapsed());
+                    times.push(support::timed_get(&client, &url, &cookie).await);
                     actix_rt::time::sleep(Duration::from_millis(50)).await;
                 }
                 times.sort();

@@ -27,17 +27,30 @@ impl CsvLine {
             if i > 0 {
                 out.push(',');
             }
-            push_quoted(&mut out, v);
+            push_field(&mut out, v, false);
         }
         out.push_str("\r\n");
         out
     }
 }
 
-fn push_quoted(out: &mut String, v: &str) {
-    if v.contains([',', '"', '\n', '\r']) {
+/// Appends `v` as one CSV field: in quotes (inner quotes doubled) when it
+/// holds a comma, a quote or a line break; after a `'` when `protect`.
+fn push_field(out: &mut String, v: &str, protect: bool) {
+    let quote = v.contains([',', '"', '\n', '\r']);
+    if quote {
         out.push('"');
-        out.push_str(&v.replace('"', "\"\""));
+    }
+    if protect {
+        out.push('\'');
+    }
+    if quote {
+        for ch in v.chars() {
+            if ch == '"' {
+                out.push('"');
+            }
+            out.push(ch);
+        }
         out.push('"');
     } else {
         out.push_str(v);
@@ -65,16 +78,7 @@ fn protects(v: &str, phone_column: bool) -> bool {
     looks_like_formula(v.trim_start_matches('\'')) && !(phone_column && is_phone_list(v))
 }
 
-/// A cell as the export writes it (before CSV quoting).
-pub fn escape_cell(v: &str, phone_column: bool) -> String {
-    if protects(v, phone_column) {
-        format!("'{v}")
-    } else {
-        v.to_string()
-    }
-}
-
-/// The import's side of [`escape_cell`]: drops the `'` the export added.
+/// The import's side of `protects`: drops the `'` the export added.
 pub fn unescape_cell(v: &str) -> &str {
     match v.strip_prefix('\'') {
         Some(rest) if looks_like_formula(rest.trim_start_matches('\'')) => rest,
@@ -204,25 +208,7 @@ fn cell(out: &mut String, first: &mut bool, v: &str, phone: bool) {
         out.push(',');
     }
     *first = false;
-    let protect = protects(v, phone);
-    if !v.contains([',', '"', '\n', '\r']) {
-        if protect {
-            out.push('\'');
-        }
-        out.push_str(v);
-        return;
-    }
-    out.push('"');
-    if protect {
-        out.push('\'');
-    }
-    for ch in v.chars() {
-        if ch == '"' {
-            out.push('"');
-        }
-        out.push(ch);
-    }
-    out.push('"');
+    push_field(out, v, protects(v, phone));
 }
 
 /// The values of one kind joined with `;` (several phones of one kind).
@@ -464,6 +450,13 @@ fn read_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One cell as the export writes it.
+    fn escape_cell(v: &str, phone: bool) -> String {
+        let mut out = String::new();
+        push_field(&mut out, v, protects(v, phone));
+        out
+    }
 
     #[test]
     fn formulas_are_escaped_but_phones_are_not() {

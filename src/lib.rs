@@ -66,6 +66,15 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The labels and owners that filters and options offer, from the cache.
+    pub fn choices(
+        &self,
+        conn: &mut diesel::PgConnection,
+    ) -> diesel::QueryResult<std::sync::Arc<models::contact_list::ListChoices>> {
+        self.list_choices
+            .get_or_load(|| models::contact_list::ListChoices::load(conn))
+    }
+
     pub async fn setup_done(&self) -> Result<bool, AppError> {
         if self.setup_done.load(Ordering::Relaxed) {
             return Ok(true);

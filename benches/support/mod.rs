@@ -96,21 +96,7 @@ pub async fn latency(
                 .finish();
             let mut times = Vec::new();
             for _ in 0..total / clients {
-                let t = Instant::now();
-                let mut res = client
-                    .get(&url)
-                    .insert_header(("Cookie", cookie.clone()))
-                    .send()
-                    .await
-                    .expect("GET");
-                let body = res.body().limit(8 << 20).await.expect("body");
-                assert_eq!(
-                    res.status().as_u16(),
-                    200,
-                    "{}",
-                    String::from_utf8_lossy(&body)
-                );
-                times.push(t.elapsed());
+                times.push(timed_get(&client, &url, &cookie).await);
             }
             times
         }));
@@ -125,6 +111,25 @@ pub async fn latency(
         percentile(&all, 0.95),
         percentile(&all, 1.0),
     )
+}
+
+/// One full page load (the whole body read), which must answer 200; how long it took.
+pub async fn timed_get(client: &awc::Client, url: &str, cookie: &str) -> Duration {
+    let t = Instant::now();
+    let mut res = client
+        .get(url)
+        .insert_header(("Cookie", cookie.to_string()))
+        .send()
+        .await
+        .expect("GET");
+    let body = res.body().limit(8 << 20).await.expect("body");
+    assert_eq!(
+        res.status().as_u16(),
+        200,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    t.elapsed()
 }
 
 /// The database holding `n` generated contacts and the bench administrator,

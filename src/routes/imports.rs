@@ -30,7 +30,6 @@ use crate::{
     },
     models::search_plan::Sample,
     models::{
-        contact_list::ListChoices,
         custom_field::CustomField,
         import::{Export, Import, NewImport, status},
         label::Label,
@@ -179,7 +178,7 @@ async fn import_page(
 ) -> AppResult<ImportPage> {
     let app = state.clone();
     let (choices, imports, exports) = db::run(&state.pool, move |conn| {
-        let choices = app.list_choices.get_or_load(|| ListChoices::load(conn))?;
+        let choices = app.choices(conn)?;
         let imports = Import::recent(conn, 20)?;
         let exports = Export::recent(conn, 10)?;
         Ok((choices, imports, exports))
@@ -604,7 +603,7 @@ async fn show(
     let path = PathBuf::from(&import.stored_path);
     let app = state.clone();
     let (choices, defs) = db::run(&state.pool, move |conn| {
-        let choices = app.list_choices.get_or_load(|| ListChoices::load(conn))?;
+        let choices = app.choices(conn)?;
         Ok((choices, CustomField::defs(conn)?))
     })
     .await?;
@@ -680,10 +679,7 @@ async fn start(
     let labels = options.label_ids();
     let mode = options.mode();
     let app = state.clone();
-    let choices = db::run(&state.pool, move |conn| {
-        Ok(app.list_choices.get_or_load(|| ListChoices::load(conn))?)
-    })
-    .await?;
+    let choices = db::run(&state.pool, move |conn| Ok(app.choices(conn)?)).await?;
     let owner_ok = owner.is_none_or(|o| choices.owners.iter().any(|(id, _)| *id == o));
     let labels_ok = labels
         .iter()

@@ -210,10 +210,7 @@ pub async fn bulk_action(
         return Ok(back());
     }
     let app = state.clone();
-    let choices = db::run(&state.pool, move |conn| {
-        Ok(app.list_choices.get_or_load(|| ListChoices::load(conn))?)
-    })
-    .await?;
+    let choices = db::run(&state.pool, move |conn| Ok(app.choices(conn)?)).await?;
     let edit = match form.edit(&choices) {
         Ok(edit) => edit,
         Err(message) => {

@@ -19,7 +19,7 @@ use crate::{
     error::{AppError, AppResult},
     models::{
         contact::display_name,
-        contact_list::{self, Cursor, Filters, ListChoices, ListQuery, Sort, search_terms},
+        contact_list::{self, Cursor, Filters, ListQuery, Sort, search_terms},
         label::Label,
         search_plan::{Plan, Sample},
     },
@@ -233,7 +233,7 @@ pub async fn list_contacts(
             std::sync::Arc::new(load(conn)?)
         };
         // Outside the pinned plan: it would only hurt these small lookups.
-        let choices = app.list_choices.get_or_load(|| ListChoices::load(conn))?;
+        let choices = app.choices(conn)?;
         Ok::<_, AppError>((cached, choices))
     })
     .await?;
