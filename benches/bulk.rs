@@ -103,6 +103,44 @@ fn memory(pid: u32) -> (f64, f64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
+/// CPU seconds used so far: by one process (`Some(pid)`) or by the whole
+/// machine (all cores, idle and I/O wait excluded).
+fn cpu_seconds(pid: Option<u32>) -> f64 {
+    // Clock ticks; 100 a second on Linux.
+    const HZ: f64 = 100.0;
+    let ticks: f64 = match pid {
+        Some(pid) => std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .rsplit(')')
+            .next()
+            .map(|rest| {
+                // utime and stime are fields 14 and 15; `rest` starts at field 3.
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|v| v.parse::<f64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0.0),
+        None => std::fs::read_to_string("/proc/stat")
+            .unwrap_or_default()
+            .lines()
+            .next()
+            .map(|cpu| {
+                cpu.split_whitespace()
+                    .skip(1)
+                    .enumerate()
+                    // user nice system (idle iowait) irq softirq steal
+                    .filter(|(i, _)| !matches!(i, 3 | 4))
+                    .take(6)
+                    .filter_map(|(_, v)| v.parse::<f64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0.0),
+    };
+    ticks / HZ
+}
+
 fn main() {
     let n: i64 = std::env::var("BENCH_CONTACTS")
         .ok()
@@ -254,6 +292,7 @@ fn main() {
             .expect("start");
         assert_eq!(res.status().as_u16(), 303);
         let started = Instant::now();
+        let (app_cpu, all_cpu) = (cpu_seconds(Some(pid)), cpu_seconds(None));
         let running = Arc::new(AtomicBool::new(true));
         let mut probes = Vec::new();
         for path in ["/contacts", "/contacts?q=son", "/contacts?q=9050+0001"] {
@@ -286,7 +325,12 @@ fn main() {
             actix_rt::time::sleep(Duration::from_millis(200)).await;
         }
         let wall = started.elapsed().as_secs_f64();
+        let (app_cpu, all_cpu) = (cpu_seconds(Some(pid)) - app_cpu, cpu_seconds(None) - all_cpu);
         running.store(false, Ordering::Relaxed);
+        println!(
+            "CPU during the import: app {app_cpu:.1} s, whole machine {all_cpu:.1} s of {:.1} s available",
+            wall * std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
+        );
         let job_secs = count(
             &mut db,
             &format!("SELECT (extract(epoch FROM finished_at - started_at) * 1000)::bigint AS n FROM imports WHERE id = {id}"),

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, Weak, mpsc};
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
@@ -137,7 +137,7 @@ pub fn run_next(pool: &DbPool) -> Result<bool, String> {
     let Some(id) = claim(&mut conn).map_err(|e| e.to_string())? else {
         return Ok(false);
     };
-    let outcome = run_claimed(&mut conn, id);
+    let outcome = run_claimed(pool, &mut conn, id);
     let recorded = match &outcome {
         Ok(()) => Ok(()),
         Err(JobError::Stopped) => {
@@ -335,7 +335,7 @@ impl Reader {
 }
 
 /// Label names (lower-cased) to ids, filled as batches need them.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Labels(HashMap<String, i64>);
 
 #[derive(QueryableByName)]
@@ -353,21 +353,27 @@ struct NextId {
 }
 
 impl Labels {
-    /// Creates the labels that do not exist yet.
+    /// Creates the labels that do not exist yet, committed at once (see
+    /// `write_batch`), and returns the ids known so far. Writers share the
+    /// cache but not its lock while they talk to the database, and insert
+    /// missing names in sorted order so two of them never wait on each other
+    /// in a circle.
     fn resolve<'a>(
-        &mut self,
+        cache: &Mutex<Labels>,
         conn: &mut PgConnection,
         names: impl Iterator<Item = &'a String>,
-    ) -> QueryResult<()> {
-        let missing: Vec<String> = names
-            .filter(|n| !self.0.contains_key(&n.to_lowercase()))
+    ) -> Result<Labels, JobError> {
+        let known = lock(cache)?.clone();
+        let mut missing: Vec<String> = names
+            .filter(|n| !known.0.contains_key(&n.to_lowercase()))
             .cloned()
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
         if missing.is_empty() {
-            return Ok(());
+            return Ok(known);
         }
+        missing.sort_by_key(|n| n.to_lowercase());
         diesel::sql_query(
             "INSERT INTO labels (name) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
         )
@@ -379,10 +385,11 @@ impl Labels {
         )
         .bind::<Array<Text>, _>(&lowered)
         .load(conn)?;
+        let mut cache = lock(cache)?;
         for l in found {
-            self.0.insert(l.name, l.id);
+            cache.0.insert(l.name, l.id);
         }
-        Ok(())
+        Ok(cache.clone())
     }
 
     fn ids(&self, names: &[String], extra: &[i64]) -> Vec<i64> {
@@ -397,13 +404,20 @@ impl Labels {
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, JobError> {
+    m.lock()
+        .map_err(|_| JobError::Retry("an import writer panicked".into()))
+}
+
+/// What every writer of a job shares.
 struct Context<'a> {
     job: &'a Import,
     actor: Option<i64>,
     owner: Option<i64>,
     extra_labels: Vec<i64>,
-    labels: Labels,
+    labels: Mutex<Labels>,
     custom_fields: Vec<i64>,
+    order: CommitOrder,
     /// Whether this connection may skip per-row foreign key checks (only a
     /// superuser may); see `guard_references`.
     skip_fk_checks: bool,
@@ -422,10 +436,13 @@ struct Superuser {
 /// come from their own sequence in this transaction and need no check. On an
 /// installation where the app's role is not a superuser the triggers run as
 /// usual and this only costs the locks.
-fn guard_references(conn: &mut PgConnection, ctx: &Context<'_>) -> Result<(), JobError> {
+fn guard_references(
+    conn: &mut PgConnection,
+    ctx: &Context<'_>,
+    labels: &Labels,
+) -> Result<(), JobError> {
     let staff: Vec<i64> = ctx.actor.into_iter().chain(ctx.owner).collect();
-    let labels: Vec<i64> = ctx
-        .labels
+    let labels: Vec<i64> = labels
         .0
         .values()
         .copied()
@@ -471,7 +488,62 @@ struct Counts {
     failed: i64,
 }
 
-fn run_claimed(conn: &mut PgConnection, id: i64) -> Result<(), JobError> {
+/// Lets writers commit their batches in file order: a batch may be written
+/// while an earlier one is, but it commits only after the earlier one did, so
+/// what is committed is always the file up to `imports.byte_offset`, a
+/// resumed job starts exactly there, and a stop never leaves a gap.
+struct CommitOrder {
+    state: Mutex<Turn>,
+    cond: Condvar,
+}
+
+struct Turn {
+    next: u64,
+    /// A batch failed or the job was stopped: later batches roll back.
+    broken: bool,
+}
+
+impl CommitOrder {
+    fn new() -> Self {
+        CommitOrder {
+            state: Mutex::new(Turn {
+                next: 0,
+                broken: false,
+            }),
+            cond: Condvar::new(),
+        }
+    }
+
+    /// Waits until batch `seq` is next; false when the job broke meanwhile.
+    fn wait_for(&self, seq: u64) -> Result<bool, JobError> {
+        let turn = lock(&self.state)?;
+        let turn = self
+            .cond
+            .wait_while(turn, |t| t.next != seq && !t.broken)
+            .map_err(|_| JobError::Retry("an import writer panicked".into()))?;
+        Ok(!turn.broken)
+    }
+
+    fn committed(&self) {
+        if let Ok(mut turn) = self.state.lock() {
+            turn.next += 1;
+        }
+        self.cond.notify_all();
+    }
+
+    fn break_off(&self) {
+        if let Ok(mut turn) = self.state.lock() {
+            turn.broken = true;
+        }
+        self.cond.notify_all();
+    }
+}
+
+/// Batches handed to writers; with two writers PostgreSQL maintains the
+/// indexes on both cores while this thread reads and checks the file.
+const WRITERS: usize = 2;
+
+fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), JobError> {
     let job = Import::find(conn, id)?;
     let defs = CustomField::defs(conn)?;
     let header = Header::parse(&job.header(), &defs).map_err(JobError::Fatal)?;
@@ -484,6 +556,7 @@ fn run_claimed(conn: &mut PgConnection, id: i64) -> Result<(), JobError> {
         .has_headers(false)
         .flexible(true)
         .from_reader(BufReader::with_capacity(1 << 20, file));
+    let update_mode = job.mode == "update";
     let mut reader = Reader {
         csv,
         start,
@@ -492,7 +565,7 @@ fn run_claimed(conn: &mut PgConnection, id: i64) -> Result<(), JobError> {
         next_row: job.record_no + 1,
         header,
         today: Utc::now().date_naive(),
-        update_mode: job.mode == "update",
+        update_mode,
     };
     let actor = Some(job.staff_id);
     let skip_fk_checks =
@@ -500,22 +573,73 @@ fn run_claimed(conn: &mut PgConnection, id: i64) -> Result<(), JobError> {
             .get_result::<Superuser>(conn)
             .map(|r| r.yes)
             .unwrap_or(false);
-    let mut ctx = Context {
+    let ctx = Context {
         job: &job,
         actor,
         owner: job.owner_id.or(actor),
         extra_labels: job.labels(),
-        labels: Labels::default(),
+        labels: Mutex::new(Labels::default()),
         custom_fields: reader.header.custom_fields.iter().map(|f| f.id).collect(),
         skip_fk_checks,
+        order: CommitOrder::new(),
     };
-    loop {
-        let batch = reader.read_batch()?;
-        if batch.records == 0 {
-            break;
+    // An update may change what a later row of the file matches, so updates
+    // go one batch after another; new contacts can be written side by side.
+    let writers = if update_mode {
+        1
+    } else {
+        let spare = usize::try_from(pool.max_size())
+            .unwrap_or(1)
+            .saturating_sub(1);
+        WRITERS.min(spare).max(1)
+    };
+    std::thread::scope(|scope| {
+        let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Batch)>(0);
+        // Owned by the writers alone: when the last one is gone, handing out
+        // a batch fails instead of waiting forever.
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (done_tx, done_rx) = mpsc::channel::<JobError>();
+        let handles: Vec<_> = (0..writers)
+            .map(|_| {
+                let (done_tx, work_rx, ctx) = (done_tx.clone(), work_rx.clone(), &ctx);
+                scope.spawn(move || write_batches(pool, ctx, &work_rx, done_tx))
+            })
+            .collect();
+        drop((done_tx, work_rx));
+        let mut outcome = Ok(());
+        for seq in 0.. {
+            match reader.read_batch() {
+                Ok(batch) if batch.records == 0 => break,
+                // Blocks until a writer is free; none left means each one
+                // reported why.
+                Ok(batch) => {
+                    if work_tx.send((seq, batch)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    ctx.order.break_off();
+                    outcome = Err(e);
+                    break;
+                }
+            }
         }
-        conn.transaction(|conn| write_batch(conn, &mut ctx, &batch))?;
-    }
+        drop(work_tx);
+        // The first error is the one that stopped the job; the writers after
+        // it only rolled back.
+        for e in done_rx {
+            if outcome.is_ok() {
+                outcome = Err(e);
+            }
+        }
+        for handle in handles {
+            if handle.join().is_err() && outcome.is_ok() {
+                // The runner thread lives on; the job is tried again.
+                outcome = Err(JobError::Retry("an import writer panicked".into()));
+            }
+        }
+        outcome
+    })?;
     let path: String = diesel::update(
         imports::table
             .find(id)
@@ -535,71 +659,130 @@ fn run_claimed(conn: &mut PgConnection, id: i64) -> Result<(), JobError> {
     Ok(())
 }
 
+/// One writer: takes batches until there are no more or one fails.
+fn write_batches(
+    pool: &DbPool,
+    ctx: &Context<'_>,
+    work: &Mutex<mpsc::Receiver<(u64, Batch)>>,
+    failed: mpsc::Sender<JobError>,
+) {
+    let mut conn = match pool.get() {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.order.break_off();
+            let _ = failed.send(JobError::Retry(e.to_string()));
+            return;
+        }
+    };
+    loop {
+        let (seq, batch) = match work.lock() {
+            Ok(rx) => match rx.recv() {
+                Ok(b) => b,
+                Err(_) => return,
+            },
+            Err(_) => return,
+        };
+        match write_batch(&mut conn, ctx, seq, &batch) {
+            Ok(()) => ctx.order.committed(),
+            Err(e) => {
+                ctx.order.break_off();
+                let _ = failed.send(e);
+                return;
+            }
+        }
+    }
+}
+
+/// Writes one batch and commits it in its turn, together with the job's new
+/// position and counts.
 fn write_batch(
     conn: &mut PgConnection,
-    ctx: &mut Context<'_>,
+    ctx: &Context<'_>,
+    seq: u64,
     batch: &Batch,
 ) -> Result<(), JobError> {
-    // Taken first and held to the commit: a stop request waits for this
-    // batch, and the next batch sees it.
-    let status: String = imports::table
-        .find(ctx.job.id)
-        .select(imports::status)
-        .for_update()
-        .first(conn)?;
-    if status != status::RUNNING {
-        return Err(JobError::Stopped);
-    }
-    let mut counts = Counts::default();
     let valid: Vec<&ParsedRow> = batch
         .items
         .iter()
         .filter_map(|i| i.outcome.as_ref().ok())
         .collect();
-    ctx.labels
-        .resolve(conn, valid.iter().flat_map(|r| r.labels.iter()))?;
-    guard_references(conn, ctx)?;
-    let new_rows: Vec<&ParsedRow> = if ctx.job.mode == "update" {
-        update_existing(conn, ctx, &valid, &mut counts)?
-    } else {
-        valid
-    };
-    copy_new(conn, ctx, &new_rows)?;
-    counts.imported += new_rows.len() as i64;
+    // Created in their own transaction: a batch holding a new label's
+    // uncommitted row while waiting for its turn would block an earlier batch
+    // that needs the same label.
+    let labels = Labels::resolve(
+        &ctx.labels,
+        conn,
+        valid.iter().flat_map(|r| r.labels.iter()),
+    )?;
+    conn.transaction(|conn| {
+        // A crash can lose the latest commits; they take the job's position
+        // with them, so the resumed job writes those rows again.
+        diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn)?;
+        if !still_running(conn, ctx, false)? {
+            return Err(JobError::Stopped);
+        }
+        let mut counts = Counts::default();
+        guard_references(conn, ctx, &labels)?;
+        let new_rows: Vec<&ParsedRow> = if ctx.job.mode == "update" {
+            update_existing(conn, ctx, &labels, &valid, &mut counts)?
+        } else {
+            valid
+        };
+        copy_new(conn, ctx, &labels, &new_rows)?;
+        counts.imported += new_rows.len() as i64;
 
-    let failures: Vec<_> = batch
-        .items
-        .iter()
-        .filter_map(|i| match &i.outcome {
-            Err((errors, fields)) => Some((
-                import_errors::import_id.eq(ctx.job.id),
-                import_errors::row_no.eq(i.row_no),
-                import_errors::errors.eq(errors.as_str()),
-                import_errors::fields.eq(fields),
-            )),
-            Ok(_) => None,
-        })
-        .collect();
-    counts.failed = failures.len() as i64;
-    for chunk in failures.chunks(1000) {
-        diesel::insert_into(import_errors::table)
-            .values(chunk)
-            .on_conflict_do_nothing()
+        let failures: Vec<_> = batch
+            .items
+            .iter()
+            .filter_map(|i| match &i.outcome {
+                Err((errors, fields)) => Some((
+                    import_errors::import_id.eq(ctx.job.id),
+                    import_errors::row_no.eq(i.row_no),
+                    import_errors::errors.eq(errors.as_str()),
+                    import_errors::fields.eq(fields),
+                )),
+                Ok(_) => None,
+            })
+            .collect();
+        counts.failed = failures.len() as i64;
+        for chunk in failures.chunks(1000) {
+            diesel::insert_into(import_errors::table)
+                .values(chunk)
+                .on_conflict_do_nothing()
+                .execute(conn)?;
+        }
+        if !ctx.order.wait_for(seq)? {
+            return Err(JobError::Stopped);
+        }
+        // Locked to the commit: a stop either waits for this batch or this
+        // batch sees it and rolls back.
+        if !still_running(conn, ctx, true)? {
+            return Err(JobError::Stopped);
+        }
+        diesel::update(imports::table.find(ctx.job.id))
+            .set((
+                imports::byte_offset.eq(batch.end_offset as i64),
+                imports::record_no.eq(imports::record_no + batch.records),
+                imports::rows_read.eq(imports::rows_read + batch.items.len() as i64),
+                imports::imported.eq(imports::imported + counts.imported),
+                imports::updated.eq(imports::updated + counts.updated),
+                imports::unchanged.eq(imports::unchanged + counts.unchanged),
+                imports::failed.eq(imports::failed + counts.failed),
+                imports::heartbeat_at.eq(now()),
+            ))
             .execute(conn)?;
-    }
-    diesel::update(imports::table.find(ctx.job.id))
-        .set((
-            imports::byte_offset.eq(batch.end_offset as i64),
-            imports::record_no.eq(imports::record_no + batch.records),
-            imports::rows_read.eq(imports::rows_read + batch.items.len() as i64),
-            imports::imported.eq(imports::imported + counts.imported),
-            imports::updated.eq(imports::updated + counts.updated),
-            imports::unchanged.eq(imports::unchanged + counts.unchanged),
-            imports::failed.eq(imports::failed + counts.failed),
-            imports::heartbeat_at.eq(now()),
-        ))
-        .execute(conn)?;
-    Ok(())
+        Ok(())
+    })
+}
+
+fn still_running(conn: &mut PgConnection, ctx: &Context<'_>, lock: bool) -> QueryResult<bool> {
+    let query = imports::table.find(ctx.job.id).select(imports::status);
+    let status: String = if lock {
+        query.for_update().first(conn)?
+    } else {
+        query.first(conn)?
+    };
+    Ok(status == status::RUNNING)
 }
 
 #[derive(QueryableByName)]
@@ -614,7 +797,8 @@ struct Match {
 /// returns the others, which are new.
 fn update_existing<'r>(
     conn: &mut PgConnection,
-    ctx: &mut Context<'_>,
+    ctx: &Context<'_>,
+    labels: &Labels,
     rows: &[&'r ParsedRow],
     counts: &mut Counts,
 ) -> Result<Vec<&'r ParsedRow>, JobError> {
@@ -672,7 +856,7 @@ fn update_existing<'r>(
         };
         let record = ContactRecord::load(conn, contact_id)?;
         let current = merge::input_of(&record);
-        let label_ids = ctx.labels.ids(&row.labels, &ctx.extra_labels);
+        let label_ids = labels.ids(&row.labels, &ctx.extra_labels);
         let merged = merge::merge(&current, row, &label_ids);
         if merged == current {
             counts.unchanged += 1;
@@ -717,6 +901,7 @@ fn search_text(input: &ContactInput) -> String {
 fn copy_new(
     conn: &mut PgConnection,
     ctx: &Context<'_>,
+    label_ids: &Labels,
     rows: &[&ParsedRow],
 ) -> Result<(), JobError> {
     if rows.is_empty() {
@@ -784,7 +969,7 @@ fn copy_new(
                 .int(pos as i64)
                 .end();
         }
-        for label in ctx.labels.ids(&row.labels, &ctx.extra_labels) {
+        for label in label_ids.ids(&row.labels, &ctx.extra_labels) {
             labels.int(id).int(label).end();
         }
         for (field, value) in &i.custom {
@@ -909,6 +1094,37 @@ fn copy_new(
 mod tests {
     use super::*;
     use crate::domain::contact::{ContactForm, EmailRow, PhoneRow};
+
+    #[test]
+    fn batches_commit_in_file_order_whatever_order_they_are_ready_in() {
+        let order = CommitOrder::new();
+        let committed = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for seq in (0..4u64).rev() {
+                let (order, committed) = (&order, &committed);
+                s.spawn(move || {
+                    // The later the batch, the sooner it is ready.
+                    std::thread::sleep(Duration::from_millis(20 * (4 - seq)));
+                    assert!(order.wait_for(seq).expect("turn"));
+                    committed.lock().expect("log").push(seq);
+                    order.committed();
+                });
+            }
+        });
+        assert_eq!(*committed.lock().expect("log"), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn batches_waiting_for_their_turn_roll_back_when_the_job_breaks() {
+        let order = CommitOrder::new();
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| order.wait_for(1).expect("turn"));
+            std::thread::sleep(Duration::from_millis(20));
+            order.break_off();
+            assert!(!waiting.join().expect("join"));
+        });
+        assert!(!order.wait_for(0).expect("turn"));
+    }
 
     #[test]
     fn search_text_matches_what_the_database_builds() {
