@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Integer, Text};
 
 use crate::AppState;
-use crate::db::DbPool;
+use crate::db::{DbConn, DbPool};
 use crate::domain::contact::ContactInput;
 use crate::import::copy::CopyBuffer;
 use crate::import::header::Header;
@@ -585,35 +585,46 @@ fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), Jo
     };
     // An update may change what a later row of the file matches, so updates
     // go one batch after another; new contacts can be written side by side.
-    let writers = if update_mode {
+    let wanted = if update_mode {
         1
     } else {
+        // Leaves the pool at least one connection for the pages.
         let spare = usize::try_from(pool.max_size())
             .unwrap_or(1)
-            .saturating_sub(1);
+            .saturating_sub(2);
         WRITERS.min(spare).max(1)
     };
+    let mut connections = vec![pool.get().map_err(|e| JobError::Retry(e.to_string()))?];
+    while connections.len() < wanted {
+        // A second writer only if the pages can spare a connection now.
+        match pool.get_timeout(Duration::from_millis(200)) {
+            Ok(c) => connections.push(c),
+            Err(_) => break,
+        }
+    }
     std::thread::scope(|scope| {
         let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Batch)>(0);
         // Owned by the writers alone: when the last one is gone, handing out
         // a batch fails instead of waiting forever.
         let work_rx = Arc::new(Mutex::new(work_rx));
         let (done_tx, done_rx) = mpsc::channel::<JobError>();
-        let handles: Vec<_> = (0..writers)
-            .map(|_| {
+        let handles: Vec<_> = connections
+            .into_iter()
+            .map(|conn| {
                 let (done_tx, work_rx, ctx) = (done_tx.clone(), work_rx.clone(), &ctx);
-                scope.spawn(move || write_batches(pool, ctx, &work_rx, done_tx))
+                scope.spawn(move || write_batches(conn, ctx, &work_rx, done_tx))
             })
             .collect();
         drop((done_tx, work_rx));
         let mut outcome = Ok(());
+        let mut writers_gone = false;
         for seq in 0.. {
             match reader.read_batch() {
                 Ok(batch) if batch.records == 0 => break,
-                // Blocks until a writer is free; none left means each one
-                // reported why.
+                // Blocks until a writer is free.
                 Ok(batch) => {
                     if work_tx.send((seq, batch)).is_err() {
+                        writers_gone = true;
                         break;
                     }
                 }
@@ -638,6 +649,10 @@ fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), Jo
                 outcome = Err(JobError::Retry("an import writer panicked".into()));
             }
         }
+        if writers_gone && outcome.is_ok() {
+            // Never report a job done that was not read to its end.
+            outcome = Err(JobError::Retry("the import writers stopped".into()));
+        }
         outcome
     })?;
     let path: String = diesel::update(
@@ -661,19 +676,11 @@ fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), Jo
 
 /// One writer: takes batches until there are no more or one fails.
 fn write_batches(
-    pool: &DbPool,
+    mut conn: DbConn,
     ctx: &Context<'_>,
     work: &Mutex<mpsc::Receiver<(u64, Batch)>>,
     failed: mpsc::Sender<JobError>,
 ) {
-    let mut conn = match pool.get() {
-        Ok(c) => c,
-        Err(e) => {
-            ctx.order.break_off();
-            let _ = failed.send(JobError::Retry(e.to_string()));
-            return;
-        }
-    };
     loop {
         let (seq, batch) = match work.lock() {
             Ok(rx) => match rx.recv() {
