@@ -142,12 +142,18 @@ pub fn run_next(pool: &DbPool) -> Result<bool, String> {
         Ok(()) => Ok(()),
         Err(JobError::Stopped) => {
             log::info!("import {id} stopped by a user");
+            // Only a job that really ended loses its file; anything else is
+            // picked up again.
             imports::table
                 .find(id)
+                .filter(imports::status.eq(status::CANCELLED))
                 .select(imports::stored_path)
                 .first::<String>(&mut *conn)
+                .optional()
                 .map(|path| {
-                    let _ = std::fs::remove_file(path);
+                    if let Some(path) = path {
+                        let _ = std::fs::remove_file(path);
+                    }
                 })
         }
         Err(JobError::Fatal(e)) => finish_failed(&mut conn, id, e),
@@ -692,8 +698,10 @@ fn write_batches(
         match write_batch(&mut conn, ctx, seq, &batch) {
             Ok(()) => ctx.order.committed(),
             Err(e) => {
-                ctx.order.break_off();
+                // Reported before the batches waiting for their turn wake up
+                // and report theirs: the first report is the cause.
                 let _ = failed.send(e);
+                ctx.order.break_off();
                 return;
             }
         }
@@ -759,7 +767,7 @@ fn write_batch(
                 .execute(conn)?;
         }
         if !ctx.order.wait_for(seq)? {
-            return Err(JobError::Stopped);
+            return Err(JobError::Retry("an earlier batch was not written".into()));
         }
         // Locked to the commit: a stop either waits for this batch or this
         // batch sees it and rolls back.
