@@ -695,7 +695,7 @@ fn write_batches(
             },
             Err(_) => return,
         };
-        match write_batch(&mut conn, ctx, seq, &batch) {
+        match write_batch(&mut conn, ctx, seq, batch) {
             Ok(()) => ctx.order.committed(),
             Err(e) => {
                 // Reported before the batches waiting for their turn wake up
@@ -714,22 +714,21 @@ fn write_batch(
     conn: &mut PgConnection,
     ctx: &Context<'_>,
     seq: u64,
-    batch: &Batch,
+    batch: Batch,
 ) -> Result<(), JobError> {
-    let valid: Vec<&ParsedRow> = batch
-        .items
-        .iter()
-        .filter_map(|i| i.outcome.as_ref().ok())
-        .collect();
+    fn valid_rows(batch: &Batch) -> impl Iterator<Item = &ParsedRow> {
+        batch.items.iter().filter_map(|i| i.outcome.as_ref().ok())
+    }
     // Created in their own transaction: a batch holding a new label's
     // uncommitted row while waiting for its turn would block an earlier batch
     // that needs the same label.
     let labels = Labels::resolve(
         &ctx.labels,
         conn,
-        valid.iter().flat_map(|r| r.labels.iter()),
+        valid_rows(&batch).flat_map(|r| r.labels.iter()),
     )?;
     conn.transaction(|conn| {
+        let valid: Vec<&ParsedRow> = valid_rows(&batch).collect();
         // A crash can lose the latest commits; they take the job's position
         // with them, so the resumed job writes those rows again.
         diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn)?;
@@ -766,6 +765,11 @@ fn write_batch(
                 .on_conflict_do_nothing()
                 .execute(conn)?;
         }
+        let (end_offset, records, rows_read) =
+            (batch.end_offset, batch.records, batch.items.len() as i64);
+        // Its rows are in the transaction now; waiting for the turn with
+        // them would hold one batch more in memory.
+        drop(batch);
         if !ctx.order.wait_for(seq)? {
             return Err(JobError::Retry("an earlier batch was not written".into()));
         }
@@ -776,9 +780,9 @@ fn write_batch(
         }
         diesel::update(imports::table.find(ctx.job.id))
             .set((
-                imports::byte_offset.eq(batch.end_offset as i64),
-                imports::record_no.eq(imports::record_no + batch.records),
-                imports::rows_read.eq(imports::rows_read + batch.items.len() as i64),
+                imports::byte_offset.eq(end_offset as i64),
+                imports::record_no.eq(imports::record_no + records),
+                imports::rows_read.eq(imports::rows_read + rows_read),
                 imports::imported.eq(imports::imported + counts.imported),
                 imports::updated.eq(imports::updated + counts.updated),
                 imports::unchanged.eq(imports::unchanged + counts.unchanged),
