@@ -238,12 +238,7 @@ fn main() {
             .await
             .expect("imports page");
         let html = String::from_utf8_lossy(&page.body().limit(1 << 20).await.expect("body")).into_owned();
-        let token = html
-            .split("name=\"csrf_token\" value=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .expect("token")
-            .to_string();
+        let token = support::csrf_token(&html);
         // The million contacts as they are, from a freshly started app.
         export_all(&client, &base, &cookie, pid, n).await;
         reset_peak(pid);

@@ -177,6 +177,15 @@ pub fn base_database(pg: &EmbeddedPostgres, n: i64) -> String {
     url
 }
 
+/// The CSRF token of the first form on a page.
+pub fn csrf_token(html: &str) -> String {
+    html.split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("token")
+        .to_string()
+}
+
 /// Signs in as the bench administrator; the session cookie.
 pub async fn sign_in(base: &str) -> String {
     let base = base.to_string();
@@ -195,12 +204,7 @@ pub async fn sign_in(base: &str) -> String {
         .collect::<Vec<_>>()
         .join("; ");
     let body = String::from_utf8_lossy(&res.body().await.expect("body")).into_owned();
-    let token = body
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("token")
-        .to_string();
+    let token = csrf_token(&body);
     let res = client
         .post(format!("{base}/login"))
         .insert_header(("Cookie", cookie.clone()))
