@@ -410,9 +410,14 @@ impl Labels {
     }
 }
 
+/// A writer thread panicked: the runner thread lives on and the job is tried
+/// again.
+fn writer_panicked() -> JobError {
+    JobError::Retry("an import writer panicked".into())
+}
+
 fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>, JobError> {
-    m.lock()
-        .map_err(|_| JobError::Retry("an import writer panicked".into()))
+    m.lock().map_err(|_| writer_panicked())
 }
 
 /// What every writer of a job shares.
@@ -526,7 +531,7 @@ impl CommitOrder {
         let turn = self
             .cond
             .wait_while(turn, |t| t.next != seq && !t.broken)
-            .map_err(|_| JobError::Retry("an import writer panicked".into()))?;
+            .map_err(|_| writer_panicked())?;
         Ok(!turn.broken)
     }
 
@@ -651,8 +656,7 @@ fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), Jo
         }
         for handle in handles {
             if handle.join().is_err() && outcome.is_ok() {
-                // The runner thread lives on; the job is tried again.
-                outcome = Err(JobError::Retry("an import writer panicked".into()));
+                outcome = Err(writer_panicked());
             }
         }
         if writers_gone && outcome.is_ok() {
