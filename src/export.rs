@@ -9,25 +9,39 @@ use diesel::sql_types::{Array, BigInt, Date, Nullable, Text};
 use crate::db::DbPool;
 use crate::domain::birth_date::format_birth_date;
 use crate::domain::contact::{ContactType, CustomFieldDef, Level};
-use crate::import::header::{COLUMNS, Column, template_header};
+use crate::import::header::{COLUMNS, Column, export_header};
 use crate::models::contact_list::{self, Filters};
 use crate::models::custom_field::CustomField;
 use crate::models::import::Export;
 
 const CHUNK: i64 = 5_000;
 
-/// One CSV record: RFC 4180 quoting, CRLF.
+/// One CSV record: RFC 4180 quoting, CRLF, and no cell that a spreadsheet
+/// would run as a formula.
 pub struct CsvLine;
 
 impl CsvLine {
-    /// Values exactly as given (the template, the error log).
-    pub fn plain(values: &[String]) -> String {
+    /// Values the app holds (a header's column and custom field names): a
+    /// formula-like value gets a `'`, which the importer removes again.
+    pub fn values(values: &[String]) -> String {
+        Self::line(values, |v| protects(v, false))
+    }
+
+    /// Cells as a user uploaded them (the error log, the template's example):
+    /// a cell that a spreadsheet would run gets a `'`, which the importer
+    /// removes again, so a corrected file imports to what the original
+    /// would have. A cell already starting with `'` is not run and stays.
+    pub fn as_uploaded(values: &[String]) -> String {
+        Self::line(values, |v| looks_like_formula(v) && !is_phone_list(v))
+    }
+
+    fn line(values: &[String], protect: impl Fn(&str) -> bool) -> String {
         let mut out = String::new();
         for (i, v) in values.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            push_field(&mut out, v, false);
+            push_field(&mut out, v, protect(v));
         }
         out.push_str("\r\n");
         out
@@ -99,6 +113,8 @@ pub enum Selection {
 /// which no stored value contains (the rules refuse control characters).
 #[derive(QueryableByName)]
 struct ExportRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
     #[diesel(sql_type = Text)]
     first_name: String,
     #[diesel(sql_type = Text)]
@@ -287,9 +303,11 @@ fn write_rows(rows: &[ExportRow], defs: &[CustomFieldDef], out: &mut String) {
                     c.level.parse::<Level>().map(Level::label).unwrap_or(""),
                     false,
                 ),
+                // Label names are listed bare: a name may hold a `:`.
                 Column::ContactLabel => {
                     buf.clear();
-                    for (_, name) in items(&c.labels) {
+                    let names = c.labels.as_deref().unwrap_or("").split('\u{1e}');
+                    for name in names.filter(|n| !n.is_empty()) {
                         if !buf.is_empty() {
                             buf.push(';');
                         }
@@ -307,6 +325,7 @@ fn write_rows(rows: &[ExportRow], defs: &[CustomFieldDef], out: &mut String) {
                 .unwrap_or("");
             cell(out, &mut first, v, false);
         }
+        cell(out, &mut first, &c.id.to_string(), false);
         out.push_str("\r\n");
     }
 }
@@ -363,7 +382,7 @@ pub fn produce_export(
     let export_id = Export::start(conn, staff_id, scope).map_err(|e| e.to_string())?;
     let defs = CustomField::defs(conn).map_err(|e| e.to_string())?;
     let mut head = String::from("\u{feff}");
-    head.push_str(&CsvLine::plain(&template_header(&defs)));
+    head.push_str(&CsvLine::values(&export_header(&defs)));
     if !sink.send(head) {
         return Ok(());
     }
@@ -478,7 +497,7 @@ mod tests {
 
     #[test]
     fn quoting_follows_rfc_4180() {
-        let line = CsvLine::plain(&[
+        let line = CsvLine::values(&[
             "a,b".into(),
             "say \"hi\"".into(),
             "two\nlines".into(),
@@ -494,18 +513,45 @@ mod tests {
     /// Text a person might type, including what CSV and spreadsheets treat
     /// specially; no surrounding spaces (the importer trims them).
     fn text(max: usize) -> impl Strategy<Value = String> {
-        proptest::string::string_regex(&format!("[A-Za-z0-9éü李😀,;:\"'=+@\\-. ]{{0,{max}}}"))
-            .expect("regex")
-            .prop_map(|s| s.trim().to_string())
+        proptest::string::string_regex(&format!(
+            "[A-Za-z0-9éü李😀\\u{{202e}},;:\"'=+@\\-. \t]{{0,{max}}}"
+        ))
+        .expect("regex")
+        .prop_map(|s| s.trim().replace('\t', " ").to_string())
     }
 
+    /// Phones as stored (`+digits`), some of them formula-like to a
+    /// spreadsheet.
     fn phone() -> impl Strategy<Value = String> {
         "[1-9][0-9]{7,14}".prop_map(|d| format!("+{d}"))
+    }
+
+    /// Valid emails with what makes them awkward: upper case, `+`, `=`, `'`,
+    /// a leading `-` or `@`-like start of a formula.
+    fn email() -> impl Strategy<Value = String> {
+        "[-=+A-Za-z0-9._'%]{1,12}@[a-z0-9-]{1,10}\\.[a-z]{2,4}"
+    }
+
+    fn label() -> impl Strategy<Value = String> {
+        "[A-Za-z:=+@'\" ,-]{1,12}"
+            .prop_map(|s| s.trim().to_string())
+            .prop_filter("a label", |s| !s.is_empty())
+    }
+
+    fn unique_ci(names: Vec<String>) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for n in names {
+            if !out.iter().any(|x| x.to_lowercase() == n.to_lowercase()) {
+                out.push(n);
+            }
+        }
+        out
     }
 
     proptest! {
         #[test]
         fn what_the_export_writes_the_import_reads_back(
+            id in 1i64..i64::MAX,
             first in text(30),
             last in text(30).prop_filter("a last name", |s| !s.is_empty()),
             company in text(40),
@@ -513,16 +559,33 @@ mod tests {
             street_a in text(20),
             street_b in text(20),
             mobiles in proptest::collection::vec(phone(), 0..3),
-            label_names in proptest::collection::vec("[A-Za-z=+@ ]{1,12}".prop_map(|s| s.trim().to_string()).prop_filter("label", |s| !s.is_empty()), 0..3),
+            emails in proptest::collection::vec(email(), 0..3),
+            facebook in proptest::collection::vec(text(20).prop_filter("handle", |s| !s.is_empty() && !s.contains(';')), 0..2),
+            whatsapp in proptest::option::of(phone()),
+            tier in text(30),
+            label_names in proptest::collection::vec(label(), 0..4),
         ) {
             let street = if street_b.is_empty() { street_a.clone() } else { format!("{street_a}\n{street_b}") };
-            let mut labels: Vec<String> = Vec::new();
-            for l in &label_names {
-                if !labels.iter().any(|x| x.to_lowercase() == l.to_lowercase()) {
-                    labels.push(l.clone());
-                }
-            }
+            let labels = unique_ci(label_names);
+            let emails: Vec<String> = emails
+                .iter()
+                .map(|e| crate::domain::Email::parse(e).map(|e| e.into_string()).expect("valid email"))
+                .collect();
+            // A formula-like custom field name must survive the header too.
+            let defs = vec![CustomFieldDef {
+                id: 5,
+                label: "=Tier".into(),
+                kind: crate::domain::contact::CustomFieldKind::Text,
+                options: vec![],
+                required: false,
+            }];
+            let list = |kind: &str, values: &[String]| {
+                Some(values.iter().map(|v| format!("{kind}:{v}")).collect::<Vec<_>>().join("\u{1e}"))
+            };
+            let mut socials: Vec<String> = facebook.iter().map(|f| format!("facebook:{f}")).collect();
+            socials.extend(whatsapp.iter().map(|w| format!("whatsapp:{w}")));
             let row = ExportRow {
+                id,
                 first_name: first.clone(),
                 last_name: last.clone(),
                 contact_type: "customer".into(),
@@ -538,21 +601,29 @@ mod tests {
                 zip_code: String::new(),
                 country: Some("HK".into()),
                 contact_group: String::new(),
-                phones: Some(mobiles.iter().map(|m| format!("mobile:{m}")).collect::<Vec<_>>().join("\u{1e}")),
-                emails: None,
-                socials: None,
+                phones: list("mobile", &mobiles),
+                emails: list("work", &emails),
+                socials: Some(socials.join("\u{1e}")),
                 labels: Some(labels.join("\u{1e}")),
-                custom: None,
+                custom: (!tier.is_empty()).then(|| format!("5:{tier}")),
             };
-            let mut out = CsvLine::plain(&template_header(&[]));
-            write_rows(std::slice::from_ref(&row), &[], &mut out);
+            let mut out = CsvLine::values(&export_header(&defs));
+            write_rows(std::slice::from_ref(&row), &defs, &mut out);
+            for cell in csv::ReaderBuilder::new().has_headers(false).from_reader(out.as_bytes()).records().flat_map(|r| r.expect("record").iter().map(str::to_string).collect::<Vec<_>>()) {
+                prop_assert!(
+                    !looks_like_formula(&cell) || is_phone_list(&cell),
+                    "a spreadsheet would run {:?}", cell
+                );
+            }
             let mut reader = csv::ReaderBuilder::new().from_reader(out.as_bytes());
             let raw: Vec<String> = reader.headers().expect("header").iter().map(str::to_string).collect();
-            let header = Header::parse(&raw, &[]).expect("header");
+            let header = Header::parse(&raw, &defs).expect("header");
+            prop_assert!(header.ignored().is_empty(), "{:?}", header.ignored());
             let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("record")).collect();
             prop_assert_eq!(records.len(), 1);
             let back = parse_record(&header, &records[0], chrono::NaiveDate::from_ymd_opt(2026, 11, 22).expect("date"))
                 .map_err(|e| TestCaseError::fail(format!("{e:?} in {out}")))?;
+            prop_assert_eq!(back.id, Some(id));
             prop_assert_eq!(back.input.first_name, first);
             prop_assert_eq!(back.input.last_name, last);
             prop_assert_eq!(back.input.company, company);
@@ -562,6 +633,12 @@ mod tests {
             prop_assert_eq!(back.input.country.as_deref(), Some("HK"));
             let numbers: Vec<String> = back.input.phones.iter().map(|p| p.number.as_str().to_string()).collect();
             prop_assert_eq!(numbers, mobiles);
+            let back_emails: Vec<String> = back.input.emails.iter().map(|e| e.email.as_str().to_string()).collect();
+            prop_assert_eq!(back_emails, emails);
+            let back_socials: Vec<String> = back.input.socials.iter().map(|s| format!("{}:{}", s.kind.as_str(), s.handle)).collect();
+            prop_assert_eq!(back_socials, socials);
+            let custom: Vec<(i64, String)> = back.input.custom.clone();
+            prop_assert_eq!(custom, if tier.is_empty() { vec![] } else { vec![(5, tier.clone())] });
             prop_assert_eq!(back.labels, labels);
         }
     }

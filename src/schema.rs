@@ -128,6 +128,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    import_matches (import_id, contact_id) {
+        import_id -> Int8,
+        contact_id -> Int8,
+        row_no -> Int8,
+    }
+}
+
+diesel::table! {
     imports (id) {
         id -> Int8,
         staff_id -> Int8,
@@ -156,6 +164,7 @@ diesel::table! {
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
         heartbeat_at -> Nullable<Timestamptz>,
+        preview_plan -> Text,
     }
 }
 
@@ -227,6 +236,7 @@ diesel::joinable!(custom_field_values -> contacts (contact_id));
 diesel::joinable!(custom_field_values -> custom_fields (field_id));
 diesel::joinable!(exports -> staff (staff_id));
 diesel::joinable!(import_errors -> imports (import_id));
+diesel::joinable!(import_matches -> imports (import_id));
 diesel::joinable!(sessions -> staff (staff_id));
 diesel::joinable!(staff_avatars -> staff (staff_id));
 
@@ -241,6 +251,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     custom_fields,
     exports,
     import_errors,
+    import_matches,
     imports,
     labels,
     login_attempts,

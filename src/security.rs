@@ -187,6 +187,49 @@ pub async fn csrf_guard(
     }
 }
 
+/// Whether percent-encoded text holds a NUL, the one character PostgreSQL
+/// cannot store in text.
+fn encodes_nul(raw: &[u8]) -> bool {
+    raw.contains(&0)
+        || raw
+            .windows(3)
+            .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+}
+
+/// The message for a NUL anywhere in a request's text.
+pub const NUL_REFUSED: &str = "The request contains a NUL character (%00), which ContactBook cannot store. Remove it and try again.";
+
+/// Refuses, once for every route, a query string or url-encoded form that
+/// holds a NUL: it would reach PostgreSQL, which refuses it, and end in a
+/// server error. Multipart fields and CSV files are checked where they are
+/// read (`routes::imports`, `import::upload`).
+pub async fn text_guard(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    if encodes_nul(req.query_string().as_bytes()) {
+        return Ok(req.error_response(AppError::BadRequest(NUL_REFUSED.into())));
+    }
+    if req.content_type() == "application/x-www-form-urlencoded" {
+        let mut payload = req.take_payload();
+        let mut body = BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk?;
+            if body.len() + chunk.len() > FORM_LIMIT {
+                return Ok(req.error_response(AppError::PayloadTooLarge(
+                    "The form is larger than ContactBook accepts.".into(),
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if encodes_nul(&body) {
+            return Ok(req.error_response(AppError::BadRequest(NUL_REFUSED.into())));
+        }
+        req.set_payload(actix_web::dev::Payload::from(body.freeze()));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
 /// Answers 503 when the session could not be loaded for lack of a database
 /// connection, before any handler mistakes the visitor for signed out.
 pub async fn session_guard(
@@ -219,6 +262,15 @@ mod tests {
             assert_eq!(safe_next(Some(bad), "/"), "/", "{bad}");
         }
         assert_eq!(safe_next(None, "/x"), "/x");
+    }
+
+    #[test]
+    fn finds_a_nul_however_it_is_written() {
+        assert!(encodes_nul(b"q=a%00b"));
+        assert!(encodes_nul(b"%00"));
+        assert!(encodes_nul(b"q=a\0"));
+        assert!(!encodes_nul(b"q=a%200b&x=%0A"));
+        assert!(!encodes_nul(b"q=100%25"));
     }
 
     #[test]

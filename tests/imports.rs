@@ -73,8 +73,35 @@ async fn import(
         .post(&format!("/imports/{id}/start"), &preview.csrf(), options)
         .await;
     assert_eq!(started.status, 303);
+    if app.count(&format!(
+        "SELECT count(*) FROM imports WHERE id = {id} AND status = 'preview'"
+    )) == 1
+    {
+        // Other options than at upload: the preview was made again for them,
+        // and the user confirms after reading it.
+        let preview = b.get(&format!("/imports/{id}")).await;
+        let started = b
+            .post(&format!("/imports/{id}/start"), &preview.csrf(), options)
+            .await;
+        assert_eq!(started.status, 303);
+    }
     wait_done(app, id).await;
     id
+}
+
+/// Uploads with `options` on the upload form itself and returns the import
+/// id and its preview page.
+async fn preview_with(b: &Browser, data: &[u8], options: &[(&str, &str)]) -> (i64, common::Page) {
+    let token = csrf(b).await;
+    let page = b
+        .upload_with(
+            &format!("/imports?csrf_token={token}"),
+            options,
+            ("file", "file.csv", "text/csv", data),
+        )
+        .await;
+    let id = import_id(&page);
+    (id, b.get(&format!("/imports/{id}")).await)
 }
 
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
@@ -381,7 +408,15 @@ async fn update_mode_matches_by_email_then_phone_and_is_idempotent() {
     );
     assert_eq!(
         app.count(&format!("SELECT updated FROM imports WHERE id = {id}")),
-        3
+        2
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM import_errors WHERE import_id = {id} AND row_no = 4 \
+             AND errors = 'Email: cy@example.com updates the same contact as row 3'"
+        )),
+        1,
+        "the second Cy row does not update what the first created"
     );
     assert_eq!(
         app.count("SELECT count(*) FROM contacts"),
@@ -403,8 +438,8 @@ async fn update_mode_matches_by_email_then_phone_and_is_idempotent() {
     );
     assert_eq!(
         app.count("SELECT count(*) FROM contact_phones WHERE number = '+85290000000'"),
-        1,
-        "the second Cy row updated the first"
+        0,
+        "the second Cy row failed"
     );
     assert_eq!(
         app.count("SELECT count(*) FROM contact_changes WHERE source = 'import' AND action = 'update' AND field = 'Company'"),
@@ -429,7 +464,11 @@ async fn update_mode_matches_by_email_then_phone_and_is_idempotent() {
     );
     assert_eq!(
         app.count(&format!("SELECT unchanged FROM imports WHERE id = {again}")),
-        4
+        3
+    );
+    assert_eq!(
+        app.count(&format!("SELECT failed FROM imports WHERE id = {again}")),
+        1
     );
     assert_eq!(app.count("SELECT count(*) FROM contact_changes"), changes);
     assert_eq!(app.count("SELECT count(*) FROM contacts"), 3);
@@ -588,7 +627,18 @@ async fn export_then_import_gives_back_the_same_contacts() {
     let (_, b2) = other.signed_in_agent().await;
     import(&other, &b2, "exported.csv", first.body.as_bytes(), &[]).await;
     let second = b2.get("/contacts/export.csv").await;
-    assert_eq!(parse_csv(&first.body), parse_csv(&second.body));
+    let without_ids = |text: &str| {
+        let mut rows = parse_csv(text);
+        for row in &mut rows {
+            assert!(row.pop().is_some());
+        }
+        rows
+    };
+    assert_eq!(
+        parse_csv(&first.body)[0].last().map(String::as_str),
+        Some("ContactBook ID")
+    );
+    assert_eq!(without_ids(&first.body), without_ids(&second.body));
 
     // The current view only.
     let view = b.get("/contacts/export.csv?type=others").await;
@@ -657,5 +707,340 @@ async fn wait_done_or_stopped(app: &TestApp, id: i64) {
             "the runner kept the job"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Contacts that share an email (Alice and Alicia) and a phone (Alice and
+/// Bob), as the duplicate warning allows.
+const SHARED: &str = "First Name,Last Name,Email,Mobile,Company,Type,Level,Labels\n\
+    Alice,Wong,alice@example.com,+85291234567,Acme,Customer,Primary,Tier:Gold\n\
+    Alicia,Wong,alice@example.com,,Acme,Lead,Secondary,\n\
+    Bob,Ng,bob@example.com,+85291234567,Beta,Prospect,Tertiary,\n";
+
+#[actix_rt::test]
+async fn an_update_import_of_an_export_changes_nothing_even_when_contacts_share_emails_and_phones()
+{
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    import(&app, &b, "shared.csv", SHARED.as_bytes(), &[]).await;
+    let before = b.get("/contacts/export.csv").await;
+    let rows = parse_csv(&before.body);
+    assert_eq!(rows[0].last().map(String::as_str), Some("ContactBook ID"));
+    assert!(
+        rows.iter().any(|r| r.iter().any(|c| c == "Tier:Gold")),
+        "a label holding a colon is exported whole: {rows:?}"
+    );
+    let changes = app.count("SELECT count(*) FROM contact_changes");
+
+    let (id, preview) = preview_with(&b, before.body.as_bytes(), &[("mode", "update")]).await;
+    assert_eq!(
+        preview.texts(".tile"),
+        vec![
+            "3 rows read",
+            "0 will create a contact",
+            "0 will update a contact",
+            "3 will leave a contact unchanged",
+            "0 will fail"
+        ]
+    );
+    let started = b
+        .post(
+            &format!("/imports/{id}/start"),
+            &preview.csrf(),
+            &[("mode", "update")],
+        )
+        .await;
+    assert_eq!(started.status, 303);
+    wait_done(&app, id).await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM imports WHERE id = {id} AND status = 'done' \
+             AND imported = 0 AND updated = 0 AND unchanged = 3 AND failed = 0"
+        )),
+        1
+    );
+    assert_eq!(app.count("SELECT count(*) FROM contact_changes"), changes);
+    let after = b.get("/contacts/export.csv").await;
+    assert_eq!(parse_csv(&before.body), parse_csv(&after.body));
+    assert_eq!(
+        app.count("SELECT count(*) FROM import_matches"),
+        0,
+        "a finished job forgets its claims"
+    );
+}
+
+#[actix_rt::test]
+async fn an_update_import_never_overwrites_a_contact_chosen_by_a_guess() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    import(&app, &b, "shared.csv", SHARED.as_bytes(), &[]).await;
+    let alice = app.count("SELECT id FROM contacts WHERE first_name = 'Alice'");
+    let alicia = app.count("SELECT id FROM contacts WHERE first_name = 'Alicia'");
+    let bob = app.count("SELECT id FROM contacts WHERE first_name = 'Bob'");
+    let file = format!(
+        "First Name,Last Name,Email,Mobile,Company,ContactBook ID\n\
+         Zed,Wong,alice@example.com,,Zeta,\n\
+         Yan,Ng,,+85291234567,Zeta,\n\
+         Bobby,Ng,bob@example.com,,Beta Ltd,\n\
+         Bobbie,Ng,,,,{bob}\n\
+         Al,Wong,,,,{alice}\n\
+         Ghost,Wong,,,,999999\n"
+    );
+    let (id, preview) = preview_with(&b, file.as_bytes(), &[("mode", "update")]).await;
+    assert_eq!(
+        preview.texts(".tile"),
+        vec![
+            "6 rows read",
+            "0 will create a contact",
+            "2 will update a contact",
+            "0 will leave a contact unchanged",
+            "4 will fail"
+        ]
+    );
+    let errors = preview.texts(".error-rows li");
+    assert_eq!(
+        errors[0],
+        format!(
+            "Row 1: Email: alice@example.com belongs to 2 contacts (#{alice} Alice Wong, #{alicia} Alicia Wong); add the ContactBook ID column to choose"
+        )
+    );
+    assert_eq!(
+        errors[1],
+        format!(
+            "Row 2: Mobile: +85291234567 belongs to 2 contacts (#{alice} Alice Wong, #{bob} Bob Ng); add the ContactBook ID column to choose"
+        )
+    );
+    assert_eq!(
+        errors[2],
+        "Row 4: ContactBook ID: ".to_string()
+            + &bob.to_string()
+            + " updates the same contact as row 3"
+    );
+    assert_eq!(
+        errors[3],
+        "Row 6: ContactBook ID: 999999 is not a contact in this database"
+    );
+    let planned = preview.texts(".planned-updates li");
+    assert_eq!(
+        planned,
+        vec![
+            format!("Row 3: Bob Ng (#{bob}): First name, Company"),
+            format!("Row 5: Alice Wong (#{alice}): First name"),
+        ]
+    );
+    assert_eq!(
+        preview.attr(".planned-updates a", "href"),
+        Some(format!("/contacts/{bob}"))
+    );
+
+    let started = b
+        .post(
+            &format!("/imports/{id}/start"),
+            &preview.csrf(),
+            &[("mode", "update")],
+        )
+        .await;
+    assert_eq!(started.status, 303);
+    wait_done(&app, id).await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM imports WHERE id = {id} AND imported = 0 AND updated = 2 AND failed = 4"
+        )),
+        1
+    );
+    // Nobody got another's name; the two updates went where they pointed.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contacts WHERE (id = {alice} AND first_name = 'Al') \
+             OR (id = {alicia} AND first_name = 'Alicia' AND company = 'Acme') \
+             OR (id = {bob} AND first_name = 'Bobby' AND company = 'Beta Ltd')"
+        )),
+        3
+    );
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 3);
+    let log = b.get(&format!("/imports/{id}/errors.csv")).await;
+    let log = parse_csv(&log.body);
+    assert_eq!(log.len(), 5, "{log:?}");
+    assert_eq!(log[1][0], "1");
+    assert!(log[1][1].contains("belongs to 2 contacts"), "{log:?}");
+    assert_eq!(
+        &log[1][2..],
+        ["Zed", "Wong", "alice@example.com", "", "Zeta", ""]
+    );
+}
+
+#[actix_rt::test]
+async fn ids_of_trashed_and_merged_contacts_and_claims_across_batches() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    import(&app, &b, "shared.csv", SHARED.as_bytes(), &[]).await;
+    let alice = app.count("SELECT id FROM contacts WHERE first_name = 'Alice'");
+    let alicia = app.count("SELECT id FROM contacts WHERE first_name = 'Alicia'");
+    let bob = app.count("SELECT id FROM contacts WHERE first_name = 'Bob'");
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut *app.conn(),
+        &format!(
+            "UPDATE contacts SET merged_into = {alice} WHERE id = {alicia}; \
+             UPDATE contacts SET deleted_at = now() WHERE id = {bob}"
+        ),
+    )
+    .expect("merge and trash");
+    // Row 1 and the last row (in another batch) name the same contact; the
+    // rows between have nothing to match and create contacts.
+    let mut file = format!("Last Name,Company,ContactBook ID\nWong,Merged Co,{alicia}\n");
+    for i in 0..5_000 {
+        file.push_str(&format!("Filler{i},,\n"));
+    }
+    file.push_str(&format!("Ng,Trash Co,{bob}\nWong,Again Co,{alice}\n"));
+    let id = import(&app, &b, "ids.csv", file.as_bytes(), &[("mode", "update")]).await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM imports WHERE id = {id} AND imported = 5000 AND updated = 1 AND failed = 2"
+        )),
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contacts WHERE id = {alice} AND company = 'Merged Co'"
+        )),
+        1,
+        "a merged record's id updates the contact kept"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM import_errors WHERE import_id = {id} AND row_no = 5002 \
+             AND errors LIKE 'ContactBook ID: {bob} is in the trash%'"
+        )),
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM import_errors WHERE import_id = {id} AND row_no = 5003 \
+             AND errors = 'ContactBook ID: {alice} updates the same contact as row 1'"
+        )),
+        1,
+        "the claim of row 1 holds in a later batch"
+    );
+}
+
+#[actix_rt::test]
+async fn create_mode_warns_when_rows_come_from_an_export_of_this_database() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    import(&app, &b, "shared.csv", SHARED.as_bytes(), &[]).await;
+    let export = b.get("/contacts/export.csv").await;
+    let (_, preview) = preview_with(&b, export.body.as_bytes(), &[("mode", "create")]).await;
+    assert!(
+        preview
+            .text(".flash-warning")
+            .starts_with("3 rows come from an export of this database"),
+        "{}",
+        preview.body
+    );
+    let (_, preview) = preview_with(&b, SHARED.as_bytes(), &[("mode", "create")]).await;
+    assert!(!preview.exists(".flash-warning"));
+}
+
+/// Random small databases whose contacts share emails, phones and labels:
+/// their export, imported in update mode, changes nothing.
+#[actix_rt::test]
+async fn export_then_update_import_is_a_no_op_on_random_databases() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config, TestRunner};
+
+    let emails = ["a@x.com", "A@x.com", "b@y.org", "=c@z.net", "d+1@x.com"];
+    let phones = ["+85291234567", "+85291234568", "+442079460958", ""];
+    let labels = ["VIP", "Tier:Gold", "=x", "Newsletter", ""];
+    let words = [
+        "Wong",
+        "Lee",
+        "=SUM(A1)",
+        "@home",
+        "-",
+        "O'Neil, Jr.",
+        "李",
+        "Ann \"Bee\"",
+    ];
+    let contact = (
+        0..words.len(),
+        0..words.len(),
+        proptest::collection::vec(0..emails.len(), 0..3),
+        proptest::collection::vec(0..phones.len(), 0..3),
+        proptest::collection::vec(0..labels.len(), 0..3),
+        0..4usize,
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: 6,
+        ..Config::default()
+    });
+    for _ in 0..6 {
+        let db = proptest::collection::vec(contact.clone(), 1..12)
+            .new_tree(&mut runner)
+            .expect("tree")
+            .current();
+        let app = spawn_app().await;
+        let (_, b) = app.signed_in_agent().await;
+        let mut file = String::from(
+            "First Name,Last Name,Email,Personal Email,Mobile,Work Phone,Company,Type,Labels\n",
+        );
+        let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        for (first, last, e, p, l, t) in &db {
+            let mut es: Vec<&str> = e.iter().map(|i| emails[*i]).collect();
+            es.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+            let mut ps: Vec<&str> = Vec::new();
+            for number in p.iter().map(|i| phones[*i]).filter(|p| !p.is_empty()) {
+                if !ps.contains(&number) {
+                    ps.push(number);
+                }
+            }
+            let ls: Vec<&str> = l
+                .iter()
+                .map(|i| labels[*i])
+                .filter(|l| !l.is_empty())
+                .collect();
+            file.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{}\n",
+                quote(words[*first]),
+                quote(words[*last]),
+                es.first().copied().unwrap_or(""),
+                es.get(1).copied().unwrap_or(""),
+                ps.first().copied().unwrap_or(""),
+                ps.get(1).copied().unwrap_or(""),
+                quote(words[(*first + *last) % words.len()]),
+                ["Lead", "Prospect", "Customer", "Others"][*t],
+                quote(&ls.join(";")),
+            ));
+        }
+        let created = import(&app, &b, "random.csv", file.as_bytes(), &[]).await;
+        let n = app.count("SELECT count(*) FROM contacts");
+        assert_eq!(
+            app.count(&format!(
+                "SELECT imported FROM imports WHERE id = {created}"
+            )),
+            n,
+            "every generated contact was created: {file}"
+        );
+        let before = b.get("/contacts/export.csv").await;
+        let changes = app.count("SELECT count(*) FROM contact_changes");
+        let id = import(
+            &app,
+            &b,
+            "export.csv",
+            before.body.as_bytes(),
+            &[("mode", "update")],
+        )
+        .await;
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) FROM imports WHERE id = {id} AND unchanged = {n} \
+                 AND imported + updated + failed = 0"
+            )),
+            1,
+            "export of {file} re-imported: {}",
+            before.body
+        );
+        assert_eq!(app.count("SELECT count(*) FROM contact_changes"), changes);
+        let after = b.get("/contacts/export.csv").await;
+        assert_eq!(parse_csv(&before.body), parse_csv(&after.body));
     }
 }

@@ -11,7 +11,7 @@ use crate::domain::{
     country::{calling_code, parse_country},
     language::parse_language,
     staff::FieldErrors,
-    text::clean_text,
+    text::{clean_text, required_text},
 };
 
 text_enum!(
@@ -81,6 +81,16 @@ pub fn parse_last_name(raw: &str) -> Result<String, String> {
     let name = clean_text(raw, 100, false)?;
     if name.is_empty() {
         return Err("is required".into());
+    }
+    Ok(name)
+}
+
+/// A label's name: files list several labels in one cell separated by `;`,
+/// so a name holding one could never come back from an export as itself.
+pub fn parse_label_name(raw: &str) -> Result<String, String> {
+    let name = required_text(raw, 100)?;
+    if name.contains(';') {
+        return Err("cannot contain ; (files separate labels with it)".into());
     }
     Ok(name)
 }
@@ -542,6 +552,18 @@ impl ContactInput {
             label_ids,
             custom,
         })
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::parse_label_name;
+
+    #[test]
+    fn a_label_name_holds_no_semicolon() {
+        assert_eq!(parse_label_name(" Tier:Gold ").as_deref(), Ok("Tier:Gold"));
+        assert!(parse_label_name("a;b").is_err());
+        assert!(parse_label_name("  ").is_err());
     }
 }
 

@@ -18,6 +18,10 @@ impl Email {
         if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(format!("{value} contains a space"));
         }
+        // Files list several addresses in one cell separated by `;`.
+        if value.contains(';') {
+            return Err(format!("{value} contains a ;"));
+        }
         let mut parts = value.split('@');
         let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
             return Err(format!("{value} must contain exactly one @"));

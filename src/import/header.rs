@@ -134,12 +134,18 @@ impl Column {
     }
 }
 
+/// The export's last column: the contact's id, which update imports match
+/// first. The template leaves it out.
+pub const ID_COLUMN: &str = "ContactBook ID";
+
 /// What one column of an uploaded file is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     Known(Column),
     /// Index into the custom field definitions.
     Custom(usize),
+    /// `ContactBook ID`.
+    Id,
     Ignored,
 }
 
@@ -165,7 +171,9 @@ impl Header {
                 } else {
                     name
                 };
-                name.trim().to_string()
+                // A name the export protected from spreadsheets comes back
+                // as it was.
+                crate::export::unescape_cell(name.trim()).to_string()
             })
             .collect();
         if raw.iter().all(String::is_empty) {
@@ -182,6 +190,7 @@ impl Header {
                 .or_else(|| ALIASES.iter().find(|(a, _)| *a == key).map(|(_, c)| *c));
             let target = match known {
                 Some(c) => Target::Known(c),
+                None if key == ID_COLUMN.to_lowercase() => Target::Id,
                 None => match fields
                     .iter()
                     .position(|f| f.label.trim().to_lowercase() == key)
@@ -208,13 +217,17 @@ impl Header {
                     match &target {
                         Target::Known(c) => c.name().to_string(),
                         Target::Custom(i) => custom_used[*i].label.clone(),
+                        Target::Id => ID_COLUMN.to_string(),
                         Target::Ignored => String::new(),
                     }
                 ));
             }
             targets.push(target);
         }
-        if targets.iter().all(|t| *t == Target::Ignored) {
+        if targets
+            .iter()
+            .all(|t| matches!(t, Target::Ignored | Target::Id))
+        {
             return Err("None of the columns is a contact column (for example First Name, Last Name, Mobile, Email). Is the first line the header? Download the template to see the expected columns.".into());
         }
         Ok(Header {
@@ -235,6 +248,7 @@ impl Header {
                     name.clone(),
                     format!("custom field {}", self.custom_fields[*i].label),
                 )),
+                Target::Id => Some((name.clone(), ID_COLUMN.to_string())),
                 Target::Ignored => None,
             })
             .collect()
@@ -252,6 +266,10 @@ impl Header {
     pub fn has(&self, column: Column) -> bool {
         self.targets.contains(&Target::Known(column))
     }
+
+    pub fn has_id(&self) -> bool {
+        self.targets.contains(&Target::Id)
+    }
 }
 
 /// The template header: the contract's columns, then one per custom field.
@@ -261,6 +279,13 @@ pub fn template_header(fields: &[CustomFieldDef]) -> Vec<String> {
         .map(|(_, n)| n.to_string())
         .chain(fields.iter().map(|f| f.label.clone()))
         .collect()
+}
+
+/// The export header: the template's, then `ContactBook ID`.
+pub fn export_header(fields: &[CustomFieldDef]) -> Vec<String> {
+    let mut header = template_header(fields);
+    header.push(ID_COLUMN.to_string());
+    header
 }
 
 #[cfg(test)]
@@ -328,6 +353,21 @@ mod tests {
         assert_eq!(h.custom_fields[0].id, 7);
         assert!(Header::parse(&names(&["a", "b"]), &[]).is_err());
         assert!(Header::parse(&names(&[""]), &[]).is_err());
+    }
+
+    #[test]
+    fn the_id_column_is_recognised_but_is_not_a_contact_column_alone() {
+        let h = Header::parse(&names(&["Email", " contactbook id "]), &[]).expect("ok");
+        assert_eq!(h.targets[1], Target::Id);
+        assert!(h.has_id());
+        assert!(h.ignored().is_empty());
+        assert!(Header::parse(&names(&["ContactBook ID"]), &[]).is_err());
+        assert!(
+            Header::parse(&names(&["ContactBook ID", "contactbook id", "Email"]), &[]).is_err()
+        );
+        let e = export_header(&[field(1, "Tier")]);
+        assert_eq!(e.last().map(String::as_str), Some(ID_COLUMN));
+        assert_eq!(e[32], "Tier");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::db::{DbConn, DbPool};
 use crate::domain::contact::ContactInput;
 use crate::import::copy::CopyBuffer;
 use crate::import::header::Header;
+use crate::import::matching::{self, Lookup, Resolution};
 use crate::import::merge;
 use crate::import::row::{ParsedRow, is_blank, parse_record};
 use crate::models::contact::{self, ContactRecord, UpdateOutcome, display_name, source};
@@ -28,7 +29,7 @@ use crate::models::custom_field::CustomField;
 use crate::models::import::{Import, status};
 use crate::schema::{
     contact_changes, contact_emails, contact_labels, contact_phones, contact_socials, contacts,
-    custom_field_values, import_errors, imports,
+    custom_field_values, import_errors, import_matches, imports,
 };
 
 /// Rows written per transaction: large enough that COPY dominates, small
@@ -165,6 +166,11 @@ pub fn run_next(pool: &DbPool) -> Result<bool, String> {
                 .map(drop)
         }
     };
+    if !matches!(outcome, Err(JobError::Retry(_))) {
+        // The job has ended: which row took which contact matters no more.
+        let _ = diesel::delete(import_matches::table.filter(import_matches::import_id.eq(id)))
+            .execute(&mut *conn);
+    }
     unlock(&mut conn, id);
     recorded.map_err(|e| e.to_string())?;
     if let Err(JobError::Retry(e)) = outcome {
@@ -246,7 +252,10 @@ fn finish_failed(conn: &mut PgConnection, id: i64, error: &str) -> QueryResult<(
 /// One record read from the file.
 struct Item {
     row_no: i64,
-    outcome: Result<ParsedRow, (String, Vec<String>)>,
+    outcome: Result<ParsedRow, String>,
+    /// The values as uploaded, for the error log: kept for every row in
+    /// update mode, where a valid row can still fail to match.
+    fields: Vec<String>,
 }
 
 struct Batch {
@@ -267,6 +276,7 @@ fn keys_of(row: &ParsedRow) -> impl Iterator<Item = String> + '_ {
                 .iter()
                 .map(|p| p.number.as_str().to_string()),
         )
+        .chain(row.id.map(|id| format!("#{id}")))
 }
 
 struct Reader {
@@ -312,13 +322,18 @@ impl Reader {
                 batch.end_offset = self.start + self.csv.position().byte();
                 continue;
             }
-            let outcome = parse_record(&self.header, &self.record, self.today).map_err(|errors| {
-                (
-                    errors.join("; "),
-                    self.record.iter().map(str::to_string).collect(),
-                )
-            });
-            let item = Item { row_no, outcome };
+            let outcome =
+                parse_record(&self.header, &self.record, self.today).map_err(|e| e.join("; "));
+            let fields = if self.update_mode || outcome.is_err() {
+                self.record.iter().map(str::to_string).collect()
+            } else {
+                Vec::new()
+            };
+            let item = Item {
+                row_no,
+                outcome,
+                fields,
+            };
             // In update mode a row that shares an email or phone with an
             // earlier row of this batch waits for the next batch, where it
             // finds (and updates) what that row wrote.
@@ -432,6 +447,7 @@ struct Context<'a> {
     /// Whether this connection may skip per-row foreign key checks (only a
     /// superuser may); see `guard_references`.
     skip_fk_checks: bool,
+    update_mode: bool,
 }
 
 #[derive(QueryableByName)]
@@ -497,6 +513,8 @@ struct Counts {
     updated: i64,
     unchanged: i64,
     failed: i64,
+    /// (contact, row) taken by this batch's updated and unchanged rows.
+    claims: Vec<(i64, i64)>,
 }
 
 /// Lets writers commit their batches in file order: a batch may be written
@@ -592,6 +610,7 @@ fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), Jo
         labels: Mutex::new(Labels::default()),
         custom_fields: reader.header.custom_fields.iter().map(|f| f.id).collect(),
         skip_fk_checks,
+        update_mode,
         order: CommitOrder::new(),
     };
     // An update may change what a later row of the file matches, so updates
@@ -732,7 +751,11 @@ fn write_batch(
         valid_rows(&batch).flat_map(|r| r.labels.iter()),
     )?;
     conn.transaction(|conn| {
-        let valid: Vec<&ParsedRow> = valid_rows(&batch).collect();
+        let valid: Vec<(i64, &ParsedRow)> = batch
+            .items
+            .iter()
+            .filter_map(|i| i.outcome.as_ref().ok().map(|r| (i.row_no, r)))
+            .collect();
         // A crash can lose the latest commits; they take the job's position
         // with them, so the resumed job writes those rows again.
         diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn)?;
@@ -741,25 +764,45 @@ fn write_batch(
         }
         let mut counts = Counts::default();
         guard_references(conn, ctx, &labels)?;
-        let new_rows: Vec<&ParsedRow> = if ctx.job.mode == "update" {
-            update_existing(conn, ctx, &labels, &valid, &mut counts)?
+        let mut unmatched: HashMap<i64, String> = HashMap::new();
+        if ctx.update_mode {
+            let (new_rows, failed) = update_existing(conn, ctx, &labels, &valid, &mut counts)?;
+            let ids = copy_new(
+                conn,
+                ctx,
+                &labels,
+                &new_rows.iter().map(|(_, r)| *r).collect::<Vec<_>>(),
+            )?;
+            counts.imported += new_rows.len() as i64;
+            // What these rows created is theirs: a later row of the file
+            // that resolves to it fails like any second claim.
+            let claims: Vec<(i64, i64)> = ids
+                .into_iter()
+                .zip(new_rows.iter().map(|(row_no, _)| *row_no))
+                .chain(counts.claims.drain(..))
+                .collect();
+            record_claims(conn, ctx.job.id, &claims)?;
+            unmatched = failed.into_iter().collect();
         } else {
-            valid
-        };
-        copy_new(conn, ctx, &labels, &new_rows)?;
-        counts.imported += new_rows.len() as i64;
+            let rows: Vec<&ParsedRow> = valid.iter().map(|(_, r)| *r).collect();
+            copy_new(conn, ctx, &labels, &rows)?;
+            counts.imported += rows.len() as i64;
+        }
 
         let failures: Vec<_> = batch
             .items
             .iter()
-            .filter_map(|i| match &i.outcome {
-                Err((errors, fields)) => Some((
+            .filter_map(|i| {
+                let errors = match &i.outcome {
+                    Err(errors) => errors,
+                    Ok(_) => unmatched.get(&i.row_no)?,
+                };
+                Some((
                     import_errors::import_id.eq(ctx.job.id),
                     import_errors::row_no.eq(i.row_no),
                     import_errors::errors.eq(errors.as_str()),
-                    import_errors::fields.eq(fields),
-                )),
-                Ok(_) => None,
+                    import_errors::fields.eq(&i.fields),
+                ))
             })
             .collect();
         counts.failed = failures.len() as i64;
@@ -808,75 +851,39 @@ fn still_running(conn: &mut PgConnection, ctx: &Context<'_>, lock: bool) -> Quer
     Ok(status == status::RUNNING)
 }
 
-#[derive(QueryableByName)]
-struct Match {
-    #[diesel(sql_type = Text)]
-    key: String,
-    #[diesel(sql_type = BigInt)]
-    contact_id: i64,
-}
+/// The rows that create a contact, and the rows that fail with why.
+type Resolved<'r> = (Vec<(i64, &'r ParsedRow)>, Vec<(i64, String)>);
 
-/// Updates the rows that match a live contact (by email, then by phone) and
-/// returns the others, which are new.
+/// Resolves each row by the contract's order (ID, emails, phones), updates
+/// the contacts found and returns the rows that create a contact, with the
+/// rows that fail and why. The claims of this batch are left in
+/// `counts.claims`.
 fn update_existing<'r>(
     conn: &mut PgConnection,
     ctx: &Context<'_>,
     labels: &Labels,
-    rows: &[&'r ParsedRow],
+    rows: &[(i64, &'r ParsedRow)],
     counts: &mut Counts,
-) -> Result<Vec<&'r ParsedRow>, JobError> {
-    let emails: Vec<String> = rows
-        .iter()
-        .flat_map(|r| {
-            r.input
-                .emails
-                .iter()
-                .map(|e| e.email.as_str().to_lowercase())
-        })
-        .collect();
-    let phones: Vec<String> = rows
-        .iter()
-        .flat_map(|r| r.input.phones.iter().map(|p| p.number.as_str().to_string()))
-        .collect();
-    let by_email: Vec<Match> = diesel::sql_query(
-        "SELECT lower(e.email) AS key, min(e.contact_id) AS contact_id FROM contact_emails e \
-         JOIN contacts c ON c.id = e.contact_id AND c.deleted_at IS NULL \
-         WHERE lower(e.email) = ANY($1) GROUP BY 1",
-    )
-    .bind::<Array<Text>, _>(&emails)
-    .load(conn)?;
-    let by_phone: Vec<Match> = diesel::sql_query(
-        "SELECT p.number AS key, min(p.contact_id) AS contact_id FROM contact_phones p \
-         JOIN contacts c ON c.id = p.contact_id AND c.deleted_at IS NULL \
-         WHERE p.number = ANY($1) GROUP BY 1",
-    )
-    .bind::<Array<Text>, _>(&phones)
-    .load(conn)?;
-    let by_email: HashMap<String, i64> = by_email
-        .into_iter()
-        .map(|m| (m.key, m.contact_id))
-        .collect();
-    let by_phone: HashMap<String, i64> = by_phone
-        .into_iter()
-        .map(|m| (m.key, m.contact_id))
-        .collect();
+) -> Result<Resolved<'r>, JobError> {
+    let mut lookup = Lookup::default();
+    let parsed: Vec<&ParsedRow> = rows.iter().map(|(_, r)| *r).collect();
+    matching::load(conn, &mut lookup, &parsed, Some(ctx.job.id))?;
     let mut new_rows = Vec::new();
-    for row in rows {
-        let found = row
-            .input
-            .emails
-            .iter()
-            .find_map(|e| by_email.get(&e.email.as_str().to_lowercase()))
-            .or_else(|| {
-                row.input
-                    .phones
-                    .iter()
-                    .find_map(|p| by_phone.get(p.number.as_str()))
-            });
-        let Some(&contact_id) = found else {
-            new_rows.push(*row);
-            continue;
+    let mut failed = Vec::new();
+    for &(row_no, row) in rows {
+        let contact_id = match lookup.resolve(row) {
+            Resolution::Create => {
+                new_rows.push((row_no, row));
+                continue;
+            }
+            Resolution::Fail(why) => {
+                failed.push((row_no, why));
+                continue;
+            }
+            Resolution::Existing(id) => id,
         };
+        lookup.claim(contact_id, row_no, row);
+        counts.claims.push((contact_id, row_no));
         let record = ContactRecord::load(conn, contact_id)?;
         let current = merge::input_of(&record);
         let label_ids = labels.ids(&row.labels, &ctx.extra_labels);
@@ -898,7 +905,29 @@ fn update_existing<'r>(
             UpdateOutcome::Stale { .. } => counts.unchanged += 1,
         }
     }
-    Ok(new_rows)
+    Ok((new_rows, failed))
+}
+
+/// Records which row of the file took which contact, so that a later row
+/// (in a later batch, or after a restart) resolving to it fails.
+fn record_claims(
+    conn: &mut PgConnection,
+    import_id: i64,
+    claims: &[(i64, i64)],
+) -> QueryResult<()> {
+    if claims.is_empty() {
+        return Ok(());
+    }
+    let (contacts, rows): (Vec<i64>, Vec<i64>) = claims.iter().copied().unzip();
+    diesel::sql_query(
+        "INSERT INTO import_matches (import_id, contact_id, row_no) \
+         SELECT $1, unnest($2::bigint[]), unnest($3::bigint[]) ON CONFLICT DO NOTHING",
+    )
+    .bind::<BigInt, _>(import_id)
+    .bind::<Array<BigInt>, _>(&contacts)
+    .bind::<Array<BigInt>, _>(&rows)
+    .execute(conn)
+    .map(drop)
 }
 
 /// What the search box looks in, as `contact::refresh_search_text` builds it.
@@ -926,9 +955,9 @@ fn copy_new(
     ctx: &Context<'_>,
     label_ids: &Labels,
     rows: &[&ParsedRow],
-) -> Result<(), JobError> {
+) -> Result<Vec<i64>, JobError> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let ids: Vec<NextId> =
         diesel::sql_query("SELECT nextval('contacts_id_seq') AS id FROM generate_series(1, $1)")
@@ -1110,7 +1139,7 @@ fn copy_new(
             )
             .execute(conn)?;
     }
-    Ok(())
+    Ok(ids.into_iter().map(|n| n.id).collect())
 }
 
 #[cfg(test)]

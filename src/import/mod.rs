@@ -4,6 +4,7 @@
 pub mod copy;
 pub mod header;
 pub mod job;
+pub mod matching;
 pub mod merge;
 pub mod row;
 pub mod upload;
@@ -16,6 +17,7 @@ use chrono::NaiveDate;
 
 use crate::domain::contact::CustomFieldDef;
 use header::Header;
+use matching::DryRun;
 use row::{ParsedRow, is_blank, parse_record};
 
 /// How many failed rows the preview names.
@@ -54,9 +56,15 @@ fn read_header(
 }
 
 /// Reads the whole file once, checking every row by the import's rules
-/// without writing anything. Refuses a file whose header is unusable or that
-/// holds no rows.
-pub fn scan(path: &Path, defs: &[CustomFieldDef], today: NaiveDate) -> Result<Scan, String> {
+/// without writing anything, and hands the valid rows to `plan`, which
+/// decides what they would do. Refuses a file whose header is unusable or
+/// that holds no rows.
+pub fn scan(
+    path: &Path,
+    defs: &[CustomFieldDef],
+    today: NaiveDate,
+    mut plan: Option<&mut DryRun<'_>>,
+) -> Result<Scan, String> {
     let mut reader = open(path)?;
     let header = read_header(&mut reader, defs)?;
     let data_offset = reader.position().byte();
@@ -69,6 +77,7 @@ pub fn scan(path: &Path, defs: &[CustomFieldDef], today: NaiveDate) -> Result<Sc
         data_offset,
     };
     let mut row_no = 0i64;
+    let mut valid: Vec<(i64, ParsedRow)> = Vec::new();
     loop {
         let more = reader
             .read_record(&mut record)
@@ -81,12 +90,29 @@ pub fn scan(path: &Path, defs: &[CustomFieldDef], today: NaiveDate) -> Result<Sc
             continue;
         }
         scan.total += 1;
-        if let Err(errors) = parse_record(&header, &record, today) {
-            scan.failed += 1;
-            if scan.first_errors.len() < PREVIEW_ERRORS {
-                scan.first_errors.push((row_no, errors.join("; ")));
+        match parse_record(&header, &record, today) {
+            Err(errors) => {
+                scan.failed += 1;
+                if scan.first_errors.len() < PREVIEW_ERRORS {
+                    scan.first_errors.push((row_no, errors.join("; ")));
+                }
             }
+            Ok(row) if plan.is_some() => {
+                valid.push((row_no, row));
+                if valid.len() == job::BATCH_ROWS {
+                    plan_rows(&mut plan, &mut valid)?;
+                }
+            }
+            Ok(_) => {}
         }
+    }
+    plan_rows(&mut plan, &mut valid)?;
+    if let Some(plan) = plan {
+        // Rows that fail matching fail like the others: one list, file order.
+        scan.failed += plan.summary.failed;
+        scan.first_errors.extend(plan.failures.iter().cloned());
+        scan.first_errors.sort_by_key(|(row, _)| *row);
+        scan.first_errors.truncate(PREVIEW_ERRORS);
     }
     if scan.total == 0 {
         return Err(
@@ -94,6 +120,36 @@ pub fn scan(path: &Path, defs: &[CustomFieldDef], today: NaiveDate) -> Result<Sc
         );
     }
     Ok(scan)
+}
+
+/// The preview's full pass: every row checked, the valid ones planned as
+/// the job will write them in `update_mode` or not.
+pub fn scan_and_plan(
+    conn: &mut diesel::PgConnection,
+    path: &Path,
+    defs: &[CustomFieldDef],
+    update_mode: bool,
+    extra_labels: Vec<i64>,
+) -> Result<(Scan, matching::PlanSummary), String> {
+    let custom = defs.iter().map(|d| (d.id, d.label.clone())).collect();
+    let mut plan = DryRun::new(conn, update_mode, extra_labels, custom)
+        .map_err(|e| format!("The contacts could not be read: {e}"))?;
+    let scan = scan(path, defs, chrono::Utc::now().date_naive(), Some(&mut plan))?;
+    Ok((scan, plan.summary))
+}
+
+fn plan_rows(
+    plan: &mut Option<&mut DryRun<'_>>,
+    rows: &mut Vec<(i64, ParsedRow)>,
+) -> Result<(), String> {
+    if let Some(plan) = plan.as_deref_mut()
+        && !rows.is_empty()
+    {
+        plan.rows(rows)
+            .map_err(|e| format!("The rows could not be matched with the contacts: {e}"))?;
+    }
+    rows.clear();
+    Ok(())
 }
 
 /// A record number and what the rules made of it.

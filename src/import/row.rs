@@ -23,6 +23,9 @@ pub struct ParsedRow {
     pub given: u64,
     /// Custom field ids that had a value.
     pub given_custom: Vec<i64>,
+    /// The `ContactBook ID` column's value: which contact an update import
+    /// updates.
+    pub id: Option<i64>,
 }
 
 impl ParsedRow {
@@ -61,6 +64,7 @@ pub fn parse_record(
     let mut social_cols = Vec::new();
     let mut errors: Vec<(usize, String)> = Vec::new();
     let mut labels: Vec<String> = Vec::new();
+    let mut id = None;
     for (pos, (target, value)) in header.targets.iter().zip(record.iter()).enumerate() {
         // A value the export protected from spreadsheets comes back as it was.
         let value = crate::export::unescape_cell(value.trim());
@@ -69,6 +73,16 @@ pub fn parse_record(
         }
         let column = match target {
             Target::Ignored => continue,
+            Target::Id => {
+                match value.parse::<i64>() {
+                    Ok(n) if n > 0 => id = Some(n),
+                    _ => errors.push((
+                        pos,
+                        format!("{}: {value} is not a contact ID", header.raw[pos]),
+                    )),
+                }
+                continue;
+            }
             Target::Custom(i) => {
                 let id = header.custom_fields[*i].id;
                 form.custom.insert(id, value.to_string());
@@ -217,6 +231,7 @@ pub fn parse_record(
             labels,
             given,
             given_custom,
+            id,
         }),
         _ => {
             errors.sort_by_key(|(pos, _)| *pos);
@@ -337,6 +352,24 @@ mod tests {
         let h = header_of(&refs);
         assert!(h.ignored().is_empty());
         assert_eq!(h.recognised().len(), 32);
+    }
+
+    #[test]
+    fn the_contactbook_id_is_read_and_checked() {
+        let h = header_of(&["Last Name", "ContactBook ID"]);
+        let row =
+            parse_record(&h, &csv::StringRecord::from(vec!["Lee", " 42 "]), today()).expect("ok");
+        assert_eq!(row.id, Some(42));
+        let row = parse_record(&h, &csv::StringRecord::from(vec!["Lee", ""]), today()).expect("ok");
+        assert_eq!(row.id, None);
+        for bad in ["abc", "-3", "0", "1.5", "99999999999999999999"] {
+            let err = parse_record(&h, &csv::StringRecord::from(vec!["Lee", bad]), today())
+                .expect_err(bad);
+            assert_eq!(
+                err,
+                vec![format!("ContactBook ID: {bad} is not a contact ID")]
+            );
+        }
     }
 
     #[test]

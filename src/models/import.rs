@@ -35,6 +35,7 @@ pub struct Import {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub heartbeat_at: Option<DateTime<Utc>>,
+    pub preview_plan: String,
 }
 
 /// A failed row: record number, errors, the values as uploaded.
@@ -62,6 +63,7 @@ pub struct NewImport<'a> {
     pub total_rows: i64,
     pub preview_failed: i64,
     pub preview_errors: &'a str,
+    pub preview_plan: &'a str,
     /// Where the first data record starts.
     pub data_offset: i64,
 }
@@ -99,6 +101,7 @@ impl Import {
                 imports::total_rows.eq(new.total_rows),
                 imports::preview_failed.eq(new.preview_failed),
                 imports::preview_errors.eq(new.preview_errors),
+                imports::preview_plan.eq(new.preview_plan),
                 imports::byte_offset.eq(new.data_offset),
             ))
             .returning(imports::id)
@@ -137,6 +140,39 @@ impl Import {
         ))
         .execute(conn)?;
         Ok(n == 1)
+    }
+
+    /// Keeps the options and what the preview's pass found for them, while
+    /// the import still waits for confirmation.
+    pub fn replan(
+        conn: &mut PgConnection,
+        id: i64,
+        options: (&str, Option<i64>, &[i64]),
+        failed: i64,
+        errors: &str,
+        plan: &str,
+    ) -> QueryResult<bool> {
+        let (mode, owner_id, label_ids) = options;
+        let n = diesel::update(
+            imports::table
+                .find(id)
+                .filter(imports::status.eq(status::PREVIEW)),
+        )
+        .set((
+            imports::mode.eq(mode),
+            imports::owner_id.eq(owner_id),
+            imports::label_ids.eq(label_ids),
+            imports::preview_failed.eq(failed),
+            imports::preview_errors.eq(errors),
+            imports::preview_plan.eq(plan),
+        ))
+        .execute(conn)?;
+        Ok(n == 1)
+    }
+
+    /// What the preview's dry run found.
+    pub fn plan(&self) -> crate::import::matching::PlanSummary {
+        serde_json::from_str(&self.preview_plan).unwrap_or_default()
     }
 
     /// Cancels an import still waiting for confirmation: nothing was written.

@@ -25,6 +25,7 @@ use crate::{
     import::{
         self,
         header::{Column, Header, template_header},
+        matching::PlanSummary,
         row::ParsedRow,
         upload::{UploadError, Utf8Sink, human_bytes},
     },
@@ -217,8 +218,8 @@ async fn template(state: web::Data<AppState>, _me: CurrentStaff) -> AppResult<Ht
     let mut example: Vec<String> = Column::example().iter().map(|s| s.to_string()).collect();
     example.extend(defs.iter().map(|_| String::new()));
     let mut body = String::from("\u{feff}");
-    body.push_str(&CsvLine::plain(&header));
-    body.push_str(&CsvLine::plain(&example));
+    body.push_str(&CsvLine::values(&header));
+    body.push_str(&CsvLine::as_uploaded(&example));
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
@@ -256,13 +257,20 @@ async fn upload(
         }
     };
     let scan_path = path.clone();
+    let (update_mode, extra) = (options.is_update(), options.label_ids());
     let checked = db::run(&state.pool, move |conn| {
         let defs = CustomField::defs(conn)?;
-        Ok(import::scan(&scan_path, &defs, Utc::now().date_naive()))
+        Ok(import::scan_and_plan(
+            conn,
+            &scan_path,
+            &defs,
+            update_mode,
+            extra,
+        ))
     })
     .await;
-    let scan = match checked {
-        Ok(Ok(scan)) => scan,
+    let (scan, plan) = match checked {
+        Ok(Ok(found)) => found,
         Ok(Err(message)) => {
             let _ = std::fs::remove_file(&path);
             let page = import_page(&state, &me, options, Some(message)).await?;
@@ -277,6 +285,7 @@ async fn upload(
     let stored = path.to_string_lossy().to_string();
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let errors_json = serde_json::to_string(&scan.first_errors).unwrap_or_else(|_| "[]".into());
+    let plan_json = serde_json::to_string(&plan).unwrap_or_else(|_| "{}".into());
     let id = db::transaction(&state.pool, move |conn| {
         Ok(Import::insert(
             conn,
@@ -292,6 +301,7 @@ async fn upload(
                 total_rows: scan.total,
                 preview_failed: scan.failed,
                 preview_errors: &errors_json,
+                preview_plan: &plan_json,
                 data_offset: scan.data_offset as i64,
             },
         )?)
@@ -336,6 +346,13 @@ async fn receive(
                 }
                 value.extend_from_slice(&chunk);
             }
+            if value.contains(&0) {
+                return Err((
+                    Options::from_pairs(&pairs),
+                    StatusCode::BAD_REQUEST,
+                    crate::security::NUL_REFUSED.into(),
+                ));
+            }
             pairs.push((name, String::from_utf8_lossy(&value).into_owned()));
             continue;
         }
@@ -343,7 +360,7 @@ async fn receive(
             .content_disposition()
             .and_then(|cd| cd.get_filename())
             .unwrap_or("")
-            .to_string();
+            .replace('\0', "");
         std::fs::create_dir_all(dir).map_err(|e| {
             (
                 Options::from_pairs(&pairs),
@@ -460,6 +477,7 @@ pub struct PreviewPage {
     owners: Vec<(i64, String)>,
     labels: Vec<Label>,
     size: String,
+    plan: PlanSummary,
 }
 
 impl PreviewPage {
@@ -627,6 +645,7 @@ async fn show(
         owners: choices.owners.clone(),
         labels: choices.labels.clone(),
         size: human_bytes(import.file_size as u64),
+        plan: import.plan(),
         import,
     }))
 }
@@ -690,6 +709,40 @@ async fn start(
             "error",
             "Choose an active staff member as the owner and labels from the list.",
         );
+        return Ok(Redirect::to(format!("/imports/{id}")).see_other());
+    }
+    let (import, _) = load_import(&state, id).await?;
+    if import.status == status::PREVIEW && (import.mode != mode || import.labels() != labels) {
+        // What the rows will do depends on these: show it before anything
+        // is written.
+        let path = PathBuf::from(&import.stored_path);
+        let replanned = db::run(&state.pool, move |conn| {
+            let defs = CustomField::defs(conn)?;
+            let found = import::scan_and_plan(conn, &path, &defs, mode == "update", labels.clone());
+            let Ok((scan, plan)) = found else {
+                return Ok(found.map(drop));
+            };
+            let errors = serde_json::to_string(&scan.first_errors).unwrap_or_else(|_| "[]".into());
+            let plan = serde_json::to_string(&plan).unwrap_or_else(|_| "{}".into());
+            Import::replan(
+                conn,
+                id,
+                (mode, owner, &labels),
+                scan.failed,
+                &errors,
+                &plan,
+            )?;
+            Ok(Ok(()))
+        })
+        .await?;
+        match replanned {
+            Ok(()) => flash(
+                &me.session,
+                "success",
+                "The preview now shows what the import will do with these options. Check it, then import.",
+            ),
+            Err(message) => flash(&me.session, "error", message),
+        }
         return Ok(Redirect::to(format!("/imports/{id}")).see_other());
     }
     let queued = db::transaction(&state.pool, move |conn| {
@@ -767,7 +820,7 @@ async fn error_log(
     let mut head = vec!["Row".to_string(), "Errors".to_string()];
     head.extend(import.header());
     let body = export::spawn_stream(state.pool.clone(), "error log", move |conn, sink| {
-        if !sink.send(format!("\u{feff}{}", CsvLine::plain(&head))) {
+        if !sink.send(format!("\u{feff}{}", CsvLine::values(&head))) {
             return Ok(());
         }
         let mut after = 0i64;
@@ -781,7 +834,7 @@ async fn error_log(
             for (row_no, errors, fields) in rows {
                 let mut line = vec![row_no.to_string(), errors];
                 line.extend(fields.into_iter().map(Option::unwrap_or_default));
-                out.push_str(&CsvLine::plain(&line));
+                out.push_str(&CsvLine::as_uploaded(&line));
             }
             if !sink.send(out) {
                 return Ok(());

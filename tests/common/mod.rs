@@ -449,8 +449,29 @@ impl Browser {
         content_type: &str,
         data: &[u8],
     ) -> Page {
+        self.upload_with(action, &[], (field, filename, content_type, data))
+            .await
+    }
+
+    /// Uploads a multipart form of text `fields` and one file (field name,
+    /// file name, content type, bytes), as a browser sends it.
+    pub async fn upload_with(
+        &self,
+        action: &str,
+        fields: &[(&str, &str)],
+        file: (&str, &str, &str, &[u8]),
+    ) -> Page {
         let boundary = "----contactbooktestboundary7MA4YWxkTrZu0gW";
         let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        let (field, filename, content_type, data) = file;
         body.extend_from_slice(
             format!(
                 "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"

@@ -14,7 +14,7 @@ use crate::{
     AppState,
     auth::{Admin, flash},
     db,
-    domain::{staff::FieldErrors, text::required_text},
+    domain::{contact::parse_label_name, staff::FieldErrors},
     error::AppResult,
     models::{label::Label, unique_violation},
     routes::{FormResponse, Layout, invalid, redirect},
@@ -143,7 +143,7 @@ async fn list_labels(state: web::Data<AppState>, Admin(me): Admin) -> AppResult<
 
 fn check(form: &LabelForm) -> Result<(String, String), FieldErrors> {
     let mut e = FieldErrors::default();
-    let name = e.check("name", required_text(&form.name, 100));
+    let name = e.check("name", parse_label_name(&form.name));
     let colour = form.colour.trim().to_lowercase();
     let ok = colour.len() == 7
         && colour.starts_with('#')
