@@ -316,36 +316,144 @@ async fn a_failed_submit_saves_nothing_and_keeps_everything_typed() {
     );
     assert!(!res.body.contains("<script>alert"), "escaped");
     assert_eq!(app.count("SELECT count(*) FROM contacts"), 0);
+    // The summary names every field in error and links to it.
+    let summary: Vec<String> = res.texts(".error-summary li a");
+    assert_eq!(summary.len(), 6, "{summary:?}");
+    for (text, href) in [
+        ("Last name: is required", "#f-last_name"),
+        ("Email address 1: ", "#f-email-0-email"),
+        ("Phone number 1: ", "#f-phone-0-number"),
+    ] {
+        assert!(
+            res.html()
+                .select(&scraper::Selector::parse(".error-summary a").expect("css"))
+                .any(|a| a.text().collect::<String>().starts_with(text)
+                    && a.value().attr("href") == Some(href)),
+            "{text} → {href}: {summary:?}"
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn quick_create_can_always_finish_when_a_custom_field_is_required() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    sql(
+        &app,
+        "INSERT INTO custom_fields (label, kind, required, options) VALUES \
+         ('Account number', 'text', true, '{}'), ('Region', 'dropdown', true, '{North,South}'), \
+         ('Hobby', 'text', false, '{}')",
+    );
+    let form = b.get("/contacts/new").await;
+    assert!(form.exists("#f-last_name"));
+    let labels = form.texts("label");
+    assert!(
+        labels.contains(&"Account number (required)".to_string()),
+        "{labels:?}"
+    );
+    assert!(
+        labels.contains(&"Region (required)".to_string()),
+        "{labels:?}"
+    );
+    assert!(
+        !labels.iter().any(|l| l.starts_with("Hobby")),
+        "optional custom fields stay on the full form"
+    );
+    let account = form
+        .attr("label:not(.check)[for^='f-custom-']", "for")
+        .expect("a custom field");
+    let account = account.trim_start_matches("f-");
+    let region = app.count("SELECT id FROM custom_fields WHERE label = 'Region'");
+    let region_key = format!("custom-{region}");
+
+    let res = quick_create(&b, &[("last_name", "Ng")]).await;
+    assert_eq!(res.status, 422);
+    let summary = res.texts(".error-summary li");
+    assert_eq!(
+        summary,
+        vec![
+            "Account number: is required".to_string(),
+            "Region: is required".to_string()
+        ],
+        "the summary names every field in error"
+    );
+    assert!(res.exists(&format!("#e-{account}")));
+    assert_eq!(res.attr("#f-last_name", "value").as_deref(), Some("Ng"));
+
+    let res = quick_create(
+        &b,
+        &[
+            ("last_name", "Ng"),
+            (account, "A-1"),
+            (&region_key, "South"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(
+        app.count("SELECT count(*) FROM custom_field_values WHERE value IN ('A-1', 'South')"),
+        2
+    );
 }
 
 #[actix_rt::test]
 async fn hostile_and_unusual_text_is_stored_and_shown_escaped() {
     let app = spawn_app().await;
     let (_, b) = app.signed_in_agent().await;
-    for (first, last) in [
-        ("😀🎉", "Smile"),
-        ("مرحبا", "بالعالم"),
-        ("Robert'); DROP TABLE contacts;--", "Tables"),
-        ("<img src=x onerror=alert(1)>", "\"Quoted\" & <b>bold</b>"),
+    for (first, last, company) in [
+        ("😀🎉", "Smile", "%_\\ LIKE chars"),
+        ("مرحبا", "بالعالم", "Percent 100 Co"),
+        ("Robert'); DROP TABLE contacts;--", "Tables", "a_b Co"),
+        (
+            "<img src=x onerror=alert(1)>",
+            "\"Quoted\" & <b>bold</b>",
+            "axb Co",
+        ),
     ] {
-        let id = create_contact(&b, first, last, &[("company", "%_\\ LIKE chars")]).await;
+        let id = create_contact(&b, first, last, &[("company", company)]).await;
         let page = b.get(&format!("/contacts/{id}")).await;
         assert_eq!(page.status, 200);
         assert_eq!(page.text("h1"), format!("{first} {last}"));
         assert!(!page.body.contains("<img src=x"));
         assert!(!page.body.contains("<b>bold</b>"));
     }
+    // Unescaped, `%_` would match every contact and `a_b` would match `axb`.
     let list = b.get("/contacts?q=%25_").await;
     assert_eq!(
-        list.texts(".contact-name").len(),
-        4,
+        list.texts(".contact-name"),
+        ["😀🎉 Smile"],
         "LIKE wildcards match literally"
     );
+    let list = b.get("/contacts?q=a_b").await;
+    assert_eq!(
+        list.texts(".contact-name"),
+        ["Robert'); DROP TABLE contacts;-- Tables"]
+    );
+    let list = b.get("/contacts?q=%5C").await;
+    assert_eq!(list.texts(".contact-name"), ["😀🎉 Smile"]);
     let list = b.get("/contacts?q=DROP").await;
     assert_eq!(
         list.texts(".contact-name"),
         ["Robert'); DROP TABLE contacts;-- Tables"]
     );
+    let bell = b
+        .submit(
+            "/contacts/new/full",
+            "/contacts/new",
+            &[("layout", "full"), ("last_name", "Bell\u{7}Byte")],
+        )
+        .await;
+    assert_eq!(
+        bell.status, 422,
+        "control characters are refused with a message"
+    );
+    assert!(bell.text("#e-last_name").contains("control characters"));
+    assert_eq!(
+        bell.attr("#f-last_name", "value").as_deref(),
+        Some("Bell\u{7}Byte"),
+        "what was typed is kept"
+    );
+    // PostgreSQL cannot store a NUL at all: refused before any handler.
     let nul = b
         .submit(
             "/contacts/new/full",
@@ -353,11 +461,9 @@ async fn hostile_and_unusual_text_is_stored_and_shown_escaped() {
             &[("layout", "full"), ("last_name", "Nul\u{0}Byte")],
         )
         .await;
-    assert_eq!(
-        nul.status, 422,
-        "control characters are refused with a message"
-    );
-    assert!(nul.text("#e-last_name").contains("control characters"));
+    assert_eq!(nul.status, 400);
+    assert!(nul.text("main").contains("NUL character"), "{}", nul.body);
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 4);
 }
 
 #[actix_rt::test]

@@ -1044,3 +1044,83 @@ async fn export_then_update_import_is_a_no_op_on_random_databases() {
         assert_eq!(parse_csv(&before.body), parse_csv(&after.body));
     }
 }
+
+#[actix_rt::test]
+async fn every_cell_of_every_csv_is_safe_from_spreadsheets_and_a_corrected_error_log_imports() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut *app.conn(),
+        "INSERT INTO custom_fields (label, kind) VALUES ('=Tier', 'text')",
+    )
+    .expect("custom field");
+    let formula_like = |cell: &str| cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+
+    for path in ["/imports/template.csv", "/contacts/export.csv"] {
+        let file = b.get(path).await;
+        let rows = parse_csv(&file.body);
+        assert!(
+            rows[0].contains(&"'=Tier".to_string()),
+            "{path}: {:?}",
+            rows[0]
+        );
+        for cell in rows.iter().flatten() {
+            assert!(
+                !formula_like(cell)
+                    || cell.starts_with('+') && cell[1..].chars().all(|c| c.is_ascii_digit()),
+                "{path}: {cell:?}"
+            );
+        }
+    }
+
+    let upload = "First Name,Last Name,Company,Job Title,Mobile,=Tier\n\
+        =cmd|' /C calc'!A0,\"=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",+1+1,-2,12345,@SUM(1)\n";
+    let id = import(&app, &b, "evil.csv", upload.as_bytes(), &[]).await;
+    let log = b.get(&format!("/imports/{id}/errors.csv")).await;
+    let rows = parse_csv(&log.body);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0][7], "'=Tier", "the uploaded header is protected too");
+    assert_eq!(
+        rows[1][2..],
+        [
+            "'=cmd|' /C calc'!A0",
+            "'=HYPERLINK(\"http://x\",\"y\")",
+            "'+1+1",
+            "'-2",
+            "12345",
+            "'@SUM(1)"
+        ]
+    );
+    for cell in rows.iter().flatten() {
+        assert!(!formula_like(cell), "{cell:?}");
+    }
+
+    // The user fixes the phone in the error log and uploads it again.
+    let mut fixed = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let mut cells: Vec<String> = row[2..].to_vec();
+        if i > 0 {
+            cells[4] = "+85291234567".into();
+        }
+        let quoted: Vec<String> = cells
+            .iter()
+            .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
+            .collect();
+        fixed.push_str(&quoted.join(","));
+        fixed.push('\n');
+    }
+    let again = import(&app, &b, "fixed.csv", fixed.as_bytes(), &[]).await;
+    assert_eq!(
+        app.count(&format!("SELECT imported FROM imports WHERE id = {again}")),
+        1
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM contacts c JOIN custom_field_values v ON v.contact_id = c.id \
+             WHERE c.first_name = '=cmd|'' /C calc''!A0' AND c.last_name = '=HYPERLINK(\"http://x\",\"y\")' \
+             AND c.company = '+1+1' AND c.job_title = '-2' AND v.value = '@SUM(1)'"
+        ),
+        1,
+        "the corrected error log gives the values the original meant"
+    );
+}

@@ -47,6 +47,32 @@ impl FieldErrors {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
+
+    /// Every error as (field name, "Label: message") for a form's error
+    /// summary, labels made from the field names.
+    pub fn summary(&self) -> Vec<(String, String)> {
+        self.summary_with(|_| None)
+    }
+
+    /// Like `summary`, with `label` naming the fields it knows.
+    pub fn summary_with(&self, label: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(key, message)| {
+                let name = label(key).unwrap_or_else(|| humanize(key));
+                (key.to_string(), format!("{name}: {message}"))
+            })
+            .collect()
+    }
+}
+
+/// `new_password` → `New password`.
+fn humanize(key: &str) -> String {
+    let words = key.replace(['_', '-'], " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 text_enum!(

@@ -202,6 +202,49 @@ impl ContactFormPage {
         self.errors.get(key)
     }
 
+    /// The quick form shows the custom fields that must be filled in, or it
+    /// could never be saved.
+    pub fn has_required_custom(&self) -> bool {
+        self.choices.custom_fields.iter().any(|d| d.required)
+    }
+
+    /// Every field in error, named as the form labels it, for the summary.
+    pub fn error_list(&self) -> Vec<(String, String)> {
+        self.errors.summary_with(|key| {
+            let numbered = |what: &str, rest: &str| {
+                let n: usize = rest.split('-').next()?.parse().ok()?;
+                Some(format!("{what} {}", n + 1))
+            };
+            Some(match key {
+                "contact_type" => "Type".into(),
+                "team" => "Department".into(),
+                "zip_code" => "ZIP code".into(),
+                "street" => "Street".into(),
+                "contact_group" => "Group".into(),
+                "phone-0-number" if self.is_quick() => "Mobile".into(),
+                "email-0-email" if self.is_quick() => "Email".into(),
+                _ => {
+                    if let Some(rest) = key.strip_prefix("phone-") {
+                        return numbered("Phone number", rest);
+                    }
+                    if let Some(rest) = key.strip_prefix("email-") {
+                        return numbered("Email address", rest);
+                    }
+                    if let Some(rest) = key.strip_prefix("social-") {
+                        return numbered("Social ID", rest);
+                    }
+                    let id: i64 = key.strip_prefix("custom-")?.parse().ok()?;
+                    return self
+                        .choices
+                        .custom_fields
+                        .iter()
+                        .find(|d| d.id == id)
+                        .map(|d| d.label.clone());
+                }
+            })
+        })
+    }
+
     pub fn has_label(&self, id: &i64) -> bool {
         self.form.labels.iter().any(|l| l.trim() == id.to_string())
     }
