@@ -17,6 +17,9 @@ pub struct Config {
     /// Public origin, e.g. `https://contacts.example.com`; makes cookies `Secure`
     /// with the `__Host-` prefix when it is https, and is the origin forms must come from.
     pub public_url: Option<String>,
+    /// A proxy in front sets `X-Forwarded-For`, `-Host` and `-Proto`: only
+    /// then are they believed (client address, origin).
+    pub trust_proxy: bool,
     pub idle_timeout: Duration,
     pub absolute_timeout: Duration,
     pub db_pool_size: u32,
@@ -38,6 +41,7 @@ impl Default for Config {
             session_key: None,
             redis_url: None,
             public_url: None,
+            trust_proxy: false,
             idle_timeout: Duration::from_secs(30 * 60),
             absolute_timeout: Duration::from_secs(12 * 3600),
             db_pool_size: 10,
@@ -78,6 +82,11 @@ impl Config {
         }
         c.redis_url = lookup("REDIS_URL");
         c.public_url = lookup("PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string());
+        c.trust_proxy = match lookup("TRUST_PROXY").as_deref().map(str::trim) {
+            None | Some("0" | "false" | "no") => false,
+            Some("1" | "true" | "yes") => true,
+            Some(v) => return Err(format!("TRUST_PROXY={v} should be true or false")),
+        };
         let secs = |name: &str, default: Duration| -> Result<Duration, String> {
             match lookup(name) {
                 None => Ok(default),
@@ -98,7 +107,9 @@ impl Config {
                     .map_err(|_| format!("{name}={v} is not a whole number")),
             }
         };
-        c.db_pool_size = num("DB_POOL_SIZE", c.db_pool_size as usize)?.clamp(1, 1000) as u32;
+        // A running import holds one connection for as long as it runs;
+        // with fewer than two the pages would wait for it to end.
+        c.db_pool_size = num("DB_POOL_SIZE", c.db_pool_size as usize)?.clamp(2, 1000) as u32;
         c.upload_limit = num("UPLOAD_LIMIT_BYTES", c.upload_limit)?;
         c.avatar_limit = num("AVATAR_LIMIT_BYTES", c.avatar_limit)?;
         c.workers = num("WORKERS", c.workers)?;

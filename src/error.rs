@@ -76,6 +76,14 @@ impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => AppError::NotFound,
+            // The pool's statement and lock timeouts: the database is busy,
+            // not broken.
+            diesel::result::Error::DatabaseError(_, ref info)
+                if info.message().contains("canceling statement due to") =>
+            {
+                log::warn!("database busy: {}", info.message());
+                AppError::Unavailable(info.message().to_string())
+            }
             other => AppError::internal(format!("database: {other}")),
         }
     }
@@ -162,9 +170,14 @@ impl ResponseError for AppError {
             reference,
         };
         let body = page.render().unwrap_or_else(|_| format!("{status}"));
-        HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(body)
+        let mut res = HttpResponse::build(status);
+        res.content_type("text/html; charset=utf-8");
+        // Also when actix renders this error itself, outside the middleware
+        // that adds them to every other response.
+        for header in crate::security::SECURITY_HEADERS {
+            res.insert_header(header);
+        }
+        res.body(body)
     }
 }
 
@@ -176,7 +189,13 @@ pub async fn friendly_errors(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
 ) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
-    let res = next.call(req).await?;
+    // An inner service that fails outright (the session store without a
+    // connection) has no response to replace: its error is turned into ours,
+    // which renders the page with the security headers (`error_response`).
+    let res = next.call(req).await.map_err(|e| {
+        let status = e.as_response_error().status_code();
+        actix_web::Error::from(replace(&e, status))
+    })?;
     let replacement = match res.response().error() {
         Some(e) if e.as_error::<AppError>().is_none() => Some(replace(e, res.status())),
         _ => None,

@@ -400,7 +400,13 @@ pub fn produce_export(
             }
             Some(total)
         });
-        let read = read_rows(conn, selection, &tx);
+        // One export may run for minutes: its statements are not bounded
+        // like a page's.
+        let read = crate::db::without_timeouts(conn, |conn| {
+            Ok::<_, diesel::result::Error>(read_rows(conn, selection, &tx))
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|read| read);
         drop(tx);
         let written = writer.join().unwrap_or(None);
         read.map(|()| written)

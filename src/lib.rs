@@ -8,6 +8,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod export;
+pub mod hashing;
 pub mod import;
 pub mod models;
 pub mod redis;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub import_wake: std::sync::Arc<import::job::Wake>,
     /// Cached once true: an administrator exists, so setup is never shown again.
     setup_done: AtomicBool,
+    /// The address this instance really listens on (BIND may say port 0).
+    pub listen_addr: std::net::SocketAddr,
 }
 
 impl AppState {
@@ -200,6 +203,9 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
     };
     let key = session_key(&config)?;
     let workers = config.workers;
+    let listen_addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let state = web::Data::new(AppState {
         pool,
         config,
@@ -209,6 +215,7 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
         first_pages: cache::CachedByKey::new(Duration::from_secs(2)),
         import_wake: Default::default(),
         setup_done: AtomicBool::new(false),
+        listen_addr,
     });
 
     import::job::spawn_runner(

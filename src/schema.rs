@@ -183,6 +183,7 @@ diesel::table! {
         email_key -> Text,
         succeeded -> Bool,
         attempted_at -> Timestamptz,
+        client -> Text,
     }
 }
 

@@ -73,45 +73,112 @@ pub fn safe_next<'a>(next: Option<&'a str>, fallback: &'a str) -> &'a str {
 /// Headers every response carries, error pages included. Pages are `no-store`
 /// unless a handler says otherwise (static files and avatars do).
 pub fn default_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
-        .add((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action 'self'",
-        ))
-        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .add((header::REFERRER_POLICY, "same-origin"))
-        .add((header::X_FRAME_OPTIONS, "DENY"))
-        .add((header::CACHE_CONTROL, "no-store"))
+    SECURITY_HEADERS
+        .into_iter()
+        .fold(DefaultHeaders::new(), |headers, h| headers.add(h))
 }
+
+pub const SECURITY_HEADERS: [(header::HeaderName, &str); 5] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "same-origin"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::CACHE_CONTROL, "no-store"),
+];
 
 fn is_safe_method(m: &Method) -> bool {
     matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// The origin requests must come from: PUBLIC_URL when set, else what the
-/// request says it was sent to.
-fn expected_origin(req: &ServiceRequest) -> String {
-    if let Some(state) = req.app_data::<web::Data<AppState>>()
-        && let Some(url) = &state.config.public_url
-    {
-        return url.clone();
+/// Whether `origin` is one that forms may come from: PUBLIC_URL when set;
+/// else, behind a trusted proxy, what its forwarded headers say; else the
+/// address this instance listens on (any loopback name for a loopback
+/// address). The request's own `Host` counts only for an instance bound to
+/// every interface with no PUBLIC_URL, where nothing else names the site.
+fn origin_allowed(req: &ServiceRequest, origin: &str) -> bool {
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return false;
+    };
+    if let Some(url) = &state.config.public_url {
+        return origin == url;
     }
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
+    if state.config.trust_proxy {
+        let info = req.connection_info();
+        return origin == format!("{}://{}", info.scheme(), info.host());
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    local_origins(state.listen_addr, host)
+        .iter()
+        .any(|o| o == origin)
+}
+
+/// The origins of an instance listening on `addr` with no PUBLIC_URL.
+fn local_origins(addr: std::net::SocketAddr, host: Option<&str>) -> Vec<String> {
+    let port = addr.port();
+    // Browsers leave the default port out of an origin.
+    let origin = |h: &str| match port {
+        80 => format!("http://{h}"),
+        _ => format!("http://{h}:{port}"),
+    };
+    if addr.ip().is_loopback() {
+        return ["127.0.0.1", "localhost", "[::1]"]
+            .iter()
+            .map(|h| origin(h))
+            .collect();
+    }
+    if addr.ip().is_unspecified() {
+        let same_port = |h: &str| match h.rsplit_once(':') {
+            Some((_, p)) if !h.ends_with(']') => p == port.to_string(),
+            _ => port == 80,
+        };
+        return host
+            .filter(|h| same_port(h))
+            .map(|h| vec![format!("http://{h}")])
+            .unwrap_or_default();
+    }
+    match addr.ip() {
+        std::net::IpAddr::V6(ip) => vec![origin(&format!("[{ip}]"))],
+        ip => vec![origin(&ip.to_string())],
+    }
 }
 
 fn origin_ok(req: &ServiceRequest) -> bool {
-    let expected = expected_origin(req);
     if let Some(origin) = req.headers().get(header::ORIGIN) {
-        return origin.to_str().is_ok_and(|o| o == expected);
+        return origin.to_str().is_ok_and(|o| origin_allowed(req, o));
     }
     if let Some(referer) = req.headers().get(header::REFERER) {
-        return referer
-            .to_str()
-            .is_ok_and(|r| r == expected || r.starts_with(&format!("{expected}/")));
+        // The referer's origin: scheme, host and port, before the path.
+        return referer.to_str().is_ok_and(|r| {
+            let after_scheme = r.find("://").map(|i| i + 3).unwrap_or(0);
+            let end = r[after_scheme..]
+                .find('/')
+                .map(|i| i + after_scheme)
+                .unwrap_or(r.len());
+            origin_allowed(req, &r[..end])
+        });
     }
     // Neither header: old clients and privacy tools strip both; the token still guards.
     true
+}
+
+/// The address a request came from: the peer, or behind a trusted proxy
+/// the client it names.
+pub fn client_address(req: &actix_web::HttpRequest) -> String {
+    let trust = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|s| s.config.trust_proxy);
+    if trust && let Some(ip) = req.connection_info().realip_remote_addr() {
+        return ip.to_string();
+    }
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
 }
 
 fn token_from_query(req: &ServiceRequest) -> Option<String> {
@@ -271,6 +338,31 @@ mod tests {
         assert!(encodes_nul(b"q=a\0"));
         assert!(!encodes_nul(b"q=a%200b&x=%0A"));
         assert!(!encodes_nul(b"q=100%25"));
+    }
+
+    #[test]
+    fn local_origins_follow_the_listening_address() {
+        let loopback: std::net::SocketAddr = "127.0.0.1:8080".parse().expect("addr");
+        assert_eq!(
+            local_origins(loopback, Some("evil.example")),
+            [
+                "http://127.0.0.1:8080",
+                "http://localhost:8080",
+                "http://[::1]:8080"
+            ]
+        );
+        let fixed: std::net::SocketAddr = "10.0.0.5:80".parse().expect("addr");
+        assert_eq!(
+            local_origins(fixed, Some("evil.example")),
+            ["http://10.0.0.5"]
+        );
+        let any: std::net::SocketAddr = "0.0.0.0:8080".parse().expect("addr");
+        assert_eq!(
+            local_origins(any, Some("contacts.lan:8080")),
+            ["http://contacts.lan:8080"]
+        );
+        assert!(local_origins(any, Some("contacts.lan:9999")).is_empty());
+        assert!(local_origins(any, None).is_empty());
     }
 
     #[test]

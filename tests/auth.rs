@@ -491,14 +491,144 @@ async fn no_free_database_connection_means_503_within_the_timeout() {
         took >= Duration::from_secs(2),
         "waited for the pool first ({took:?})"
     );
+    assert!(res.header("content-security-policy").is_some());
 }
 
 #[actix_rt::test]
-async fn idle_sessions_expire() {
+async fn a_first_visit_with_no_free_connection_gets_the_busy_page_and_its_headers() {
+    let app = spawn_app_with(|c| {
+        c.db_pool_size = 2;
+        c.db_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let _id = app.add_staff("Ada Admin", "ada@example.com", Role::Admin);
+    assert_eq!(app.browser().get("/login").await.status, 200);
+    let held = (app.conn(), app.conn());
+    for path in ["/login", "/", "/contacts", "/static/app.css"] {
+        // No cookie: a new visitor.
+        let started = Instant::now();
+        let res = app.browser().get(path).await;
+        let took = started.elapsed();
+        if path == "/static/app.css" {
+            assert_eq!(res.status, 200, "static files need no database");
+            continue;
+        }
+        assert!(
+            matches!(res.status, 503 | 303),
+            "{path}: {} {}",
+            res.status,
+            res.body
+        );
+        if res.status == 503 {
+            assert_eq!(res.text("h1"), "ContactBook is busy", "{path}");
+        }
+        assert!(
+            res.header("content-security-policy").is_some(),
+            "{path}: headers on every answer"
+        );
+        assert!(took < Duration::from_secs(5), "{path} answered in {took:?}");
+    }
+    drop(held);
+    assert_eq!(app.browser().get("/login").await.status, 200);
+}
+
+#[actix_rt::test]
+async fn a_table_locked_from_outside_gets_a_busy_answer_within_seconds() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    assert_eq!(b.get("/contacts").await.status, 200);
+    // Another program holds a lock that every contact write waits for.
+    let url = app.config.database_url.clone().expect("url");
+    let mut outside = diesel::PgConnection::establish(&url).expect("connect");
+    outside
+        .batch_execute("BEGIN; LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE")
+        .expect("lock");
+    let started = Instant::now();
+    // A search: the first page alone may come from the 2 s cache.
+    let res = b.get("/contacts?q=wong").await;
+    let took = started.elapsed();
+    outside.batch_execute("ROLLBACK").expect("unlock");
+    assert_eq!(res.status, 503, "{}", res.body);
+    assert_eq!(res.text("h1"), "ContactBook is busy");
+    assert!(took < Duration::from_secs(6), "answered in {took:?}");
+    assert_eq!(b.get("/contacts").await.status, 200);
+}
+
+#[actix_rt::test]
+async fn one_client_trying_many_emails_is_throttled() {
+    let app = spawn_app().await;
+    app.add_staff("Ada Admin", "ada@example.com", Role::Admin);
+    let b = app.browser();
+    for i in 0..20 {
+        let res = b
+            .submit(
+                "/login",
+                "/login",
+                &[
+                    ("email", &format!("guess{i}@example.com")),
+                    ("password", "wrong"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 401, "attempt {i}");
+    }
+    // A new email and even the right password: this address is locked out.
+    let res = b
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "ada@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.status, 429);
+    assert!(res.body.contains("from this network"), "{}", res.body);
+}
+
+#[actix_rt::test]
+async fn a_burst_of_sign_ins_is_answered_without_errors() {
+    let app = spawn_app().await;
+    app.add_staff("Ada Admin", "ada@example.com", Role::Admin);
+    let token_page = app.browser();
+    let _ = token_page.get("/login").await;
+    let attempts = (0..40).map(|i| {
+        let b = app.browser();
+        async move {
+            b.submit(
+                "/login",
+                "/login",
+                &[
+                    ("email", &format!("burst{i}@example.com")),
+                    ("password", "wrong"),
+                ],
+            )
+            .await
+            .status
+        }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    assert!(
+        statuses.iter().all(|s| matches!(s, 401 | 429 | 503)),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&401), "{statuses:?}");
+}
+
+#[actix_rt::test]
+async fn idle_sessions_expire_and_activity_keeps_them_alive() {
     let app = spawn_app_with(|c| c.idle_timeout = Duration::from_secs(2)).await;
     let (_, b) = app.signed_in_agent().await;
-    assert_eq!(b.get("/staff").await.status, 200);
-    actix_rt::time::sleep(Duration::from_millis(3100)).await;
+    // Busy for twice the timeout: every request slides it on.
+    for _ in 0..8 {
+        assert_eq!(
+            b.get("/staff").await.status,
+            200,
+            "activity extends the session"
+        );
+        actix_rt::time::sleep(Duration::from_millis(500)).await;
+    }
+    actix_rt::time::sleep(Duration::from_millis(2600)).await;
     let res = b.get("/staff").await;
     assert_eq!(res.status, 303, "idle session expired");
 }

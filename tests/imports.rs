@@ -1124,3 +1124,115 @@ async fn every_cell_of_every_csv_is_safe_from_spreadsheets_and_a_corrected_error
         "the corrected error log gives the values the original meant"
     );
 }
+
+#[actix_rt::test]
+async fn only_the_uploader_or_an_administrator_may_stop_an_import_or_read_its_error_log() {
+    let app = spawn_app().await;
+    let (_, admin) = app.signed_in_admin().await;
+    let agent = app.browser();
+    app.add_staff(
+        "Arthur Agent",
+        "arthur@example.com",
+        contactbook::domain::staff::Role::Agent,
+    );
+    agent.sign_in("arthur@example.com", common::PASSWORD).await;
+
+    // The administrator's upload, waiting for confirmation.
+    let page = upload(&admin, "admins.csv", SAMPLE).await;
+    let waiting = import_id(&page);
+    let preview = agent.get(&format!("/imports/{waiting}")).await;
+    assert_eq!(preview.status, 200, "agents may look");
+    assert!(!preview.exists(&format!("form[action='/imports/{waiting}/start']")));
+    assert!(!preview.exists(&format!("form[action='/imports/{waiting}/cancel']")));
+    let token = agent.get("/imports").await.csrf();
+    for action in ["cancel", "start"] {
+        let res = agent
+            .post(&format!("/imports/{waiting}/{action}"), &token, &[])
+            .await;
+        assert_eq!(res.status, 403, "{action}");
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM imports WHERE id = {waiting} AND status = 'preview'"
+        )),
+        1,
+        "nothing changed"
+    );
+
+    // A finished one with failed rows.
+    let done = import(&app, &admin, "sample.csv", SAMPLE, &[]).await;
+    assert_eq!(
+        agent
+            .get(&format!("/imports/{done}/errors.csv"))
+            .await
+            .status,
+        403
+    );
+    let shown = agent.get(&format!("/imports/{done}")).await;
+    assert!(!shown.exists(&format!("a[href='/imports/{done}/errors.csv']")));
+    let log = admin.get(&format!("/imports/{done}/errors.csv")).await;
+    assert_eq!(log.status, 200);
+
+    // The agent's own import is theirs to manage.
+    let own = import(&app, &agent, "mine.csv", SAMPLE, &[]).await;
+    assert_eq!(
+        agent
+            .get(&format!("/imports/{own}/errors.csv"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        admin
+            .get(&format!("/imports/{own}/errors.csv"))
+            .await
+            .status,
+        200
+    );
+}
+
+#[actix_rt::test]
+async fn an_import_runs_with_the_smallest_pool_and_the_pages_keep_answering() {
+    // DB_POOL_SIZE=1 is raised to 2: the import holds one, the pages the other.
+    assert_eq!(
+        contactbook::config::Config::from_lookup(|n| (n == "DB_POOL_SIZE").then(|| "1".into()))
+            .expect("config")
+            .db_pool_size,
+        2
+    );
+    let app = spawn_app_with(|c| c.db_pool_size = 2).await;
+    let (_, b) = app.signed_in_agent().await;
+    let mut file = String::from("First Name,Last Name,Email\n");
+    for i in 0..30_000 {
+        file.push_str(&format!("P{i},Person,p{i}@example.com\n"));
+    }
+    let page = upload(&b, "big.csv", file.as_bytes()).await;
+    let id = import_id(&page);
+    let preview = b.get(&format!("/imports/{id}")).await;
+    b.post(&format!("/imports/{id}/start"), &preview.csrf(), &[])
+        .await;
+    let start = Instant::now();
+    let mut pages = 0;
+    loop {
+        let status = b.get("/contacts?q=person").await.status;
+        assert_eq!(status, 200, "a page during the import");
+        pages += 1;
+        if app.count(&format!(
+            "SELECT count(*) FROM imports WHERE id = {id} AND status IN ('done', 'failed')"
+        )) == 1
+        {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "import did not end"
+        );
+    }
+    assert!(pages > 1, "pages were served while it ran");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM imports WHERE id = {id} AND status = 'done' AND imported = 30000"
+        )),
+        1
+    );
+}

@@ -29,11 +29,36 @@ impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Se
         // stops using the index (it cannot see the pattern): always plan with
         // the actual values.
         // Parallel workers cost more to start than a page of rows costs to read.
-        conn.batch_execute(
-            "SET plan_cache_mode = force_custom_plan; SET max_parallel_workers_per_gather = 0",
-        )
+        // A statement stuck on a lock or a runaway plan must not hold a
+        // request (and its connection) for ever: the page answers "busy"
+        // within seconds instead. Imports, exports and migrations lift these
+        // for their own long statements (`without_timeouts`).
+        conn.batch_execute(&format!(
+            "SET plan_cache_mode = force_custom_plan; SET max_parallel_workers_per_gather = 0; \
+             SET statement_timeout = '{STATEMENT_TIMEOUT_MS}ms'; SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'"
+        ))
         .map_err(diesel::r2d2::Error::QueryError)
     }
+}
+
+/// The longest a pooled connection's statement may run.
+pub const STATEMENT_TIMEOUT_MS: u64 = 5_000;
+/// The longest a pooled connection's statement may wait for a lock.
+pub const LOCK_TIMEOUT_MS: u64 = 2_000;
+
+/// Runs `f` with no statement or lock timeout on this connection (a long
+/// export, the migrations), then puts the pool's limits back.
+pub fn without_timeouts<T, E: From<diesel::result::Error>>(
+    conn: &mut PgConnection,
+    f: impl FnOnce(&mut PgConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute("SET statement_timeout = 0; SET lock_timeout = 0")?;
+    let result = f(conn);
+    conn.batch_execute(&format!(
+        "SET statement_timeout = '{STATEMENT_TIMEOUT_MS}ms'; SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'"
+    ))?;
+    result
 }
 
 pub fn build_pool(url: &str, size: u32, timeout: Duration) -> Result<DbPool, String> {
@@ -53,7 +78,14 @@ pub fn run_migrations(pool: &DbPool) -> Result<(), String> {
     let mut conn = pool
         .get()
         .map_err(|e| format!("cannot connect to the database: {e}"))?;
-    conn.run_pending_migrations(MIGRATIONS)
+    let applied = without_timeouts(&mut conn, |conn| {
+        Ok::<_, diesel::result::Error>(
+            conn.run_pending_migrations(MIGRATIONS)
+                .map(|applied| applied.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        )
+    })
+    .map_err(|e| format!("migrations failed: {e}"))?;
+    applied
         .map(|applied| {
             for m in applied {
                 log::info!("applied migration {m}");

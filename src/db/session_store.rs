@@ -99,8 +99,11 @@ impl SessionBackend {
                 let key = key.to_string();
                 let expires = Utc::now() + chrono::Duration::seconds(idle.as_secs() as i64);
                 // Skip the write when it was extended moments ago: most requests
-                // then cost a read only.
-                let fresh_enough = expires - chrono::Duration::seconds(30);
+                // then cost a read only. "Moments" is a tenth of the idle
+                // timeout (30 s at most), so that even a short timeout slides.
+                let slack = (*idle / 10).min(std::time::Duration::from_secs(30));
+                let fresh_enough =
+                    expires - chrono::Duration::milliseconds(slack.as_millis() as i64);
                 Self::pg(pool, move |conn| {
                     // The member's row comes along so that the page needs no second
                     // round trip to learn who is signed in (see `auth::CurrentStaff`).

@@ -621,17 +621,22 @@ fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), Jo
         // Leaves the pool at least one connection for the pages.
         let spare = usize::try_from(pool.max_size())
             .unwrap_or(1)
-            .saturating_sub(2);
+            .saturating_sub(1);
         WRITERS.min(spare).max(1)
     };
-    let mut connections = vec![pool.get().map_err(|e| JobError::Retry(e.to_string()))?];
-    while connections.len() < wanted {
-        // A second writer only if the pages can spare a connection now.
+    // The job's own connection (which holds its lock) writes too, so a job
+    // needs no connection but the one it was claimed with; a second writer
+    // only if the pages can spare one now.
+    let mut extra: Vec<DbConn> = Vec::new();
+    while extra.len() + 1 < wanted {
         match pool.get_timeout(Duration::from_millis(200)) {
-            Ok(c) => connections.push(c),
+            Ok(c) => extra.push(c),
             Err(_) => break,
         }
     }
+    let connections: Vec<&mut PgConnection> = std::iter::once(&mut *conn)
+        .chain(extra.iter_mut().map(|c| &mut **c))
+        .collect();
     std::thread::scope(|scope| {
         let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Batch)>(0);
         // Owned by the writers alone: when the last one is gone, handing out
@@ -705,7 +710,7 @@ fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), Jo
 
 /// One writer: takes batches until there are no more or one fails.
 fn write_batches(
-    mut conn: DbConn,
+    conn: &mut PgConnection,
     ctx: &Context<'_>,
     work: &Mutex<mpsc::Receiver<(u64, Batch)>>,
     failed: mpsc::Sender<JobError>,
@@ -718,7 +723,7 @@ fn write_batches(
             },
             Err(_) => return,
         };
-        match write_batch(&mut conn, ctx, seq, batch) {
+        match write_batch(conn, ctx, seq, batch) {
             Ok(()) => ctx.order.committed(),
             Err(e) => {
                 // Reported before the batches waiting for their turn wake up
@@ -759,6 +764,8 @@ fn write_batch(
         // A crash can lose the latest commits; they take the job's position
         // with them, so the resumed job writes those rows again.
         diesel::sql_query("SET LOCAL synchronous_commit = off").execute(conn)?;
+        // A batch's COPYs may take longer than a page's statements may.
+        diesel::sql_query("SET LOCAL statement_timeout = 0").execute(conn)?;
         if !still_running(conn, ctx, false)? {
             return Err(JobError::Stopped);
         }

@@ -4,6 +4,14 @@
 
 use std::io::Write;
 
+/// Longest value a file may hold: no contact value comes near it, and a
+/// longer one would only cost memory.
+pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+/// Longest record (a line, or several lines of one quoted value).
+pub const MAX_ROW_BYTES: usize = 1024 * 1024;
+/// Most columns a file may have: the contract has 33 and a few custom fields.
+pub const MAX_COLUMNS: usize = 1_000;
+
 /// Why an uploaded file was refused as a whole.
 #[derive(Debug, PartialEq, Eq)]
 pub enum UploadError {
@@ -12,6 +20,10 @@ pub enum UploadError {
     NotText,
     BadUtf16,
     Io(String),
+    /// Record `n` (the header is 0) holds a value longer than the cap.
+    FieldTooLong(u64),
+    RowTooLong(u64),
+    TooManyColumns(u64),
 }
 
 impl UploadError {
@@ -25,6 +37,17 @@ impl UploadError {
             UploadError::NotText => "This is not a CSV text file. If it is a spreadsheet workbook (.xlsx, .xls, .numbers), open it and save it as \"CSV UTF-8 (Comma delimited)\", then upload that file. Nothing was imported.".into(),
             UploadError::BadUtf16 => "The file is UTF-16 text that cannot be converted (it is cut short or damaged). Save it again as \"CSV UTF-8 (Comma delimited)\" and upload that file. Nothing was imported.".into(),
             UploadError::Io(e) => format!("The file could not be stored: {e}"),
+            UploadError::FieldTooLong(row) => format!(
+                "Row {row} of the file (the header is row 0) holds a value longer than {}; no contact value is that long. Is it the right file? Nothing was imported.",
+                human_bytes(MAX_FIELD_BYTES as u64)
+            ),
+            UploadError::RowTooLong(row) => format!(
+                "Row {row} of the file (the header is row 0) is longer than {}; a contact is far shorter. Is it the right file? Nothing was imported.",
+                human_bytes(MAX_ROW_BYTES as u64)
+            ),
+            UploadError::TooManyColumns(row) => format!(
+                "Row {row} of the file (the header is row 0) has more than {MAX_COLUMNS} columns; a contact file has a few dozen. Is it the right file? Nothing was imported."
+            ),
         }
     }
 }
@@ -51,9 +74,56 @@ enum Encoding {
     },
 }
 
+/// Follows the CSV structure of the text as it streams past, just enough
+/// to measure values, records and columns against the caps before anything
+/// reads a record into memory.
+#[derive(Default)]
+struct Shape {
+    in_quotes: bool,
+    field: usize,
+    row: usize,
+    separators: usize,
+    record: u64,
+}
+
+impl Shape {
+    fn feed(&mut self, text: &[u8]) -> Result<(), UploadError> {
+        for &b in text {
+            match b {
+                // A doubled quote inside quotes toggles twice: still inside.
+                b'"' => self.in_quotes = !self.in_quotes,
+                b',' if !self.in_quotes => {
+                    self.separators += 1;
+                    self.field = 0;
+                    if self.separators >= MAX_COLUMNS {
+                        return Err(UploadError::TooManyColumns(self.record));
+                    }
+                    continue;
+                }
+                b'\n' if !self.in_quotes => {
+                    self.record += 1;
+                    (self.field, self.row, self.separators) = (0, 0, 0);
+                    continue;
+                }
+                _ => {}
+            }
+            self.field += 1;
+            self.row += 1;
+            if self.field > MAX_FIELD_BYTES {
+                return Err(UploadError::FieldTooLong(self.record));
+            }
+            if self.row > MAX_ROW_BYTES {
+                return Err(UploadError::RowTooLong(self.record));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The converter; `W` is the file (a `Vec` in tests).
 pub struct Utf8Sink<W: Write> {
     out: W,
+    shape: Shape,
     encoding: Encoding,
     /// Bytes of a character split across chunks.
     carry: Vec<u8>,
@@ -67,6 +137,7 @@ impl<W: Write> Utf8Sink<W> {
     pub fn new(out: W, limit: u64) -> Utf8Sink<W> {
         Utf8Sink {
             out,
+            shape: Shape::default(),
             encoding: Encoding::Unknown,
             carry: Vec::new(),
             received: 0,
@@ -186,6 +257,7 @@ impl<W: Write> Utf8Sink<W> {
         if text.contains('\0') {
             return Err(UploadError::NotText);
         }
+        self.shape.feed(text.as_bytes())?;
         if !self.visible && text.chars().any(|c| !c.is_whitespace()) {
             self.visible = true;
         }
@@ -218,6 +290,42 @@ mod tests {
         // A character split across chunks.
         let s = "Zoë,李".as_bytes();
         assert_eq!(convert(&[&s[..3], &s[3..6], &s[6..]]), Ok("Zoë,李".into()));
+    }
+
+    #[test]
+    fn values_records_and_columns_are_capped_as_they_stream() {
+        let long = "x".repeat(MAX_FIELD_BYTES + 1);
+        let file = format!("First Name,Last Name\nAnn,Lee\n{long},Lee\n");
+        assert_eq!(
+            convert(&[file.as_bytes()]),
+            Err(UploadError::FieldTooLong(2))
+        );
+        // Quoted line breaks and commas belong to the value, doubled quotes too.
+        let quoted = format!("A,B\n\"{}\",x\n", "a,\"\"\n".repeat(20_000));
+        assert_eq!(
+            convert(&[quoted.as_bytes()]),
+            Err(UploadError::FieldTooLong(1))
+        );
+        let fine = format!("A,B\n\"{}\",x\n", "a,\"\"\n".repeat(1_000));
+        assert!(convert(&[fine.as_bytes()]).is_ok());
+        let wide = format!("{}\n", vec!["a"; MAX_COLUMNS + 1].join(","));
+        assert_eq!(
+            convert(&[wide.as_bytes()]),
+            Err(UploadError::TooManyColumns(0))
+        );
+        let at_cap = format!("{}\n", vec!["a"; MAX_COLUMNS].join(","));
+        assert!(convert(&[at_cap.as_bytes()]).is_ok());
+        let cell = "y".repeat(60_000);
+        let row = format!("A\n{}\n", vec![cell.as_str(); 20].join(","));
+        let mut sink = Utf8Sink::new(Vec::new(), 1 << 30);
+        assert_eq!(
+            sink.write_chunk(row.as_bytes()),
+            Err(UploadError::RowTooLong(1))
+        );
+        // Split anywhere, the same.
+        let bytes = file.as_bytes();
+        let chunks: Vec<&[u8]> = bytes.chunks(7).collect();
+        assert_eq!(convert(&chunks), Err(UploadError::FieldTooLong(2)));
     }
 
     #[test]

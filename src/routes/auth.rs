@@ -106,7 +106,7 @@ async fn create_first_admin(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    let hash = web::block(move || password.hash())
+    let hash = crate::hashing::run(move || password.hash())
         .await?
         .map_err(AppError::internal)?;
     let created = db::transaction(&state.pool, move |conn| {
@@ -209,45 +209,67 @@ async fn show_login(
 
 enum Outcome {
     Locked(i64),
+    ClientLocked(i64),
     Wrong,
     Ok(Box<Staff>),
+}
+
+fn minutes_until(until: chrono::DateTime<Utc>, now: chrono::DateTime<Utc>) -> i64 {
+    (((until - now).num_seconds() + 59) / 60).max(1)
 }
 
 async fn sign_in_staff(
     state: web::Data<AppState>,
     session: Session,
+    req: HttpRequest,
     form: web::Form<LoginForm>,
 ) -> FormResponse<LoginPage> {
     let form = form.into_inner();
     let email_key = form.email.trim().to_lowercase();
-    let password = form.password.clone();
-    let outcome = db::run(&state.pool, move |conn| {
+    let client = crate::security::client_address(&req);
+    let (key, from) = (email_key.clone(), client.clone());
+    let checked = db::run(&state.pool, move |conn| {
         let now = Utc::now();
-        if let Some(until) = LoginAttempt::locked_until(conn, &email_key, now)? {
-            let minutes = ((until - now).num_seconds() + 59) / 60;
-            return Ok(Outcome::Locked(minutes.max(1)));
+        if let Some(until) = LoginAttempt::client_locked_until(conn, &from, now)? {
+            return Ok(Err(Outcome::ClientLocked(minutes_until(until, now))));
         }
-        let staff = Staff::find_by_email(conn, &email_key)?.filter(|s| s.active);
-        let ok = match staff.as_ref().and_then(|s| s.password_hash.as_deref()) {
-            Some(hash) => verify_password(&password, hash),
-            None => {
-                burn_verification_time(&password);
-                false
-            }
-        };
-        LoginAttempt::record(conn, &email_key, ok)?;
-        match (ok, staff) {
-            (true, Some(mut staff)) => {
-                if staff.availability() == Availability::Offline {
-                    Staff::set_availability(conn, staff.id, Availability::Available)?;
-                    staff.availability = Availability::Available.as_str().to_string();
-                }
-                Ok(Outcome::Ok(Box::new(staff)))
-            }
-            _ => Ok(Outcome::Wrong),
+        if let Some(until) = LoginAttempt::locked_until(conn, &key, now)? {
+            return Ok(Err(Outcome::Locked(minutes_until(until, now))));
         }
+        Ok(Ok(Staff::find_by_email(conn, &key)?.filter(|s| s.active)))
     })
     .await?;
+    let outcome = match checked {
+        Err(locked) => locked,
+        Ok(staff) => {
+            // The hash runs without a database connection held, on the
+            // bounded hashing threads.
+            let password = form.password.clone();
+            let hash = staff.as_ref().and_then(|s| s.password_hash.clone());
+            let ok = crate::hashing::run(move || match hash {
+                Some(hash) => verify_password(&password, &hash),
+                None => {
+                    burn_verification_time(&password);
+                    false
+                }
+            })
+            .await?;
+            db::run(&state.pool, move |conn| {
+                LoginAttempt::record(conn, &email_key, &client, ok)?;
+                match (ok, staff) {
+                    (true, Some(mut staff)) => {
+                        if staff.availability() == Availability::Offline {
+                            Staff::set_availability(conn, staff.id, Availability::Available)?;
+                            staff.availability = Availability::Available.as_str().to_string();
+                        }
+                        Ok(Outcome::Ok(Box::new(staff)))
+                    }
+                    _ => Ok(Outcome::Wrong),
+                }
+            })
+            .await?
+        }
+    };
 
     let retry = |error: String, status| {
         invalid(
@@ -265,6 +287,13 @@ async fn sign_in_staff(
         Outcome::Locked(minutes) => retry(
             format!(
                 "Too many failed sign-in attempts for this email. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            ),
+            StatusCode::TOO_MANY_REQUESTS,
+        ),
+        Outcome::ClientLocked(minutes) => retry(
+            format!(
+                "Too many failed sign-in attempts from this network. Try again in {minutes} minute{}.",
                 if minutes == 1 { "" } else { "s" }
             ),
             StatusCode::TOO_MANY_REQUESTS,

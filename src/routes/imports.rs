@@ -111,6 +111,8 @@ impl Options {
 pub struct ImportRow {
     pub import: Import,
     pub by: String,
+    /// The viewer may read its error log.
+    pub can_manage: bool,
 }
 
 impl ImportRow {
@@ -193,7 +195,11 @@ async fn import_page(
         labels: choices.labels.clone(),
         imports: imports
             .into_iter()
-            .map(|(import, by)| ImportRow { import, by })
+            .map(|(import, by)| ImportRow {
+                can_manage: may_manage(me, &import).is_ok(),
+                import,
+                by,
+            })
             .collect(),
         exports: exports
             .into_iter()
@@ -478,6 +484,8 @@ pub struct PreviewPage {
     labels: Vec<Label>,
     size: String,
     plan: PlanSummary,
+    /// The viewer may start or cancel it.
+    can_manage: bool,
 }
 
 impl PreviewPage {
@@ -497,6 +505,8 @@ pub struct ImportShowPage {
     import: Import,
     by: String,
     progress: Progress,
+    /// The viewer may stop it and read its error log.
+    can_manage: bool,
 }
 
 impl ImportShowPage {
@@ -614,6 +624,7 @@ async fn show(
         return Ok(actix_web::Either::Right(ImportShowPage {
             layout: Layout::new(&me.session, Some(&me.staff), "imports", here),
             progress: Progress::of(&import, Utc::now()),
+            can_manage: may_manage(&me, &import).is_ok(),
             import,
             by,
         }));
@@ -646,6 +657,7 @@ async fn show(
         labels: choices.labels.clone(),
         size: human_bytes(import.file_size as u64),
         plan: import.plan(),
+        can_manage: may_manage(&me, &import).is_ok(),
         import,
     }))
 }
@@ -712,6 +724,7 @@ async fn start(
         return Ok(Redirect::to(format!("/imports/{id}")).see_other());
     }
     let (import, _) = load_import(&state, id).await?;
+    may_manage(&me, &import)?;
     if import.status == status::PREVIEW && (import.mode != mode || import.labels() != labels) {
         // What the rows will do depends on these: show it before anything
         // is written.
@@ -762,6 +775,18 @@ async fn start(
     Ok(Redirect::to(format!("/imports/{id}")).see_other())
 }
 
+/// Stopping, cancelling or reading the failed rows of an import is for the
+/// member who uploaded it and for administrators.
+fn may_manage(me: &CurrentStaff, import: &Import) -> AppResult<()> {
+    if me.staff.id == import.staff_id || me.staff.is_admin() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "Only the person who uploaded this file, or an administrator, may do that.",
+        ))
+    }
+}
+
 async fn cancel(
     state: web::Data<AppState>,
     me: CurrentStaff,
@@ -769,6 +794,7 @@ async fn cancel(
 ) -> AppResult<Redirect> {
     let id = id.into_inner();
     let (import, _) = load_import(&state, id).await?;
+    may_manage(&me, &import)?;
     let (cancelled, stopped) = db::transaction(&state.pool, move |conn| {
         if Import::cancel(conn, id)? {
             return Ok((true, false));
@@ -806,11 +832,12 @@ async fn cancel(
 /// The failed rows exactly as uploaded, with `Row` and `Errors` first.
 async fn error_log(
     state: web::Data<AppState>,
-    _me: CurrentStaff,
+    me: CurrentStaff,
     id: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let (import, _) = load_import(&state, id).await?;
+    may_manage(&me, &import)?;
     let name = import
         .file_name
         .trim_end_matches(".csv")

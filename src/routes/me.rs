@@ -227,11 +227,12 @@ async fn update_password(
     let mut errors = FieldErrors::default();
     let (id, given) = (me.staff.id, form.current_password.clone());
     // The hash is read here: the signed-in member's row never carries it.
-    let current_ok = db::run(&state.pool, move |conn| {
-        let hash = Staff::find(conn, id)?.password_hash;
-        Ok(hash.is_some_and(|h| verify_password(&given, &h)))
+    let hash = db::run(&state.pool, move |conn| {
+        Ok(Staff::find(conn, id)?.password_hash)
     })
     .await?;
+    let current_ok =
+        crate::hashing::run(move || hash.is_some_and(|h| verify_password(&given, &h))).await?;
     if !current_ok {
         errors.add("current_password", "is not your current password");
     }
@@ -245,7 +246,7 @@ async fn update_password(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     };
-    let hash = web::block(move || new.hash())
+    let hash = crate::hashing::run(move || new.hash())
         .await?
         .map_err(AppError::internal)?;
     let id = me.staff.id;

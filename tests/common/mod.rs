@@ -424,6 +424,21 @@ impl Browser {
         self.finish(res).await
     }
 
+    /// POSTs as a page of `host` would through a proxy that names it in
+    /// `X-Forwarded-Host`.
+    pub async fn post_forwarded(&self, path: &str, fields: &[(&str, &str)], host: &str) -> Page {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .insert_header(("Cookie", self.cookie_header()))
+            .insert_header(("Origin", format!("http://{host}")))
+            .insert_header(("X-Forwarded-Host", host))
+            .send_form(&fields)
+            .await
+            .expect("POST");
+        self.finish(res).await
+    }
+
     /// POSTs with this site's Origin and the given CSRF token.
     pub async fn post(&self, path: &str, token: &str, fields: &[(&str, &str)]) -> Page {
         let mut all: Vec<(&str, &str)> = vec![("csrf_token", token)];

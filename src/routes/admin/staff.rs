@@ -204,7 +204,7 @@ async fn create_account(
             );
         }
     };
-    let hash = web::block(move || password.hash())
+    let hash = crate::hashing::run(move || password.hash())
         .await?
         .map_err(AppError::internal)?;
     let result = db::run(&state.pool, move |conn| {
@@ -468,7 +468,7 @@ async fn reset_account_password(
             );
         }
     };
-    let hash = web::block(move || password.hash())
+    let hash = crate::hashing::run(move || password.hash())
         .await?
         .map_err(AppError::internal)?;
     db::transaction(&state.pool, move |conn| {
