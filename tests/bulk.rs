@@ -184,7 +184,11 @@ async fn ticked_contacts_get_a_type_level_owner_and_labels() {
         app.count("SELECT count(*) FROM contacts WHERE contact_type = 'others'"),
         0
     );
-    // An unknown owner is refused.
+    // An unknown owner is refused, and nothing changes.
+    let before = app.count(&format!(
+        "SELECT coalesce(owner_id, 0) * 1000 + version FROM contacts WHERE id = {ann}"
+    ));
+    let changes = app.count("SELECT count(*) FROM contact_changes");
     b.post(
         "/contacts/bulk",
         &token,
@@ -197,6 +201,14 @@ async fn ticked_contacts_get_a_type_level_owner_and_labels() {
             .text("main")
             .contains("active staff member")
     );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT coalesce(owner_id, 0) * 1000 + version FROM contacts WHERE id = {ann}"
+        )),
+        before,
+        "owner and version as they were"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM contact_changes"), changes);
 }
 
 #[actix_rt::test]
@@ -287,4 +299,47 @@ async fn all_that_match_a_view_are_changed_deleted_after_confirmation_and_export
             .text("main")
             .contains("3 contacts moved to the trash.")
     );
+
+    // Trashed contacts stay out of every export: all, a view, ticked ones.
+    let trashed: Vec<String> = (0..3)
+        .map(|n| {
+            app.count(&format!(
+                "SELECT id FROM contacts WHERE deleted_at IS NOT NULL ORDER BY id OFFSET {n} LIMIT 1"
+            ))
+            .to_string()
+        })
+        .collect();
+    let live = app
+        .count("SELECT min(id) FROM contacts WHERE deleted_at IS NULL")
+        .to_string();
+    let ids_in = |body: &str| -> Vec<String> {
+        csv::ReaderBuilder::new()
+            .from_reader(body.trim_start_matches('\u{feff}').as_bytes())
+            .records()
+            .map(|r| r.expect("record").iter().last().unwrap_or("").to_string())
+            .collect()
+    };
+    let all = b.get("/contacts/export.csv").await;
+    assert_eq!(ids_in(&all.body).len(), 2, "{}", all.body);
+    let view = b.get("/contacts/export.csv?type=lead").await;
+    assert!(ids_in(&view.body).is_empty(), "{}", view.body);
+    let token = b.get("/contacts").await.csrf();
+    let ticked = b
+        .post(
+            "/contacts/bulk",
+            &token,
+            &[
+                ("id", &trashed[0]),
+                ("id", &trashed[1]),
+                ("id", &live),
+                ("action", "export"),
+            ],
+        )
+        .await;
+    assert_eq!(ids_in(&ticked.body), vec![live.clone()], "{}", ticked.body);
+    for body in [&all.body, &view.body, &ticked.body] {
+        for id in &trashed {
+            assert!(!ids_in(body).contains(id), "trashed {id} exported");
+        }
+    }
 }

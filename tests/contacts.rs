@@ -653,6 +653,103 @@ async fn verified_phones_and_emails_cannot_be_changed_even_by_a_crafted_post() {
 }
 
 #[actix_rt::test]
+async fn verified_emails_and_social_ids_cannot_be_changed_or_removed_either() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let id = create_contact(
+        &b,
+        "Mei",
+        "Chan",
+        &[
+            ("email-0-kind", "work"),
+            ("email-0-email", "mei@example.hk"),
+            ("social-0-kind", "line"),
+            ("social-0-handle", "mei.line"),
+        ],
+    )
+    .await;
+    sql(
+        &app,
+        &format!("UPDATE contact_emails SET verified = true WHERE contact_id = {id}"),
+    );
+    sql(
+        &app,
+        &format!("UPDATE contact_socials SET verified = true WHERE contact_id = {id}"),
+    );
+    let email_id = app
+        .count(&format!(
+            "SELECT id FROM contact_emails WHERE contact_id = {id}"
+        ))
+        .to_string();
+    let social_id = app
+        .count(&format!(
+            "SELECT id FROM contact_socials WHERE contact_id = {id}"
+        ))
+        .to_string();
+    let form = b.get(&format!("/contacts/{id}/edit")).await;
+    let locked = form.texts(".locked-row").join(" | ");
+    assert!(
+        locked.contains("mei@example.hk") && locked.contains("mei.line"),
+        "{locked}"
+    );
+    assert!(
+        !form.exists("input[value='mei@example.hk']"),
+        "not editable"
+    );
+    assert!(!form.exists("input[value='mei.line']"), "not editable");
+    // Crafted: claim both rows and change their values.
+    let res = b
+        .post(
+            &format!("/contacts/{id}/edit"),
+            &form.csrf(),
+            &[
+                ("version", "1"),
+                ("last_name", "Chan"),
+                ("email-0-id", &email_id),
+                ("email-0-kind", "personal"),
+                ("email-0-email", "attacker@example.com"),
+                ("social-0-id", &social_id),
+                ("social-0-kind", "line"),
+                ("social-0-handle", "attacker"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    // Crafted: leave them out altogether.
+    let form = b.get(&format!("/contacts/{id}/edit")).await;
+    let res = b
+        .post(
+            &format!("/contacts/{id}/edit"),
+            &form.csrf(),
+            &[("version", "2"), ("last_name", "Chan")],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contact_emails WHERE contact_id = {id} \
+             AND email = 'mei@example.hk' AND kind = 'work' AND verified"
+        )),
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contact_socials WHERE contact_id = {id} \
+             AND handle = 'mei.line' AND verified"
+        )),
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT (SELECT count(*) FROM contact_emails WHERE contact_id = {id}) \
+             + (SELECT count(*) FROM contact_socials WHERE contact_id = {id})"
+        )),
+        2,
+        "nothing crafted was added"
+    );
+}
+
+#[actix_rt::test]
 async fn duplicates_are_flagged_with_a_link_and_may_be_saved_anyway() {
     let app = spawn_app().await;
     let (_, b) = app.signed_in_agent().await;
@@ -894,40 +991,84 @@ fn admin_label(app: &TestApp, name: &str) -> i64 {
         .id
 }
 
+/// The contact ids of a list page, in order.
+fn page_ids(page: &Page) -> Vec<i64> {
+    page.html()
+        .select(&scraper::Selector::parse("a.cell-person").expect("css"))
+        .filter_map(|a| a.value().attr("href"))
+        .map(id_from)
+        .collect()
+}
+
 #[actix_rt::test]
 async fn keyset_pages_walk_forward_and_back_without_gaps() {
     let app = spawn_app().await;
     let (me, b) = app.signed_in_agent().await;
+    // Ties everywhere: 20 names three times each, 4 companies and a blank
+    // one, and one timestamp shared by half the rows, so that the id
+    // tie-breaker decides much of the order.
     sql(
         &app,
         &format!(
-            "INSERT INTO contacts (first_name, last_name, owner_id) SELECT 'P', 'Person ' || lpad(i::text, 3, '0'), {me} FROM generate_series(1, 60) i"
+            "INSERT INTO contacts (first_name, last_name, company, owner_id, created_at, updated_at) \
+             SELECT 'P', 'Person ' || lpad((i % 20)::text, 3, '0'), \
+                    (ARRAY['', 'Acme', 'beta', 'Beta', 'Zed'])[1 + i % 5], {me}, \
+                    CASE WHEN i % 2 = 0 THEN timestamptz '2026-01-01' ELSE timestamptz '2026-01-01' + i * interval '1 minute' END, \
+                    CASE WHEN i % 3 = 0 THEN timestamptz '2026-02-01' ELSE timestamptz '2026-02-01' + i * interval '1 minute' END \
+             FROM generate_series(1, 60) i"
         ),
     );
-    let mut seen = Vec::new();
-    let mut url = "/contacts?per=25".to_string();
-    let mut pages = 0;
-    loop {
-        let page = b.get(&url).await;
-        pages += 1;
-        seen.extend(page.texts(".contact-name"));
-        match page.attr("a[rel=next]", "href") {
-            Some(next) => url = next,
-            None => break,
+    sql(
+        &app,
+        "UPDATE contacts SET search_text = lower(first_name || ' ' || last_name || ' ' || company)",
+    );
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    for sort in ["name", "company", "created", "updated"] {
+        for dir in ["asc", "desc"] {
+            let key = match sort {
+                "name" => "sort_name",
+                "company" => "lower(company)",
+                "created" => "created_at",
+                _ => "updated_at",
+            };
+            let order = if dir == "asc" { "ASC" } else { "DESC" };
+            // What the database says the whole order is.
+            let expected: Vec<i64> = sql_query(format!(
+                "SELECT id FROM contacts ORDER BY {key} {order}, id {order}"
+            ))
+            .load::<Id>(&mut app.conn())
+            .expect("order")
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+            let mut seen = Vec::new();
+            let mut url = format!("/contacts?per=25&sort={sort}&dir={dir}");
+            let mut visited = Vec::new();
+            loop {
+                let page = b.get(&url).await;
+                assert_eq!(page.status, 200, "{url}");
+                seen.extend(page_ids(&page));
+                visited.push(url.clone());
+                match page.attr("a[rel=next]", "href") {
+                    Some(next) => url = next,
+                    None => break,
+                }
+            }
+            assert_eq!(visited.len(), 3, "{sort} {dir}");
+            assert_eq!(seen, expected, "{sort} {dir}: exactly the database's order");
+            // Back from the last page gives the middle page again.
+            let last = b.get(&url).await;
+            let prev = b
+                .get(&last.attr("a[rel=prev]", "href").expect("prev"))
+                .await;
+            assert_eq!(page_ids(&prev), seen[25..50].to_vec(), "{sort} {dir} back");
+            assert_eq!(last.text(".result-count"), "60 contacts");
         }
     }
-    assert_eq!(pages, 3);
-    assert_eq!(seen.len(), 60);
-    let mut sorted = seen.clone();
-    sorted.sort();
-    assert_eq!(seen, sorted, "in name order, nothing missed or repeated");
-    // Back from the last page.
-    let last = b.get(&url).await;
-    let prev = b
-        .get(&last.attr("a[rel=prev]", "href").expect("prev"))
-        .await;
-    assert_eq!(prev.texts(".contact-name"), seen[25..50].to_vec());
-    assert_eq!(last.text(".result-count"), "60 contacts");
 }
 
 #[actix_rt::test]

@@ -1236,3 +1236,64 @@ async fn an_import_runs_with_the_smallest_pool_and_the_pages_keep_answering() {
         1
     );
 }
+
+#[actix_rt::test]
+async fn an_imported_contact_is_searchable_exactly_like_one_typed_into_the_form() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let (first, last, company) = ("ÉLODIE Zoë", "O'NEIL-李", "Straße & Co, ΑΒΓ");
+    let form = b
+        .submit(
+            "/contacts/new/full",
+            "/contacts/new",
+            &[
+                ("layout", "full"),
+                ("first_name", first),
+                ("last_name", last),
+                ("company", company),
+                ("phone-0-kind", "mobile"),
+                ("phone-0-number", "+852 9123 4567"),
+                ("phone-1-kind", "work"),
+                ("phone-1-number", "+44 20 7946 0958"),
+                ("email-0-kind", "work"),
+                ("email-0-email", "Élodie.ONeil@Example.HK"),
+                ("email-1-kind", "personal"),
+                ("email-1-email", "e@home.example"),
+                ("confirm_duplicates", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(form.status, 303, "{}", form.body);
+    let file = format!(
+        "First Name,Last Name,Company,Mobile,Work Phone,Email,Personal Email\n\
+         {first},{last},\"{company}\",+852 9123 4567,+44 20 7946 0958,Élodie.ONeil@Example.HK,e@home.example\n"
+    );
+    import(&app, &b, "same.csv", file.as_bytes(), &[]).await;
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 2);
+    assert_eq!(
+        app.count("SELECT count(DISTINCT search_text) FROM contacts"),
+        1,
+        "the import's text (built in Rust) is the form's (built by PostgreSQL)"
+    );
+    for q in [
+        "élodie",
+        "ÉLODIE",
+        "straße",
+        "αβγ",
+        "9123 4567",
+        "2079460958",
+        "example.hk",
+    ] {
+        let page = b.get(&format!("/contacts?q={}", urlencode(q))).await;
+        assert_eq!(page.texts(".contact-name").len(), 2, "{q}");
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

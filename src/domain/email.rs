@@ -92,5 +92,23 @@ mod tests {
             let again = Email::parse(first.as_str()).expect("still valid");
             prop_assert_eq!(first, again);
         }
+
+        /// Whatever is typed, an address is accepted only in a shape the
+        /// importer and the export keep whole: one `@`, no space, control
+        /// character or `;`, a dotted domain in lower case; and it parses to
+        /// itself.
+        #[test]
+        fn anything_is_refused_or_canonical(raw in "\\PC{0,40}|[ a-zA-Z0-9.@;,'\"=+É\t-]{0,40}") {
+            if let Ok(email) = Email::parse(&raw) {
+                let s = email.as_str();
+                prop_assert_eq!(s.matches('@').count(), 1);
+                prop_assert!(!s.chars().any(|c| c.is_whitespace() || c.is_control() || c == ';'), "{}", s);
+                let (local, domain) = s.split_once('@').expect("one @");
+                prop_assert!(!local.is_empty());
+                prop_assert!(domain.contains('.') && !domain.split('.').any(str::is_empty));
+                prop_assert_eq!(domain, domain.to_lowercase());
+                prop_assert_eq!(Email::parse(s).expect("again"), email.clone());
+            }
+        }
     }
 }

@@ -97,5 +97,35 @@ mod tests {
             prop_assert_eq!(Phone::parse(phone.as_str()).expect("valid"), phone.clone());
             prop_assert_eq!(phone.as_str().len(), digits.len() + 1);
         }
+
+        /// Any formatting of the same digits gives the same stored number.
+        #[test]
+        fn separators_anywhere_give_the_digits(
+            digits in "[0-9]{8,20}",
+            seps in proptest::collection::vec("[ .()-]{0,2}", 20),
+            pad in "[ ]{0,3}",
+        ) {
+            let mut raw = format!("{pad}+");
+            for (d, sep) in digits.chars().zip(&seps) {
+                raw.push_str(sep);
+                raw.push(d);
+            }
+            raw.push_str(&pad);
+            let phone = Phone::parse(&raw).map_err(TestCaseError::fail)?;
+            prop_assert_eq!(phone.as_str(), format!("+{digits}"));
+        }
+
+        /// Whatever is typed, a number is accepted only in the stored form's
+        /// shape, and then it parses to itself.
+        #[test]
+        fn anything_is_refused_or_canonical(raw in "\\PC{0,30}|\\+?[0-9 ()./+a-z٣-]{0,30}") {
+            if let Ok(phone) = Phone::parse(&raw) {
+                let s = phone.as_str();
+                prop_assert!(s.starts_with('+'));
+                prop_assert!(s[1..].bytes().all(|b| b.is_ascii_digit()), "{}", s);
+                prop_assert!((9..=21).contains(&s.len()));
+                prop_assert_eq!(Phone::parse(s).expect("again"), phone.clone());
+            }
+        }
     }
 }

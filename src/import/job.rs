@@ -1152,7 +1152,6 @@ fn copy_new(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::contact::{ContactForm, EmailRow, PhoneRow};
 
     #[test]
     fn batches_commit_in_file_order_whatever_order_they_are_ready_in() {
@@ -1183,31 +1182,5 @@ mod tests {
             assert!(!waiting.join().expect("join"));
         });
         assert!(!order.wait_for(0).expect("turn"));
-    }
-
-    #[test]
-    fn search_text_matches_what_the_database_builds() {
-        let form = ContactForm {
-            first_name: "Mei".into(),
-            last_name: "CHAN".into(),
-            company: "Harbour".into(),
-            phones: vec![PhoneRow {
-                kind: "mobile".into(),
-                number: "+852 9123 4567".into(),
-                ..PhoneRow::default()
-            }],
-            emails: vec![EmailRow {
-                kind: "work".into(),
-                email: "Mei@Example.HK".into(),
-                ..EmailRow::default()
-            }],
-            ..ContactForm::default()
-        };
-        let today = NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
-        let input = ContactInput::parse(&form, today, &[]).expect("valid");
-        assert_eq!(
-            search_text(&input),
-            "mei chan harbour mei@example.hk 85291234567"
-        );
     }
 }

@@ -389,5 +389,42 @@ mod tests {
             let cut = cut % bytes.len();
             prop_assert_eq!(convert(&[&bytes[..cut], &bytes[cut..]]), Ok(text.clone()));
         }
+
+        /// UTF-16 either way round, surrogate pairs included, cut anywhere
+        /// (even inside a pair), comes out as the same text.
+        #[test]
+        fn utf16_survives_any_chunking(
+            text in "[\\PC😀𝄞李]{1,40}",
+            cuts in proptest::collection::vec(0usize..400, 0..4),
+            big_endian in any::<bool>(),
+        ) {
+            prop_assume!(text.chars().any(|c| !c.is_whitespace()) && !text.contains('\0'));
+            let mut bytes = if big_endian { vec![0xFE, 0xFF] } else { vec![0xFF, 0xFE] };
+            for u in text.encode_utf16() {
+                bytes.extend_from_slice(&if big_endian { u.to_be_bytes() } else { u.to_le_bytes() });
+            }
+            let mut points: Vec<usize> = cuts.iter().map(|c| c % bytes.len()).collect();
+            points.sort_unstable();
+            points.dedup();
+            let mut chunks: Vec<&[u8]> = Vec::new();
+            let mut at = 0;
+            for p in points {
+                chunks.push(&bytes[at..p]);
+                at = p;
+            }
+            chunks.push(&bytes[at..]);
+            prop_assert_eq!(convert(&chunks), Ok(text.clone()));
+        }
+
+        /// UTF-16 cut short by one byte is refused, never half-converted.
+        #[test]
+        fn cut_utf16_is_refused(text in "[a-z李😀]{1,20}") {
+            let mut bytes = vec![0xFF, 0xFE];
+            for u in text.encode_utf16() {
+                bytes.extend_from_slice(&u.to_le_bytes());
+            }
+            bytes.pop();
+            prop_assert_eq!(convert(&[&bytes]), Err(UploadError::BadUtf16));
+        }
     }
 }
