@@ -316,7 +316,13 @@ async fn all_that_match_a_view_are_changed_deleted_after_confirmation_and_export
         csv::ReaderBuilder::new()
             .from_reader(body.trim_start_matches('\u{feff}').as_bytes())
             .records()
-            .map(|r| r.expect("record").iter().last().unwrap_or("").to_string())
+            .map(|r| {
+                r.expect("record")
+                    .iter()
+                    .next_back()
+                    .unwrap_or("")
+                    .to_string()
+            })
             .collect()
     };
     let all = b.get("/contacts/export.csv").await;
