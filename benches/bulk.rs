@@ -12,7 +12,7 @@
 use std::{
     io::{BufWriter, Write},
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Command,
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -26,7 +26,7 @@ use futures_util::StreamExt;
 
 mod support;
 
-use support::{count, percentile};
+use support::{count, memory, percentile, reset_peak, start_app};
 
 const COLUMNS: &str = "First Name,Last Name,Mobile,Work Phone,Home Phone,Other Phone,Email,Personal Email,Other Email,Facebook,WhatsApp,WeChat,LINE,Twitter,LinkedIn,WOZTELL (WhatsApp),WOZTELL (Facebook),WOZTELL (Instagram),Company,Job Title,Team,Birthdate,Language,Address,City,State,ZipCode,Country,Type,Group,Level,Contact Label";
 
@@ -86,21 +86,6 @@ fn write_file(path: &Path, rows: i64) {
         std::fs::metadata(path).map(|m| m.len() >> 20).unwrap_or(0),
         started.elapsed().as_secs_f64()
     );
-}
-
-/// Peak and current resident memory of a process, in MB.
-fn memory(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (field("VmHWM:"), field("VmRSS:"))
 }
 
 /// CPU seconds used so far: by one process (`Some(pid)`) or by the whole
@@ -376,12 +361,6 @@ fn main() {
     pg.stop();
 }
 
-/// Zeroes the process's recorded peak memory (VmHWM), so the next reading
-/// is the peak of what comes after.
-fn reset_peak(pid: u32) {
-    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
-}
-
 /// Exports every contact and reports rate, first byte and peak memory.
 async fn export_all(client: &awc::Client, base: &str, cookie: &str, pid: u32, total: i64) {
     reset_peak(pid);
@@ -417,17 +396,6 @@ async fn export_all(client: &awc::Client, base: &str, cookie: &str, pid: u32, to
         first_byte.unwrap_or_default().as_secs_f64() * 1000.0,
         first_row.unwrap_or_default().as_secs_f64() * 1000.0
     );
-}
-
-fn start_app(url: &str, port: u16, dir: &Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_contactbook"))
-        .env("DATABASE_URL", url)
-        .env("CONTACTBOOK_DATA_DIR", dir)
-        .env("BIND", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the app")
 }
 
 /// The file as a stream of 256 KB chunks, so the client never holds it whole

@@ -225,18 +225,9 @@ pub async fn csrf_guard(
 
     let is_urlencoded = req.content_type() == "application/x-www-form-urlencoded";
     if provided.is_none() && is_urlencoded {
-        let mut payload = req.take_payload();
-        let mut body = BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk?;
-            if body.len() + chunk.len() > FORM_LIMIT {
-                return Ok(req.error_response(AppError::PayloadTooLarge(
-                    "The form is larger than ContactBook accepts.".into(),
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        let body = body.freeze();
+        let Some(body) = read_form_body(&mut req).await? else {
+            return Ok(form_too_large(req));
+        };
         provided = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
             .ok()
             .and_then(|pairs| {
@@ -244,7 +235,6 @@ pub async fn csrf_guard(
                     .into_iter()
                     .find_map(|(k, v)| (k == CSRF_FIELD).then_some(v))
             });
-        req.set_payload(actix_web::dev::Payload::from(body));
     }
     match provided {
         Some(token) if constant_time_eq(token.as_bytes(), expected.as_bytes()) => {
@@ -252,6 +242,29 @@ pub async fn csrf_guard(
         }
         _ => refuse(req, "token missing or wrong"),
     }
+}
+
+/// Reads a url-encoded body whole and puts it back for the handler; `None`
+/// when it is larger than any of our forms.
+async fn read_form_body(req: &mut ServiceRequest) -> Result<Option<web::Bytes>, Error> {
+    let mut payload = req.take_payload();
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > FORM_LIMIT {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = body.freeze();
+    req.set_payload(actix_web::dev::Payload::from(body.clone()));
+    Ok(Some(body))
+}
+
+fn form_too_large(req: ServiceRequest) -> ServiceResponse<BoxBody> {
+    req.error_response(AppError::PayloadTooLarge(
+        "The form is larger than ContactBook accepts.".into(),
+    ))
 }
 
 /// Whether percent-encoded text holds a NUL, the one character PostgreSQL
@@ -278,21 +291,12 @@ pub async fn text_guard(
         return Ok(req.error_response(AppError::BadRequest(NUL_REFUSED.into())));
     }
     if req.content_type() == "application/x-www-form-urlencoded" {
-        let mut payload = req.take_payload();
-        let mut body = BytesMut::new();
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk?;
-            if body.len() + chunk.len() > FORM_LIMIT {
-                return Ok(req.error_response(AppError::PayloadTooLarge(
-                    "The form is larger than ContactBook accepts.".into(),
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let Some(body) = read_form_body(&mut req).await? else {
+            return Ok(form_too_large(req));
+        };
         if encodes_nul(&body) {
             return Ok(req.error_response(AppError::BadRequest(NUL_REFUSED.into())));
         }
-        req.set_payload(actix_web::dev::Payload::from(body.freeze()));
     }
     Ok(next.call(req).await?.map_into_boxed_body())
 }

@@ -69,6 +69,19 @@ async fn import(
     let id = import_id(&page);
     let preview = b.get(&format!("/imports/{id}")).await;
     assert_eq!(preview.status, 200);
+    confirm(app, b, id, &preview, options).await;
+    id
+}
+
+/// Starts a previewed import as its preview page's form does and waits for
+/// the job to end.
+async fn confirm(
+    app: &TestApp,
+    b: &Browser,
+    id: i64,
+    preview: &common::Page,
+    options: &[(&str, &str)],
+) {
     let started = b
         .post(&format!("/imports/{id}/start"), &preview.csrf(), options)
         .await;
@@ -86,7 +99,6 @@ async fn import(
         assert_eq!(started.status, 303);
     }
     wait_done(app, id).await;
-    id
 }
 
 /// Uploads with `options` on the upload form itself and returns the import
@@ -743,15 +755,7 @@ async fn an_update_import_of_an_export_changes_nothing_even_when_contacts_share_
             "0 will fail"
         ]
     );
-    let started = b
-        .post(
-            &format!("/imports/{id}/start"),
-            &preview.csrf(),
-            &[("mode", "update")],
-        )
-        .await;
-    assert_eq!(started.status, 303);
-    wait_done(&app, id).await;
+    confirm(&app, &b, id, &preview, &[("mode", "update")]).await;
     assert_eq!(
         app.count(&format!(
             "SELECT count(*) FROM imports WHERE id = {id} AND status = 'done' \
@@ -833,15 +837,7 @@ async fn an_update_import_never_overwrites_a_contact_chosen_by_a_guess() {
         Some(format!("/contacts/{bob}"))
     );
 
-    let started = b
-        .post(
-            &format!("/imports/{id}/start"),
-            &preview.csrf(),
-            &[("mode", "update")],
-        )
-        .await;
-    assert_eq!(started.status, 303);
-    wait_done(&app, id).await;
+    confirm(&app, &b, id, &preview, &[("mode", "update")]).await;
     assert_eq!(
         app.count(&format!(
             "SELECT count(*) FROM imports WHERE id = {id} AND imported = 0 AND updated = 2 AND failed = 4"

@@ -3,7 +3,11 @@
 
 #![allow(dead_code)]
 
-use std::time::{Duration, Instant};
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
 
 use contactbook::{
     db::{self, embedded::EmbeddedPostgres},
@@ -223,4 +227,47 @@ pub async fn sign_in(base: &str) -> String {
         .map(|c| format!("{}={}", c.name(), c.value()))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Peak and current resident memory of a process, in MB.
+pub fn memory(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// Zeroes the process's recorded peak memory (VmHWM), so the next reading
+/// is the peak of what comes after.
+pub fn reset_peak(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
+/// Runs the app's release binary against `url` on `port`, with `env` on top.
+pub fn start_app(url: &str, port: u16, dir: &Path) -> std::process::Child {
+    start_app_with(url, port, dir, &[])
+}
+
+pub fn start_app_with(
+    url: &str,
+    port: u16,
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_contactbook"))
+        .env("DATABASE_URL", url)
+        .env("CONTACTBOOK_DATA_DIR", dir)
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the app")
 }
