@@ -173,6 +173,7 @@ async fn a_contact_with_two_phones_is_created_in_the_full_form_and_found_by_part
             &[
                 ("first_name", "Tom"),
                 ("last_name", "Baker"),
+                ("phone-0-kind", "mobile"),
                 ("phone-0-number", "+44 20 7946 0000"),
             ],
         )

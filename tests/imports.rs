@@ -824,6 +824,17 @@ async fn an_update_import_never_overwrites_a_contact_chosen_by_a_guess() {
         errors[3],
         "Row 6: ContactBook ID: 999999 is not a contact in this database"
     );
+    assert!(
+        preview.texts("td.field-error").first().is_some_and(
+            |t| t.starts_with("Will fail: Email: alice@example.com belongs to 2 contacts")
+        ),
+        "the rows table marks a row that will fail to match: {:?}",
+        preview.texts("td.field-error")
+    );
+    assert_eq!(
+        preview.text("form[action$='/start'] button"),
+        "Import 2 rows (create 0, update 2, leave 0 unchanged)"
+    );
     let planned = preview.texts(".planned-updates li");
     assert_eq!(
         planned,

@@ -640,6 +640,13 @@ async fn show(
     let (header, rows) = read.map_err(AppError::BadRequest)?;
     let first_errors: Vec<(i64, String)> =
         serde_json::from_str(&import.preview_errors).unwrap_or_default();
+    // A row can pass the rules and still fail to match (update mode).
+    let mut rows = rows;
+    for row in rows.iter_mut().filter(|r| r.errors.is_none()) {
+        if let Some((_, e)) = first_errors.iter().find(|(n, _)| *n == row.row_no) {
+            row.errors = Some(e.clone());
+        }
+    }
     let options = Options {
         mode: import.mode.clone(),
         owner: import.owner_id.map(|o| o.to_string()).unwrap_or_default(),

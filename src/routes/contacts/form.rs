@@ -211,8 +211,14 @@ impl ContactFormPage {
     /// Every field in error, named as the form labels it, for the summary.
     pub fn error_list(&self) -> Vec<(String, String)> {
         self.errors.summary_with(|key| {
+            // `phone-0-number` → "Phone number 1", `phone-0-kind` → "Phone type 1".
             let numbered = |what: &str, rest: &str| {
-                let n: usize = rest.split('-').next()?.parse().ok()?;
+                let (n, part) = rest.split_once('-')?;
+                let n: usize = n.parse().ok()?;
+                let what = match part {
+                    "kind" => what.replace("number", "type").replace("address", "type"),
+                    _ => what.to_string(),
+                };
                 Some(format!("{what} {}", n + 1))
             };
             Some(match key {
