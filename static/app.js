@@ -2,6 +2,11 @@
 (function () {
   "use strict";
 
+  // After a failed submit, the error summary takes the focus, so that a
+  // screen reader reads it and a keyboard user starts from its links.
+  var summary = document.getElementById("error-summary");
+  if (summary) { summary.focus(); }
+
   // Search boxes marked data-autosubmit submit themselves after a short pause in typing.
   document.querySelectorAll("input[data-autosubmit]").forEach(function (input) {
     var timer = null;
