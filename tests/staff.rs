@@ -326,7 +326,17 @@ async fn an_admin_adds_a_colleague_and_bad_input_keeps_what_was_typed() {
         Some("98765 43210")
     );
     assert!(!bad.body.contains("<script>alert(1)</script>"), "escaped");
-    assert!(bad.text(".flash-error").contains("correct the 4 fields"));
+    assert!(bad.text(".flash-error").contains("correct these 4 fields"));
+    // Each field in error is named in the summary and linked to.
+    let links: Vec<String> = bad
+        .html()
+        .select(&scraper::Selector::parse(".error-summary a").expect("css"))
+        .filter_map(|a| a.value().attr("href").map(str::to_string))
+        .collect();
+    assert_eq!(links.len(), 4, "{links:?}");
+    for href in &links {
+        assert!(bad.exists(href), "{href} points at a field");
+    }
 
     // Fixing those, the email clash is reported on its field.
     let dup = b
