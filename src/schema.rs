@@ -226,6 +226,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notes (id) {
+        id -> Int8,
+        contact_id -> Int8,
+        author_id -> Int8,
+        body -> Text,
+        pinned -> Bool,
+        created_at -> Timestamptz,
+        edited_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    contact_shares (contact_id, staff_id) {
+        contact_id -> Int8,
+        staff_id -> Int8,
+        shared_by -> Nullable<Int8>,
+        message -> Text,
+        shared_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    settings (id) {
+        id -> Bool,
+        contact_visibility -> Text,
+        updated_at -> Timestamptz,
+        updated_by -> Nullable<Int8>,
+    }
+}
+
 diesel::joinable!(contact_changes -> contacts (contact_id));
 diesel::joinable!(contact_changes -> staff (staff_id));
 diesel::joinable!(contact_emails -> contacts (contact_id));
@@ -237,6 +268,8 @@ diesel::joinable!(custom_field_values -> contacts (contact_id));
 diesel::joinable!(custom_field_values -> custom_fields (field_id));
 diesel::joinable!(exports -> staff (staff_id));
 diesel::joinable!(import_errors -> imports (import_id));
+diesel::joinable!(notes -> contacts (contact_id));
+diesel::joinable!(notes -> staff (author_id));
 diesel::joinable!(import_matches -> imports (import_id));
 diesel::joinable!(sessions -> staff (staff_id));
 diesel::joinable!(staff_avatars -> staff (staff_id));
@@ -246,6 +279,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contact_emails,
     contact_labels,
     contact_phones,
+    contact_shares,
     contact_socials,
     contacts,
     custom_field_values,
@@ -256,7 +290,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     imports,
     labels,
     login_attempts,
+    notes,
     sessions,
+    settings,
     staff,
     staff_avatars,
 );

@@ -266,3 +266,120 @@ async fn the_sample_file_is_uploaded_previewed_imported_and_its_error_log_downlo
         .await;
     d.quit().await;
 }
+
+#[actix_rt::test]
+async fn a_contact_is_noted_pinned_shared_found_by_the_colleague_and_transferred() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    app.add_staff(
+        "Bea Buyer",
+        "bea@example.com",
+        contactbook::domain::staff::Role::Agent,
+    );
+    let created = b
+        .submit(
+            "/contacts/new",
+            "/contacts/new",
+            &[
+                ("first_name", "Mei"),
+                ("last_name", "Chan"),
+                ("phone-0-kind", "mobile"),
+                ("phone-0-number", "+852 9123 4567"),
+            ],
+        )
+        .await;
+    let id: i64 = created
+        .location()
+        .and_then(|l| l.trim_start_matches("/contacts/").parse().ok())
+        .expect("id");
+    let cookie = b.cookie("contactbook").expect("session");
+    let d = Driver::start().await;
+    d.goto(&format!("{}/static/favicon.svg", app.base)).await;
+    d.add_cookie("contactbook", &cookie).await;
+
+    d.goto(&format!("{}/contacts/{id}", app.base)).await;
+    d.wait_for_text("Mei Chan").await;
+    d.type_into(
+        &d.field("Add note").await,
+        "Called about the order.\nSee https://example.com/o/1",
+    )
+    .await;
+    d.click(&d.button("Add note").await).await;
+    d.wait_for_text("Your note has been added.").await;
+    d.type_into(&d.field("Add note").await, "A newer note")
+        .await;
+    d.click(&d.button("Add note").await).await;
+    d.wait_for_text("Your note has been added.").await;
+    // Pin the older one: it moves above the newer.
+    let pins = d.find("li.note:nth-child(2) button").await;
+    d.click(&pins).await;
+    d.wait_for_text("The note is pinned to the top.").await;
+    let first = d
+        .text(&d.find("li.note:first-child .note-body").await)
+        .await;
+    assert!(first.starts_with("Called about the order."), "{first}");
+    for width in [1280, 375] {
+        d.set_window_size(width, 900).await;
+        d.screenshot(&format!("contact-profile-tab-{width}")).await;
+    }
+    d.set_window_size(1280, 900).await;
+
+    d.click(&d.link("Sharing (0)").await).await;
+    d.wait_for_text("Share with…").await;
+    d.type_into(&d.field("Find colleagues by name").await, "bea")
+        .await;
+    d.click(&d.button("Find").await).await;
+    d.wait_for_text("matching “bea”").await;
+    d.click(&d.find(".picker input[type=checkbox]").await).await;
+    d.type_into(&d.field("Message (optional)").await, "Yours from Monday")
+        .await;
+    d.click(&d.button("Share").await).await;
+    d.wait_for_text("now shared with 1 colleague").await;
+    for width in [1280, 375] {
+        d.set_window_size(width, 900).await;
+        d.screenshot(&format!("contact-sharing-tab-{width}")).await;
+    }
+    d.set_window_size(1280, 900).await;
+
+    d.click(&d.link("Activity").await).await;
+    d.wait_for_text("No activity yet").await;
+    for width in [1280, 375] {
+        d.set_window_size(width, 900).await;
+        d.screenshot(&format!("contact-activity-tab-{width}")).await;
+    }
+    d.set_window_size(1280, 900).await;
+
+    // Transfer ownership to Bea.
+    d.click(&d.link("Transfer ownership").await).await;
+    d.wait_for_text("New owner").await;
+    d.click(&d.find("#f-owner option:not([value=''])").await)
+        .await;
+    d.type_into(&d.field("Note (optional)").await, "She covers Asia")
+        .await;
+    d.click(&d.button("Transfer ownership").await).await;
+    d.wait_for_text("The contact now belongs to").await;
+
+    d.click(&d.link("Change Log (7)").await).await;
+    d.wait_for_text("transferred ownership").await;
+    for width in [1280, 375] {
+        d.set_window_size(width, 900).await;
+        d.screenshot(&format!("contact-changelog-tab-{width}"))
+            .await;
+    }
+    d.quit().await;
+
+    // Bea signs in and finds it under Shared with me, and under My contacts.
+    let bea = app.browser();
+    bea.sign_in("bea@example.com", PASSWORD).await;
+    let cookie = bea.cookie("contactbook").expect("session");
+    let d = Driver::start().await;
+    d.goto(&format!("{}/static/favicon.svg", app.base)).await;
+    d.add_cookie("contactbook", &cookie).await;
+    d.goto(&format!("{}/contacts", app.base)).await;
+    d.click(&d.link("Shared with me").await).await;
+    d.wait_for_text("Mei Chan").await;
+    d.click(&d.link("My contacts").await).await;
+    d.wait_for_text("Mei Chan").await;
+    d.screenshot("contacts-my-contacts").await;
+    d.quit().await;
+}

@@ -565,10 +565,12 @@ async fn editing_logs_each_changed_field_and_refuses_a_lost_update() {
         1
     );
     let show = b.get(&format!("/contacts/{id}")).await;
+    let latest = show.texts(".latest-changes .log li");
     assert!(
-        show.texts(".change-list li")
+        latest
             .iter()
-            .any(|t| t.contains("Company: “Vogel GmbH” → “Vogel AG”"))
+            .any(|t| t.contains("Arthur Agent changed Company: from “Vogel GmbH” to “Vogel AG”")),
+        "{latest:?}"
     );
 }
 

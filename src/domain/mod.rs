@@ -45,6 +45,7 @@ pub mod contact;
 pub mod country;
 pub mod email;
 pub mod language;
+pub mod note;
 pub mod password;
 pub mod phone;
 pub mod staff;

@@ -319,6 +319,95 @@ fn log_change(conn: &mut PgConnection, e: LogEntry<'_>) -> QueryResult<()> {
         .map(drop)
 }
 
+/// Records something that happened to a contact without changing its
+/// fields (a note, a share): at the contact's current version, so that an
+/// edit form opened before it is not told of a conflict.
+pub struct Event<'a> {
+    pub contact_id: i64,
+    pub staff_id: Option<i64>,
+    pub action: &'a str,
+    pub field: Option<&'a str>,
+    pub old_value: Option<&'a str>,
+    pub new_value: Option<&'a str>,
+}
+
+pub fn log_event(conn: &mut PgConnection, e: Event<'_>) -> QueryResult<()> {
+    let version: i32 = contacts::table
+        .find(e.contact_id)
+        .select(contacts::version)
+        .first(conn)?;
+    log_change(
+        conn,
+        LogEntry {
+            contact_id: e.contact_id,
+            staff_id: e.staff_id,
+            source: source::FORM,
+            action: e.action,
+            field: e.field,
+            old_value: e.old_value,
+            new_value: e.new_value,
+            version,
+        },
+    )
+}
+
+/// Gives a live contact to `new_owner` (or to nobody), logged as a
+/// transfer from the old owner's name to the new one's. False when the
+/// contact is not live or already theirs.
+pub fn transfer_owner(
+    conn: &mut PgConnection,
+    id: i64,
+    new_owner: Option<i64>,
+    actor: Option<i64>,
+) -> QueryResult<bool> {
+    let current: Option<(Option<i64>, i32)> = contacts::table
+        .find(id)
+        .filter(contacts::deleted_at.is_null())
+        .select((contacts::owner_id, contacts::version))
+        .for_update()
+        .first(conn)
+        .optional()?;
+    let Some((old_owner, version)) = current else {
+        return Ok(false);
+    };
+    if old_owner == new_owner {
+        return Ok(false);
+    }
+    let name = |conn: &mut PgConnection, id: Option<i64>| -> QueryResult<String> {
+        Ok(match id {
+            Some(id) => staff::table
+                .find(id)
+                .select(staff::display_name)
+                .first::<String>(conn)?,
+            None => String::new(),
+        })
+    };
+    let (old_name, new_name) = (name(conn, old_owner)?, name(conn, new_owner)?);
+    let version = version + 1;
+    diesel::update(contacts::table.find(id))
+        .set((
+            contacts::owner_id.eq(new_owner),
+            contacts::updated_by.eq(actor),
+            contacts::updated_at.eq(diesel::dsl::now),
+            contacts::version.eq(version),
+        ))
+        .execute(conn)?;
+    log_change(
+        conn,
+        LogEntry {
+            contact_id: id,
+            staff_id: actor,
+            source: source::FORM,
+            action: "transfer",
+            field: Some("Owner"),
+            old_value: Some(&old_name),
+            new_value: Some(&new_name),
+            version,
+        },
+    )?;
+    Ok(true)
+}
+
 /// Rebuilds what the search box looks in: names, company, emails and phone
 /// digits (without the `+`, so `9123 4567` finds `+85291234567`).
 pub fn refresh_search_text(conn: &mut PgConnection, id: i64) -> QueryResult<()> {

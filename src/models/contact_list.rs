@@ -129,6 +129,8 @@ pub struct Filters {
     pub contact_type: Option<ContactType>,
     pub level: Option<Level>,
     pub owner: Option<i64>,
+    /// Only contacts shared with this member.
+    pub shared_with: Option<i64>,
     /// The trash instead of live contacts.
     pub trash: bool,
     /// How the words of `q` are matched; set by [`Filters::plan_with`].
@@ -144,6 +146,7 @@ impl Filters {
             && self.contact_type.is_none()
             && self.level.is_none()
             && self.owner.is_none()
+            && self.shared_with.is_none()
     }
 
     /// Decides how to match the search words, from a sample of the data.
@@ -270,6 +273,13 @@ fn where_sql(f: &Filters, sql: &mut String, binds: &mut Vec<Bind>) {
     if let Some(o) = f.owner {
         binds.push(Bind::Int(o));
         sql.push_str(&format!(" AND c.owner_id = ${}", binds.len()));
+    }
+    if let Some(s) = f.shared_with {
+        binds.push(Bind::Int(s));
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM contact_shares sh WHERE sh.contact_id = c.id AND sh.staff_id = ${})",
+            binds.len()
+        ));
     }
     if let Some(l) = f.label {
         binds.push(Bind::Int(l));

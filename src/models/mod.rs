@@ -7,7 +7,9 @@ pub mod custom_field;
 pub mod import;
 pub mod label;
 pub mod login_attempt;
+pub mod note;
 pub mod search_plan;
+pub mod share;
 pub mod staff;
 
 /// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.

@@ -911,7 +911,7 @@ async fn export_view(
     params: web::Query<ListParams>,
 ) -> AppResult<HttpResponse> {
     let params = params.into_inner();
-    let mut filters = params.filters(false);
+    let mut filters = params.filters(me.staff.id, false);
     let mut words = Vec::new();
     if !filters.q.is_empty() {
         words.push(format!("search \"{}\"", filters.q));

@@ -86,15 +86,27 @@ pub struct Face {
 
 impl Face {
     pub fn of(s: &Staff) -> Face {
-        let has_avatar = s.has_avatar();
+        Face::from_parts(s.id, &s.display_name, s.avatar_version)
+    }
+
+    /// From a staff member's id, name and picture version (0: none).
+    pub fn from_parts(id: i64, name: &str, avatar_version: i32) -> Face {
         Face {
-            name: s.display_name.clone(),
-            initials: initials(&s.display_name),
-            hue: avatar_hue(s.id),
-            avatar_url: has_avatar
-                .then(|| format!("/staff/{}/avatar?v={}", s.id, s.avatar_version)),
+            name: name.to_string(),
+            initials: initials(name),
+            hue: avatar_hue(id),
+            avatar_url: (avatar_version > 0)
+                .then(|| format!("/staff/{id}/avatar?v={avatar_version}")),
         }
     }
+}
+
+/// A moment as the viewer reads it: in their own time zone.
+pub fn when_in(at: chrono::DateTime<chrono::Utc>, zone: &str) -> String {
+    let tz: chrono_tz::Tz = zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    at.with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
 }
 
 /// The signed-in member as the page header shows them.

@@ -55,6 +55,7 @@ impl BulkForm {
                 "f_type" => f.view.contact_type = v,
                 "f_level" => f.view.level = v,
                 "f_owner" => f.view.owner = v,
+                "f_view" => f.view.view = v,
                 "sort" => f.view.sort = v,
                 "dir" => f.view.dir = v,
                 "per" => f.view.per = v,
@@ -178,8 +179,12 @@ fn plural(n: usize) -> String {
     }
 }
 
-async fn planned_filters(state: &web::Data<AppState>, view: &ListParams) -> AppResult<Filters> {
-    let mut filters = view.filters(false);
+async fn planned_filters(
+    state: &web::Data<AppState>,
+    me: i64,
+    view: &ListParams,
+) -> AppResult<Filters> {
+    let mut filters = view.filters(me, false);
     if filters.q.is_empty() {
         return Ok(filters);
     }
@@ -218,7 +223,7 @@ pub async fn bulk_action(
             return Ok(back());
         }
     };
-    let filters = planned_filters(&state, &form.view).await?;
+    let filters = planned_filters(&state, me.staff.id, &form.view).await?;
     let Some(edit) = edit else {
         let (scope, selection) = if form.all {
             (

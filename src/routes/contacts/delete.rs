@@ -103,7 +103,7 @@ pub async fn list_trash(
     // The trash is read newest first.
     params.sort = "updated".into();
     params.dir = "desc".into();
-    let query = params.query(true);
+    let query = params.query(me.staff.id, true);
     let page = db::run(&state.pool, move |conn| {
         Ok(contact_list::list(conn, &query)?)
     })

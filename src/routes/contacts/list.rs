@@ -45,18 +45,28 @@ pub struct ListParams {
     pub per: String,
     pub after: String,
     pub before: String,
+    /// `mine` (owned by the viewer) or `shared` (shared with them).
+    pub view: String,
 }
 
 impl ListParams {
-    pub fn filters(&self, trash: bool) -> Filters {
+    /// The filters of this view as member `me` sees it ("My contacts" are
+    /// theirs).
+    pub fn filters(&self, me: i64, trash: bool) -> Filters {
         let q: String = self.q.trim().chars().take(200).collect();
+        let mine = self.view == "mine";
         Filters {
             plan: Plan::unplanned(&search_terms(&q)),
             q,
             label: self.label.parse().ok(),
             contact_type: self.contact_type.parse::<ContactType>().ok(),
             level: self.level.parse::<Level>().ok(),
-            owner: self.owner.parse().ok(),
+            owner: if mine {
+                Some(me)
+            } else {
+                self.owner.parse().ok()
+            },
+            shared_with: (self.view == "shared").then_some(me),
             trash,
         }
     }
@@ -69,9 +79,9 @@ impl ListParams {
         }
     }
 
-    pub fn query(&self, trash: bool) -> ListQuery {
+    pub fn query(&self, me: i64, trash: bool) -> ListQuery {
         ListQuery {
-            filters: self.filters(trash),
+            filters: self.filters(me, trash),
             sort: Sort::parse(&self.sort),
             descending: self.dir == "desc",
             per_page: self.per_page(),
@@ -89,6 +99,7 @@ impl ListParams {
             ("type", &self.contact_type),
             ("level", &self.level),
             ("owner", &self.owner),
+            ("view", &self.view),
             ("sort", &self.sort),
             ("dir", &self.dir),
             ("per", &self.per),
@@ -117,6 +128,7 @@ impl ListParams {
             &self.contact_type,
             &self.level,
             &self.owner,
+            &self.view,
         ]
         .iter()
         .any(|v| !v.trim().is_empty())
@@ -209,7 +221,7 @@ pub async fn list_contacts(
     params: web::Query<ListParams>,
 ) -> AppResult<ContactListPage> {
     let params = params.into_inner();
-    let mut query = params.query(false);
+    let mut query = params.query(me.staff.id, false);
     let app = state.clone();
     let (cached, choices) = db::run(&state.pool, move |conn| {
         if !query.filters.q.trim().is_empty() {

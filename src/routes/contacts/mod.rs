@@ -1,11 +1,17 @@
 //! External contacts: list, create (quick and full forms), show, edit,
 //! delete to the trash, restore and purge.
 
+pub mod activity;
 pub mod bulk;
+pub mod changes;
 pub mod create;
 pub mod delete;
 pub mod form;
+pub mod head;
 pub mod list;
+pub mod notes;
+pub mod ownership;
+pub mod sharing;
 pub mod show;
 pub mod update;
 
@@ -22,6 +28,55 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/contacts/bulk", web::post().to(bulk::bulk_action))
         .route("/contacts/trash", web::get().to(delete::list_trash))
         .route("/contacts/{id}", web::get().to(show::show_contact))
+        .route(
+            "/contacts/{id}/activity",
+            web::get().to(activity::show_activity),
+        )
+        .route(
+            "/contacts/{id}/changes",
+            web::get().to(changes::show_changes),
+        )
+        .route(
+            "/contacts/{id}/sharing",
+            web::get().to(sharing::show_sharing),
+        )
+        .route(
+            "/contacts/{id}/shares",
+            web::post().to(sharing::share_contact),
+        )
+        .route(
+            "/contacts/{id}/shares/{staff_id}/delete",
+            web::post().to(sharing::unshare_contact),
+        )
+        .route(
+            "/contacts/{id}/transfer",
+            web::get().to(ownership::transfer_form),
+        )
+        .route(
+            "/contacts/{id}/transfer",
+            web::post().to(ownership::transfer),
+        )
+        .route("/contacts/{id}/notes", web::post().to(notes::add_note))
+        .route(
+            "/contacts/{id}/notes/{note_id}/edit",
+            web::get().to(notes::edit_note_form),
+        )
+        .route(
+            "/contacts/{id}/notes/{note_id}/edit",
+            web::post().to(notes::edit_note),
+        )
+        .route(
+            "/contacts/{id}/notes/{note_id}/delete",
+            web::get().to(notes::delete_note_form),
+        )
+        .route(
+            "/contacts/{id}/notes/{note_id}/delete",
+            web::post().to(notes::delete_note),
+        )
+        .route(
+            "/contacts/{id}/notes/{note_id}/pin",
+            web::post().to(notes::pin_note),
+        )
         .route("/contacts/{id}/edit", web::get().to(update::edit_contact))
         .route(
             "/contacts/{id}/edit",

@@ -13,15 +13,18 @@ use crate::{
         contact::{EmailKind, PhoneKind, SocialKind},
         country::country_name,
         language::language_name,
-        staff::{avatar_hue, initials},
     },
     error::{AppError, AppResult},
-    models::{
-        contact::{Change, ContactRecord, changes},
-        custom_field::CustomField,
-        staff::Staff,
+    models::{contact::ContactRecord, custom_field::CustomField, note::Note, staff::Staff},
+    routes::{
+        Layout,
+        contacts::{
+            changes::{LogFilter, LogLine, load_lines},
+            head::{ContactHead, Tab},
+            notes::NoteView,
+        },
+        when_in,
     },
-    routes::Layout,
 };
 
 pub struct Typed {
@@ -34,19 +37,22 @@ pub struct Typed {
 #[template(path = "contacts/show.html")]
 pub struct ContactShowPage {
     layout: Layout,
-    rec: ContactRecord,
-    name: String,
-    initials: String,
-    hue: u32,
+    head: ContactHead,
     owner: Option<(i64, String)>,
     created_by: Option<String>,
+    created: String,
+    updated: String,
     phones: Vec<Typed>,
     emails: Vec<Typed>,
     socials: Vec<Typed>,
     details: Vec<(&'static str, String)>,
     address: Vec<String>,
     custom: Vec<(String, String)>,
-    changes: Vec<(Change, String)>,
+    changes: Vec<LogLine>,
+    notes: Vec<NoteView>,
+    /// A note that was refused, with why: shown again in the form.
+    note_draft: String,
+    note_error: Option<String>,
 }
 
 pub async fn show_contact(
@@ -54,35 +60,39 @@ pub async fn show_contact(
     me: CurrentStaff,
     id: web::Path<i64>,
 ) -> AppResult<ContactShowPage> {
-    let id = id.into_inner();
-    let (rec, fields, owner, created_by, changes) = db::run(&state.pool, move |conn| {
-        let rec = ContactRecord::load(conn, id)?;
-        let fields = CustomField::all(conn)?;
-        let name_of = |conn: &mut diesel::PgConnection,
-                       id: Option<i64>|
-         -> Result<Option<(i64, String)>, AppError> {
-            Ok(match id {
-                Some(id) => Some((id, Staff::find(conn, id)?.display_name)),
-                None => None,
-            })
-        };
-        let owner = name_of(conn, rec.contact.owner_id)?;
-        let created_by = name_of(conn, rec.contact.created_by)?.map(|(_, n)| n);
-        let mut log = Vec::new();
-        for c in changes(conn, id, 5)? {
-            let who = name_of(conn, c.staff_id)?
-                .map(|(_, n)| n)
-                .unwrap_or_else(|| "ContactBook".into());
-            log.push((c, who));
-        }
-        Ok((rec, fields, owner, created_by, log))
-    })
-    .await?;
-    if rec.contact.deleted_at.is_some() && !me.staff.is_admin() {
-        return Err(AppError::NotFound);
-    }
+    profile_page(&state, &me, id.into_inner(), None).await
+}
+
+/// The Profile tab; `refused` is a note the form sent back, with why.
+pub async fn profile_page(
+    state: &AppState,
+    me: &CurrentStaff,
+    id: i64,
+    refused: Option<(String, String)>,
+) -> AppResult<ContactShowPage> {
+    let is_admin = me.staff.is_admin();
+    let zone = me.staff.time_zone.clone();
+    let (head, rec, fields, owner, created_by, changes, notes) =
+        db::run(&state.pool, move |conn| {
+            let head = ContactHead::load(conn, is_admin, id, Tab::Profile)?;
+            let rec = ContactRecord::load(conn, id)?;
+            let fields = CustomField::all(conn)?;
+            let name_of = |conn: &mut diesel::PgConnection,
+                           id: Option<i64>|
+             -> Result<Option<(i64, String)>, AppError> {
+                Ok(match id {
+                    Some(id) => Some((id, Staff::find(conn, id)?.display_name)),
+                    None => None,
+                })
+            };
+            let owner = name_of(conn, rec.contact.owner_id)?;
+            let created_by = name_of(conn, rec.contact.created_by)?.map(|(_, n)| n);
+            let (changes, _) = load_lines(conn, id, &LogFilter::default(), None, 5, &zone)?;
+            let notes = Note::of_contact(conn, id)?;
+            Ok((head, rec, fields, owner, created_by, changes, notes))
+        })
+        .await?;
     let c = &rec.contact;
-    let name = c.display_name();
     let mut details = vec![
         ("Company", c.company.clone()),
         ("Job title", c.job_title.clone()),
@@ -126,6 +136,10 @@ pub async fn show_contact(
                 .map(|(_, v)| (f.label.clone(), v.clone()))
         })
         .collect();
+    let (note_draft, note_error) = match refused {
+        Some((draft, why)) => (draft, Some(why)),
+        None => (String::new(), None),
+    };
     Ok(ContactShowPage {
         layout: Layout::new(
             &me.session,
@@ -133,8 +147,12 @@ pub async fn show_contact(
             "contacts",
             format!("/contacts/{id}"),
         ),
-        initials: initials(&name),
-        hue: avatar_hue(c.id),
+        created: when_in(rec.contact.created_at, &me.staff.time_zone),
+        updated: when_in(rec.contact.updated_at, &me.staff.time_zone),
+        notes: notes.into_iter().map(|n| NoteView::of(n, me)).collect(),
+        note_draft,
+        note_error,
+        head,
         phones: rec
             .phones
             .iter()
@@ -174,13 +192,11 @@ pub async fn show_contact(
                 verified: s.verified,
             })
             .collect(),
-        name,
         owner,
         created_by,
         details,
         address,
         custom,
         changes,
-        rec,
     })
 }

@@ -1,0 +1,90 @@
+//! What every tab of a contact's page shows above its own content: the
+//! contact's name, type, level and labels, the actions, and the tab bar with
+//! its counts. One query set, loaded with the tab's own data.
+
+use diesel::prelude::*;
+
+use crate::{
+    domain::staff::{avatar_hue, initials},
+    error::{AppError, AppResult},
+    models::{contact::Contact, label::Label},
+    schema::{contact_changes, contact_shares, contacts},
+};
+
+/// The tabs of a contact's page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Profile,
+    Activity,
+    Sharing,
+    Changes,
+}
+
+pub struct ContactHead {
+    pub contact: Contact,
+    pub name: String,
+    pub initials: String,
+    pub hue: u32,
+    pub labels: Vec<Label>,
+    pub changes: i64,
+    pub shares: i64,
+    pub tab: Tab,
+}
+
+impl ContactHead {
+    /// The contact `id` as a member may see it: a contact in the trash is
+    /// for administrators only, anyone else is told it does not exist.
+    pub fn load(
+        conn: &mut PgConnection,
+        is_admin: bool,
+        id: i64,
+        tab: Tab,
+    ) -> AppResult<ContactHead> {
+        let contact: Contact = contacts::table
+            .find(id)
+            .select(Contact::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or(AppError::NotFound)?;
+        if contact.deleted_at.is_some() && !is_admin {
+            return Err(AppError::NotFound);
+        }
+        let changes = contact_changes::table
+            .filter(contact_changes::contact_id.eq(id))
+            .count()
+            .get_result(conn)?;
+        let shares = contact_shares::table
+            .filter(contact_shares::contact_id.eq(id))
+            .count()
+            .get_result(conn)?;
+        let name = contact.display_name();
+        Ok(ContactHead {
+            initials: initials(&name),
+            hue: avatar_hue(contact.id),
+            labels: Label::of_contact(conn, id)?,
+            name,
+            contact,
+            changes,
+            shares,
+            tab,
+        })
+    }
+
+    pub fn id(&self) -> i64 {
+        self.contact.id
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.contact.deleted_at.is_none()
+    }
+
+    pub fn on(&self, tab: &str) -> bool {
+        matches!(
+            (tab, self.tab),
+            ("profile", Tab::Profile)
+                | ("activity", Tab::Activity)
+                | ("sharing", Tab::Sharing)
+                | ("changes", Tab::Changes)
+        )
+    }
+}
