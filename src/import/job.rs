@@ -448,6 +448,9 @@ struct Context<'a> {
     /// superuser may); see `guard_references`.
     skip_fk_checks: bool,
     update_mode: bool,
+    /// The uploader, when they may see only some contacts: an update never
+    /// touches another.
+    visible_to: Option<i64>,
 }
 
 #[derive(QueryableByName)]
@@ -602,6 +605,18 @@ fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), Jo
             .get_result::<Superuser>(conn)
             .map(|r| r.yes)
             .unwrap_or(false);
+    let uploader_is_admin: bool = crate::schema::staff::table
+        .find(job.staff_id)
+        .select(crate::schema::staff::role)
+        .first::<String>(conn)
+        .map(|r| r == "admin")?;
+    let visible_to = crate::models::visibility::limited_to(
+        conn,
+        crate::models::visibility::Member {
+            id: job.staff_id,
+            admin: uploader_is_admin,
+        },
+    )?;
     let ctx = Context {
         job: &job,
         actor,
@@ -611,6 +626,7 @@ fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), Jo
         custom_fields: reader.header.custom_fields.iter().map(|f| f.id).collect(),
         skip_fk_checks,
         update_mode,
+        visible_to,
         order: CommitOrder::new(),
     };
     // An update may change what a later row of the file matches, so updates
@@ -874,7 +890,7 @@ fn update_existing<'r>(
 ) -> Result<Resolved<'r>, JobError> {
     let mut lookup = Lookup::default();
     let parsed: Vec<&ParsedRow> = rows.iter().map(|(_, r)| *r).collect();
-    matching::load(conn, &mut lookup, &parsed, Some(ctx.job.id))?;
+    matching::load(conn, &mut lookup, &parsed, Some(ctx.job.id), ctx.visible_to)?;
     let mut new_rows = Vec::new();
     let mut failed = Vec::new();
     for &(row_no, row) in rows {

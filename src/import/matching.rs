@@ -44,6 +44,9 @@ pub struct Lookup {
     pub names: HashMap<i64, String>,
     /// Contact → the record number of the earlier row that took it.
     pub claimed: HashMap<i64, i64>,
+    /// Contacts found that the importing member may not see (Restricted
+    /// visibility): never updated, never named.
+    pub hidden: HashSet<i64>,
 }
 
 /// For each of a row's values that belongs to contacts: its column, the
@@ -59,6 +62,7 @@ impl Lookup {
             .iter()
             .take(NAMED)
             .map(|id| match self.names.get(id) {
+                _ if self.hidden.contains(id) => "a contact you cannot see".to_string(),
                 Some(name) => format!("#{id} {name}"),
                 None => format!("#{id}"),
             })
@@ -150,6 +154,11 @@ impl Lookup {
                 _ => return Resolution::Fail(self.ambiguous(&all, &by_key)),
             }
         };
+        if self.hidden.contains(&contact) {
+            return Resolution::Fail(format!(
+                "{column}: {shown} belongs to a contact you cannot see"
+            ));
+        }
         match self.claimed.get(&contact) {
             Some(earlier) => Resolution::Fail(format!(
                 "{column}: {shown} updates the same contact as row {earlier}"
@@ -239,6 +248,7 @@ pub fn load(
     lookup: &mut Lookup,
     rows: &[&ParsedRow],
     import_id: Option<i64>,
+    visible_to: Option<i64>,
 ) -> QueryResult<()> {
     load_ids(conn, lookup, rows.iter().filter_map(|r| r.id).collect())?;
     let emails: Vec<String> = rows.iter().flat_map(|r| emails_of(r)).collect();
@@ -285,6 +295,22 @@ pub fn load(
                 .names
                 .insert(n.id, display_name(&n.first_name, &n.last_name));
         }
+    }
+    if visible_to.is_some() {
+        let found: Vec<i64> = lookup
+            .ids
+            .values()
+            .filter_map(|r| r.as_ref().ok().copied())
+            .chain(lookup.emails.values().flatten().copied())
+            .chain(lookup.phones.values().flatten().copied())
+            .filter(|id| *id > 0)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let visible = crate::models::visibility::visible_ids(conn, visible_to, &found)?;
+        lookup
+            .hidden
+            .extend(found.into_iter().filter(|id| !visible.contains(id)));
     }
     if let Some(import_id) = import_id {
         let candidates: Vec<i64> = lookup
@@ -369,11 +395,18 @@ fn load_ids(conn: &mut PgConnection, lookup: &mut Lookup, given: Vec<i64>) -> Qu
 
 /// Counts rows whose `ContactBook ID` is one of this database's live
 /// contacts: in create mode the preview warns that they would be copied.
-pub fn count_existing_ids(conn: &mut PgConnection, rows: &[&ParsedRow]) -> QueryResult<i64> {
+pub fn count_existing_ids(
+    conn: &mut PgConnection,
+    rows: &[&ParsedRow],
+    visible_to: Option<i64>,
+) -> QueryResult<i64> {
     let ids: Vec<i64> = rows.iter().filter_map(|r| r.id).collect();
     if ids.is_empty() {
         return Ok(0);
     }
+    // Only the ones this member may see: the warning must not reveal others.
+    let visible = crate::models::visibility::visible_ids(conn, visible_to, &ids)?;
+    let ids: Vec<i64> = ids.into_iter().filter(|id| visible.contains(id)).collect();
     let live: HashSet<i64> = diesel::sql_query(
         "SELECT id, false AS trashed, merged_into FROM contacts \
          WHERE id = ANY($1) AND deleted_at IS NULL",
@@ -400,6 +433,8 @@ pub struct DryRun<'c> {
     claimed: HashMap<i64, i64>,
     overlay_emails: HashMap<String, Vec<i64>>,
     overlay_phones: HashMap<String, Vec<i64>>,
+    /// The importing member, when they may see only some contacts.
+    visible_to: Option<i64>,
     pub summary: PlanSummary,
     /// The first rows that fail matching: (record number, why).
     pub failures: Vec<(i64, String)>,
@@ -419,6 +454,7 @@ impl<'c> DryRun<'c> {
         update_mode: bool,
         extra_labels: Vec<i64>,
         custom: Vec<(i64, String)>,
+        visible_to: Option<i64>,
     ) -> QueryResult<DryRun<'c>> {
         let labels = diesel::sql_query("SELECT id, lower(name) AS name FROM labels")
             .load::<LabelName>(conn)?
@@ -434,6 +470,7 @@ impl<'c> DryRun<'c> {
             claimed: HashMap::new(),
             overlay_emails: HashMap::new(),
             overlay_phones: HashMap::new(),
+            visible_to,
             summary: PlanSummary::default(),
             failures: Vec::new(),
         })
@@ -455,11 +492,11 @@ impl<'c> DryRun<'c> {
         let parsed: Vec<&ParsedRow> = rows.iter().map(|(_, r)| r).collect();
         if !self.update_mode {
             self.summary.create += rows.len() as i64;
-            self.summary.existing_ids += count_existing_ids(self.conn, &parsed)?;
+            self.summary.existing_ids += count_existing_ids(self.conn, &parsed, self.visible_to)?;
             return Ok(());
         }
         let mut lookup = Lookup::default();
-        load(self.conn, &mut lookup, &parsed, None)?;
+        load(self.conn, &mut lookup, &parsed, None, self.visible_to)?;
         for (key, hits) in &self.overlay_emails {
             for h in hits {
                 add_hit(lookup.emails.entry(key.clone()).or_default(), *h);
@@ -719,6 +756,29 @@ mod tests {
             l.resolve(&later),
             Resolution::Fail("Email: NINA@example.com updates the same contact as row 9".into())
         );
+    }
+
+    #[test]
+    fn a_contact_the_importer_cannot_see_is_neither_updated_nor_named() {
+        let mut l = lookup();
+        l.hidden.insert(13);
+        l.hidden.insert(20);
+        let r = row(&[("Last Name", "B"), ("Email", "bob@example.com")]);
+        assert_eq!(
+            l.resolve(&r),
+            Resolution::Fail("Email: bob@example.com belongs to a contact you cannot see".into())
+        );
+        let r = row(&[("Last Name", "W"), ("Email", "alice@example.com")]);
+        match l.resolve(&r) {
+            Resolution::Fail(m) => {
+                assert!(
+                    m.contains("#12 Alice Wong, a contact you cannot see"),
+                    "{m}"
+                );
+                assert!(!m.contains("Alicia"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -130,9 +130,10 @@ pub fn scan_and_plan(
     defs: &[CustomFieldDef],
     update_mode: bool,
     extra_labels: Vec<i64>,
+    visible_to: Option<i64>,
 ) -> Result<(Scan, matching::PlanSummary), String> {
     let custom = defs.iter().map(|d| (d.id, d.label.clone())).collect();
-    let mut plan = DryRun::new(conn, update_mode, extra_labels, custom)
+    let mut plan = DryRun::new(conn, update_mode, extra_labels, custom, visible_to)
         .map_err(|e| format!("The contacts could not be read: {e}"))?;
     let scan = scan(path, defs, chrono::Utc::now().date_naive(), Some(&mut plan))?;
     Ok((scan, plan.summary))

@@ -772,12 +772,25 @@ pub fn purge(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
 
 /// Other live contacts that already have one of these emails or phones:
 /// (contact id, name, what matched).
+/// A live contact that already has one of a new contact's emails or phones.
+#[derive(Clone, Debug)]
+pub struct Duplicate {
+    pub id: i64,
+    pub name: String,
+    /// The email or phone they share.
+    pub what: String,
+    /// The member being warned may not see it: neither its name nor its
+    /// address may be shown.
+    pub hidden: bool,
+}
+
 pub fn find_duplicates(
     conn: &mut PgConnection,
     exclude: Option<i64>,
     emails: &[String],
     phones: &[String],
-) -> QueryResult<Vec<(i64, String, String)>> {
+    visible_to: Option<i64>,
+) -> QueryResult<Vec<Duplicate>> {
     let lowered: Vec<String> = emails.iter().map(|e| e.to_lowercase()).collect();
     let exclude = exclude.unwrap_or(0);
     let by_email: Vec<(i64, String, String, String)> = contact_emails::table
@@ -810,10 +823,22 @@ pub fn find_duplicates(
         ))
         .limit(20)
         .load(conn)?;
-    let mut out: Vec<(i64, String, String)> = Vec::new();
+    let found: Vec<i64> = by_email.iter().chain(&by_phone).map(|r| r.0).collect();
+    let visible = crate::models::visibility::visible_ids(conn, visible_to, &found)?;
+    let mut out: Vec<Duplicate> = Vec::new();
     for (id, first, last, what) in by_email.into_iter().chain(by_phone) {
-        if !out.iter().any(|(seen, _, w)| *seen == id && *w == what) {
-            out.push((id, display_name(&first, &last), what));
+        if !out.iter().any(|d| d.id == id && d.what == what) {
+            let hidden = !visible.contains(&id);
+            out.push(Duplicate {
+                id,
+                name: if hidden {
+                    String::new()
+                } else {
+                    display_name(&first, &last)
+                },
+                what,
+                hidden,
+            });
         }
     }
     Ok(out)

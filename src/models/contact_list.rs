@@ -131,6 +131,8 @@ pub struct Filters {
     pub owner: Option<i64>,
     /// Only contacts shared with this member.
     pub shared_with: Option<i64>,
+    /// Only the contacts this member may see (Restricted visibility).
+    pub visible_to: Option<i64>,
     /// The trash instead of live contacts.
     pub trash: bool,
     /// How the words of `q` are matched; set by [`Filters::plan_with`].
@@ -147,6 +149,7 @@ impl Filters {
             && self.level.is_none()
             && self.owner.is_none()
             && self.shared_with.is_none()
+            && self.visible_to.is_none()
     }
 
     /// Decides how to match the search words, from a sample of the data.
@@ -273,6 +276,11 @@ fn where_sql(f: &Filters, sql: &mut String, binds: &mut Vec<Bind>) {
     if let Some(o) = f.owner {
         binds.push(Bind::Int(o));
         sql.push_str(&format!(" AND c.owner_id = ${}", binds.len()));
+    }
+    if let Some(member) = f.visible_to {
+        binds.push(Bind::Int(member));
+        sql.push_str(" AND ");
+        sql.push_str(&crate::models::visibility::predicate("c", binds.len()));
     }
     if let Some(s) = f.shared_with {
         binds.push(Bind::Int(s));

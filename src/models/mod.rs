@@ -11,6 +11,7 @@ pub mod note;
 pub mod search_plan;
 pub mod share;
 pub mod staff;
+pub mod visibility;
 
 /// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
 pub fn like_escape(s: &str) -> String {

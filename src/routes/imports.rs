@@ -30,6 +30,7 @@ use crate::{
         upload::{UploadError, Utf8Sink, human_bytes},
     },
     models::search_plan::Sample,
+    models::visibility::{self, Member},
     models::{
         custom_field::CustomField,
         import::{Export, Import, NewImport, status},
@@ -264,14 +265,17 @@ async fn upload(
     };
     let scan_path = path.clone();
     let (update_mode, extra) = (options.is_update(), options.label_ids());
+    let member = Member::of(&me);
     let checked = db::run(&state.pool, move |conn| {
         let defs = CustomField::defs(conn)?;
+        let visible_to = visibility::limited_to(conn, member)?;
         Ok(import::scan_and_plan(
             conn,
             &scan_path,
             &defs,
             update_mode,
             extra,
+            visible_to,
         ))
     })
     .await;
@@ -736,9 +740,18 @@ async fn start(
         // What the rows will do depends on these: show it before anything
         // is written.
         let path = PathBuf::from(&import.stored_path);
+        let member = Member::of(&me);
         let replanned = db::run(&state.pool, move |conn| {
             let defs = CustomField::defs(conn)?;
-            let found = import::scan_and_plan(conn, &path, &defs, mode == "update", labels.clone());
+            let visible_to = visibility::limited_to(conn, member)?;
+            let found = import::scan_and_plan(
+                conn,
+                &path,
+                &defs,
+                mode == "update",
+                labels.clone(),
+                visible_to,
+            );
             let Ok((scan, plan)) = found else {
                 return Ok(found.map(drop));
             };
@@ -933,17 +946,18 @@ async fn export_view(
     } else {
         format!("Contacts matching {}", words.join(", "))
     };
-    if !filters.q.is_empty() {
-        let app = state.clone();
-        let f = filters.clone();
-        filters = db::run(&state.pool, move |conn| {
+    let app = state.clone();
+    let member = Member::of(&me);
+    filters = db::run(&state.pool, move |conn| {
+        let mut f = filters;
+        f.visible_to = visibility::limited_to(conn, member)?;
+        if !f.q.is_empty() {
             let sample = app.search_sample.get_or_load(|| Sample::load(conn))?;
-            let mut f = f;
             f.plan_with(&sample);
-            Ok(f)
-        })
-        .await?;
-    }
+        }
+        Ok(f)
+    })
+    .await?;
     Ok(csv_download(
         &state,
         &me,

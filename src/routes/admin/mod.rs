@@ -1,7 +1,8 @@
-//! Administration: staff accounts (and, later, labels and custom fields).
+//! Administration: staff accounts, labels, custom fields and settings.
 
 pub mod custom_fields;
 pub mod labels;
+pub mod settings;
 pub mod staff;
 
 use actix_web::web;
@@ -14,7 +15,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin", web::get().to(show_admin_home))
         .configure(staff::configure)
         .configure(labels::configure)
-        .configure(custom_fields::configure);
+        .configure(custom_fields::configure)
+        .configure(settings::configure);
 }
 
 #[derive(Template, WebTemplate)]

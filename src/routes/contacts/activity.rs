@@ -11,6 +11,7 @@ use crate::{
     auth::CurrentStaff,
     db,
     error::AppResult,
+    models::visibility::Member,
     routes::{
         Layout,
         contacts::head::{ContactHead, Tab},
@@ -30,9 +31,9 @@ pub async fn show_activity(
     id: web::Path<i64>,
 ) -> AppResult<ActivityPage> {
     let id = id.into_inner();
-    let is_admin = me.staff.is_admin();
+    let member = Member::of(&me);
     let head = db::run(&state.pool, move |conn| {
-        ContactHead::load(conn, is_admin, id, Tab::Activity)
+        ContactHead::load(conn, member, id, Tab::Activity)
     })
     .await?;
     Ok(ActivityPage {

@@ -16,6 +16,7 @@ use crate::{
     domain::contact::{ContactType, Level},
     error::{AppError, AppResult},
     export::Selection,
+    models::visibility::{self, Member},
     models::{
         bulk::{self, BulkEdit},
         contact_list::{Filters, ListChoices},
@@ -179,20 +180,29 @@ fn plural(n: usize) -> String {
     }
 }
 
-async fn planned_filters(
+/// What a bulk action acts on, as `member` may see it: the view's filters
+/// (planned for its search words) and those of the ticked ids they may see.
+async fn scope(
     state: &web::Data<AppState>,
-    me: i64,
+    member: Member,
     view: &ListParams,
-) -> AppResult<Filters> {
-    let mut filters = view.filters(me, false);
-    if filters.q.is_empty() {
-        return Ok(filters);
-    }
+    ticked: &[i64],
+) -> AppResult<(Filters, Vec<i64>)> {
+    let mut filters = view.filters(member.id, false);
     let app = state.clone();
+    let ticked = ticked.to_vec();
     db::run(&state.pool, move |conn| {
-        let sample = app.search_sample.get_or_load(|| Sample::load(conn))?;
-        filters.plan_with(&sample);
-        Ok(filters)
+        filters.visible_to = visibility::limited_to(conn, member)?;
+        let visible = visibility::visible_ids(conn, filters.visible_to, &ticked)?;
+        let ids: Vec<i64> = ticked
+            .into_iter()
+            .filter(|id| visible.contains(id))
+            .collect();
+        if !filters.q.is_empty() {
+            let sample = app.search_sample.get_or_load(|| Sample::load(conn))?;
+            filters.plan_with(&sample);
+        }
+        Ok((filters, ids))
     })
     .await
 }
@@ -223,7 +233,8 @@ pub async fn bulk_action(
             return Ok(back());
         }
     };
-    let filters = planned_filters(&state, me.staff.id, &form.view).await?;
+    // Ticked contacts the member may not see are left out, as if gone.
+    let (filters, visible_ids) = scope(&state, Member::of(&me), &form.view, &form.ids).await?;
     let Some(edit) = edit else {
         let (scope, selection) = if form.all {
             (
@@ -232,8 +243,8 @@ pub async fn bulk_action(
             )
         } else {
             (
-                format!("{} selected", plural(form.ids.len())),
-                Selection::Ids(form.ids.clone()),
+                format!("{} selected", plural(visible_ids.len())),
+                Selection::Ids(visible_ids.clone()),
             )
         };
         return Ok(Either::Right(Either::Right(csv_download(
@@ -241,7 +252,7 @@ pub async fn bulk_action(
         ))));
     };
     if edit == BulkEdit::Delete && !form.confirmed {
-        let ids = form.ids.clone();
+        let ids = visible_ids.clone();
         let all = form.all;
         let f = filters.clone();
         let count = db::run(&state.pool, move |conn| {
@@ -266,7 +277,7 @@ pub async fn bulk_action(
         })));
     }
     let actor = me.staff.id;
-    let ids = form.ids.clone();
+    let ids = visible_ids;
     let all = form.all;
     let e = edit.clone();
     let changed = db::run(&state.pool, move |conn| {

@@ -14,6 +14,7 @@ use crate::{
     db,
     error::AppResult,
     models::contact::Change,
+    models::visibility::Member,
     routes::{
         Layout,
         contacts::head::{ContactHead, Tab},
@@ -257,9 +258,9 @@ pub async fn show_changes(
     };
     let before = parse_before(&params.before);
     let zone = me.staff.time_zone.clone();
-    let is_admin = me.staff.is_admin();
+    let member = Member::of(&me);
     let (head, lines, next, fields) = db::run(&state.pool, move |conn| {
-        let head = ContactHead::load(conn, is_admin, id, Tab::Changes)?;
+        let head = ContactHead::load(conn, member, id, Tab::Changes)?;
         let (lines, next) = load_lines(conn, id, &filter, before, PAGE, &zone)?;
         let fields: Vec<String> = contact_changes::table
             .filter(contact_changes::contact_id.eq(id))

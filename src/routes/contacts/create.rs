@@ -10,6 +10,7 @@ use crate::{
     domain::contact::{ContactForm, ContactInput},
     error::AppResult,
     models::contact::{self, display_name, find_duplicates, source},
+    models::visibility::{self, Member},
     routes::{
         FormResponse,
         contacts::form::{ContactFormPage, FormChoices, Mode, add_row, today},
@@ -102,9 +103,11 @@ pub async fn create_contact(
     let actor = me.staff.id;
     let emails: Vec<String> = input.emails.iter().map(|e| e.email.to_string()).collect();
     let phones: Vec<String> = input.phones.iter().map(|p| p.number.to_string()).collect();
+    let member = Member::of(&me);
     let outcome = db::transaction(&state.pool, move |conn| {
         if !confirmed {
-            let dups = find_duplicates(conn, None, &emails, &phones)?;
+            let visible_to = visibility::limited_to(conn, member)?;
+            let dups = find_duplicates(conn, None, &emails, &phones, visible_to)?;
             if !dups.is_empty() {
                 return Ok(Err(dups));
             }

@@ -10,6 +10,7 @@ use crate::{
     auth::{Admin, CurrentStaff, flash},
     db,
     error::{AppError, AppResult},
+    models::visibility::{self, Member},
     models::{
         contact::{self, ContactRecord, source},
         contact_list::{self, Cursor},
@@ -32,7 +33,14 @@ pub async fn confirm_delete(
     id: web::Path<i64>,
 ) -> AppResult<ConfirmDeletePage> {
     let id = id.into_inner();
-    let rec = db::run(&state.pool, move |conn| Ok(ContactRecord::load(conn, id)?)).await?;
+    let member = Member::of(&me);
+    let rec = db::run(&state.pool, move |conn| {
+        if !visibility::sees(conn, member, id)? {
+            return Err(AppError::NotFound);
+        }
+        Ok(ContactRecord::load(conn, id)?)
+    })
+    .await?;
     if rec.contact.deleted_at.is_some() {
         return Err(AppError::NotFound);
     }
@@ -56,7 +64,11 @@ pub async fn delete_contact(
 ) -> AppResult<Redirect> {
     let id = id.into_inner();
     let actor = me.staff.id;
+    let member = Member::of(&me);
     let name = db::transaction(&state.pool, move |conn| {
+        if !visibility::sees(conn, member, id)? {
+            return Err(AppError::NotFound);
+        }
         let rec = ContactRecord::load(conn, id)?;
         Ok(contact::soft_delete(conn, id, Some(actor), source::FORM)?
             .then(|| rec.contact.display_name()))

@@ -74,7 +74,7 @@ pub struct ContactFormPage {
     pub locked_emails: Vec<LockedRow>,
     pub locked_socials: Vec<LockedRow>,
     /// Other contacts sharing an email or phone: (id, name, what matched).
-    pub duplicates: Vec<(i64, String, String)>,
+    pub duplicates: Vec<crate::models::contact::Duplicate>,
     /// Saves made since this form was opened, when the save was refused.
     pub conflict: Vec<Change>,
     /// The name of the contact just saved (after "Save and create new").

@@ -7,7 +7,11 @@ use diesel::prelude::*;
 use crate::{
     domain::staff::{avatar_hue, initials},
     error::{AppError, AppResult},
-    models::{contact::Contact, label::Label},
+    models::{
+        contact::Contact,
+        label::Label,
+        visibility::{self, Member},
+    },
     schema::{contact_changes, contact_shares, contacts},
 };
 
@@ -32,11 +36,12 @@ pub struct ContactHead {
 }
 
 impl ContactHead {
-    /// The contact `id` as a member may see it: a contact in the trash is
-    /// for administrators only, anyone else is told it does not exist.
+    /// The contact `id` as `member` may see it: a contact in the trash is
+    /// for administrators only, and one the visibility rule hides is, like
+    /// one that does not exist, not found.
     pub fn load(
         conn: &mut PgConnection,
-        is_admin: bool,
+        member: Member,
         id: i64,
         tab: Tab,
     ) -> AppResult<ContactHead> {
@@ -46,7 +51,10 @@ impl ContactHead {
             .first(conn)
             .optional()?
             .ok_or(AppError::NotFound)?;
-        if contact.deleted_at.is_some() && !is_admin {
+        if contact.deleted_at.is_some() && !member.admin {
+            return Err(AppError::NotFound);
+        }
+        if !visibility::sees(conn, member, id)? {
             return Err(AppError::NotFound);
         }
         let changes = contact_changes::table

@@ -17,6 +17,7 @@ use crate::{
         staff::{avatar_hue, initials},
     },
     error::{AppError, AppResult},
+    models::visibility::{self, Member},
     models::{
         contact::display_name,
         contact_list::{self, Cursor, Filters, ListQuery, Sort, search_terms},
@@ -67,6 +68,8 @@ impl ListParams {
                 self.owner.parse().ok()
             },
             shared_with: (self.view == "shared").then_some(me),
+            // Set with the rest of the request's queries: see `visibility`.
+            visible_to: None,
             trash,
         }
     }
@@ -223,7 +226,9 @@ pub async fn list_contacts(
     let params = params.into_inner();
     let mut query = params.query(me.staff.id, false);
     let app = state.clone();
+    let member = Member::of(&me);
     let (cached, choices) = db::run(&state.pool, move |conn| {
+        query.filters.visible_to = visibility::limited_to(conn, member)?;
         if !query.filters.q.trim().is_empty() {
             let sample = app.search_sample.get_or_load(|| Sample::load(conn))?;
             query.filters.plan_with(&sample);

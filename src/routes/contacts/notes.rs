@@ -13,6 +13,7 @@ use crate::{
     domain::note::{NoteBody, note_html},
     error::{AppError, AppResult},
     models::note::{Note, NoteWithAuthor},
+    models::visibility::Member,
     routes::{
         Face, FormResponse, Layout,
         contacts::{
@@ -64,8 +65,8 @@ pub struct NoteForm {
 }
 
 /// A live contact `id` exists, and (later) `me` may see it.
-fn live_contact(conn: &mut diesel::PgConnection, is_admin: bool, id: i64) -> AppResult<()> {
-    let head = ContactHead::load(conn, is_admin, id, Tab::Profile)?;
+fn live_contact(conn: &mut diesel::PgConnection, member: Member, id: i64) -> AppResult<()> {
+    let head = ContactHead::load(conn, member, id, Tab::Profile)?;
     if !head.is_live() {
         return Err(AppError::Forbidden(
             "This contact is in the trash: restore it before changing its notes.",
@@ -89,9 +90,9 @@ pub async fn add_note(
             return invalid(page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let (author, is_admin) = (me.staff.id, me.staff.is_admin());
+    let (author, member) = (me.staff.id, Member::of(&me));
     db::transaction(&state.pool, move |conn| {
-        live_contact(conn, is_admin, id)?;
+        live_contact(conn, member, id)?;
         Ok(Note::add(conn, id, author, &body)?)
     })
     .await?;
@@ -117,9 +118,9 @@ async fn load_note(
     contact_id: i64,
     note_id: i64,
 ) -> AppResult<(Note, String)> {
-    let is_admin = me.staff.is_admin();
+    let member = Member::of(me);
     let (note, name) = db::run(&state.pool, move |conn| {
-        let head = ContactHead::load(conn, is_admin, contact_id, Tab::Profile)?;
+        let head = ContactHead::load(conn, member, contact_id, Tab::Profile)?;
         Ok((Note::find(conn, contact_id, note_id)?, head.name))
     })
     .await?;
@@ -177,9 +178,9 @@ pub async fn edit_note(
             return invalid(page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let (by, is_admin) = (me.staff.id, me.staff.is_admin());
+    let (by, member) = (me.staff.id, Member::of(&me));
     db::transaction(&state.pool, move |conn| {
-        live_contact(conn, is_admin, contact_id)?;
+        live_contact(conn, member, contact_id)?;
         Ok(note.edit(conn, by, &body)?)
     })
     .await?;
@@ -204,9 +205,9 @@ pub async fn delete_note(
 ) -> AppResult<actix_web::web::Redirect> {
     let (contact_id, note_id) = path.into_inner();
     let (note, _) = load_note(&state, &me, contact_id, note_id).await?;
-    let (by, is_admin) = (me.staff.id, me.staff.is_admin());
+    let (by, member) = (me.staff.id, Member::of(&me));
     db::transaction(&state.pool, move |conn| {
-        live_contact(conn, is_admin, contact_id)?;
+        live_contact(conn, member, contact_id)?;
         Ok(note.delete(conn, by)?)
     })
     .await?;
@@ -229,9 +230,9 @@ pub async fn pin_note(
     let (contact_id, note_id) = path.into_inner();
     let (note, _) = load_note(&state, &me, contact_id, note_id).await?;
     let pinned = form.pinned == "1";
-    let (by, is_admin) = (me.staff.id, me.staff.is_admin());
+    let (by, member) = (me.staff.id, Member::of(&me));
     db::transaction(&state.pool, move |conn| {
-        live_contact(conn, is_admin, contact_id)?;
+        live_contact(conn, member, contact_id)?;
         Ok(note.set_pinned(conn, by, pinned)?)
     })
     .await?;

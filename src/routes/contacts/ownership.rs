@@ -13,6 +13,7 @@ use crate::{
     db,
     domain::note::NoteBody,
     error::{AppError, AppResult},
+    models::visibility::Member,
     models::{contact::transfer_owner, note::Note},
     routes::{
         FormResponse, Layout,
@@ -48,9 +49,9 @@ pub struct TransferForm {
 }
 
 async fn transfer_page(state: &AppState, me: &CurrentStaff, id: i64) -> AppResult<TransferPage> {
-    let is_admin = me.staff.is_admin();
+    let member = Member::of(me);
     let (head, owner_name, active) = db::run(&state.pool, move |conn| {
-        let head = ContactHead::load(conn, is_admin, id, Tab::Profile)?;
+        let head = ContactHead::load(conn, member, id, Tab::Profile)?;
         let owner_name = match head.contact.owner_id {
             Some(o) => staff::table
                 .find(o)
@@ -131,9 +132,9 @@ pub async fn transfer(
             }
         }
     };
-    let (is_admin, by) = (me.staff.is_admin(), me.staff.id);
+    let (member, by) = (Member::of(&me), me.staff.id);
     let outcome = db::transaction(&state.pool, move |conn| {
-        let head = ContactHead::load(conn, is_admin, id, Tab::Profile)?;
+        let head = ContactHead::load(conn, member, id, Tab::Profile)?;
         if !head.is_live() {
             return Err(AppError::NotFound);
         }

@@ -15,6 +15,7 @@ use crate::{
     domain::text::clean_text,
     error::{AppError, AppResult},
     models::share::{self, Share},
+    models::visibility::Member,
     routes::{
         Face, FormResponse, Layout,
         contacts::head::{ContactHead, Tab},
@@ -97,10 +98,10 @@ async fn sharing_page(
     id: i64,
     q: String,
 ) -> AppResult<SharingPage> {
-    let (is_admin, my_id) = (me.staff.is_admin(), me.staff.id);
+    let (member, my_id) = (Member::of(me), me.staff.id);
     let term = q.clone();
     let (head, shares, candidates) = db::run(&state.pool, move |conn| {
-        let head = ContactHead::load(conn, is_admin, id, Tab::Sharing)?;
+        let head = ContactHead::load(conn, member, id, Tab::Sharing)?;
         let shares: Vec<Share> = share::of_contact(conn, id)?;
         let candidates = candidates(conn, id, my_id, &term)?;
         Ok((head, shares, candidates))
@@ -207,10 +208,10 @@ pub async fn share_contact(
             )
             .await;
     }
-    let (is_admin, by) = (me.staff.is_admin(), me.staff.id);
+    let (member, by) = (Member::of(&me), me.staff.id);
     let wanted = picked.clone();
     let outcome = db::transaction(&state.pool, move |conn| {
-        let head = ContactHead::load(conn, is_admin, id, Tab::Sharing)?;
+        let head = ContactHead::load(conn, member, id, Tab::Sharing)?;
         if !head.is_live() {
             return Err(AppError::Forbidden(
                 "This contact is in the trash: restore it before sharing it.",
@@ -255,9 +256,9 @@ pub async fn unshare_contact(
     path: web::Path<(i64, i64)>,
 ) -> AppResult<web::Redirect> {
     let (id, staff_id) = path.into_inner();
-    let (is_admin, by) = (me.staff.is_admin(), me.staff.id);
+    let (member, by) = (Member::of(&me), me.staff.id);
     let stopped = db::transaction(&state.pool, move |conn| {
-        let head = ContactHead::load(conn, is_admin, id, Tab::Sharing)?;
+        let head = ContactHead::load(conn, member, id, Tab::Sharing)?;
         if !head.is_live() {
             return Err(AppError::Forbidden(
                 "This contact is in the trash: restore it before changing its sharing.",

@@ -15,6 +15,7 @@ use crate::{
         language::language_name,
     },
     error::{AppError, AppResult},
+    models::visibility::Member,
     models::{contact::ContactRecord, custom_field::CustomField, note::Note, staff::Staff},
     routes::{
         Layout,
@@ -70,11 +71,11 @@ pub async fn profile_page(
     id: i64,
     refused: Option<(String, String)>,
 ) -> AppResult<ContactShowPage> {
-    let is_admin = me.staff.is_admin();
+    let member = Member::of(me);
     let zone = me.staff.time_zone.clone();
     let (head, rec, fields, owner, created_by, changes, notes) =
         db::run(&state.pool, move |conn| {
-            let head = ContactHead::load(conn, is_admin, id, Tab::Profile)?;
+            let head = ContactHead::load(conn, member, id, Tab::Profile)?;
             let rec = ContactRecord::load(conn, id)?;
             let fields = CustomField::all(conn)?;
             let name_of = |conn: &mut diesel::PgConnection,

@@ -10,6 +10,7 @@ use crate::{
     domain::contact::{ContactForm, ContactInput},
     error::{AppError, AppResult},
     models::contact::{self, ContactRecord, UpdateOutcome, display_name, find_duplicates, source},
+    models::visibility::{self, Member},
     routes::{
         FormResponse,
         contacts::form::{ContactFormPage, FormChoices, Mode, add_row, form_of, today},
@@ -25,8 +26,15 @@ fn live(rec: ContactRecord) -> Result<ContactRecord, AppError> {
     }
 }
 
-async fn load_for_edit(state: &AppState, id: i64) -> AppResult<(ContactRecord, FormChoices)> {
+async fn load_for_edit(
+    state: &AppState,
+    member: Member,
+    id: i64,
+) -> AppResult<(ContactRecord, FormChoices)> {
     db::run(&state.pool, move |conn| {
+        if !visibility::sees(conn, member, id)? {
+            return Err(AppError::NotFound);
+        }
         Ok((
             live(ContactRecord::load(conn, id)?)?,
             FormChoices::load(conn)?,
@@ -65,14 +73,14 @@ pub async fn edit_contact(
     id: web::Path<i64>,
 ) -> AppResult<ContactFormPage> {
     let id = id.into_inner();
-    let (rec, choices) = load_for_edit(&state, id).await?;
+    let (rec, choices) = load_for_edit(&state, Member::of(&me), id).await?;
     let (form, ..) = form_of(&rec);
     Ok(edit_page(&me, &rec, form, choices).with_blank_rows())
 }
 
 enum Saved {
     Done,
-    Duplicates(Vec<(i64, String, String)>),
+    Duplicates(Vec<contact::Duplicate>),
     Stale(Vec<contact::Change>),
 }
 
@@ -88,7 +96,7 @@ pub async fn update_contact(
     let confirmed = pairs
         .iter()
         .any(|(k, v)| k == "confirm_duplicates" && v == "1");
-    let (rec, choices) = load_for_edit(&state, id).await?;
+    let (rec, choices) = load_for_edit(&state, Member::of(&me), id).await?;
     let page = |form: ContactForm, choices: FormChoices| edit_page(&me, &rec, form, choices);
     if let Some(which) = form.add_row.take() {
         add_row(&mut form, &which);
@@ -121,9 +129,15 @@ pub async fn update_contact(
         .into_iter()
         .filter(|p| !old_phones.contains(p))
         .collect();
+    let member = Member::of(&me);
     let saved = db::transaction(&state.pool, move |conn| {
+        // Again in the transaction: a share may have ended since the form.
+        if !visibility::sees(conn, member, id)? {
+            return Err(AppError::NotFound);
+        }
         if !confirmed {
-            let dups = find_duplicates(conn, Some(id), &new_emails, &new_phones)?;
+            let visible_to = visibility::limited_to(conn, member)?;
+            let dups = find_duplicates(conn, Some(id), &new_emails, &new_phones, visible_to)?;
             if !dups.is_empty() {
                 return Ok(Saved::Duplicates(dups));
             }
