@@ -257,6 +257,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ownership_transfers (id) {
+        id -> Int8,
+        from_staff -> Int8,
+        to_staff -> Nullable<Int8>,
+        requested_by -> Nullable<Int8>,
+        status -> Text,
+        total -> Int8,
+        moved -> Int8,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(contact_changes -> contacts (contact_id));
 diesel::joinable!(contact_changes -> staff (staff_id));
 diesel::joinable!(contact_emails -> contacts (contact_id));
@@ -291,6 +305,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     labels,
     login_attempts,
     notes,
+    ownership_transfers,
     sessions,
     settings,
     staff,

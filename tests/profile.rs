@@ -508,3 +508,92 @@ async fn every_tab_has_its_address_and_a_trashed_contact_is_for_administrators()
         .await;
     assert_eq!(res.status, 403, "a trashed contact's notes do not change");
 }
+
+#[actix_rt::test]
+async fn deactivating_a_member_hands_their_contacts_over_in_the_background() {
+    let app = spawn_app().await;
+    let (_, admin) = app.signed_in_admin().await;
+    let leaver = app.add_staff("Leo Leaver", "leo@example.com", Role::Agent);
+    let (heir, heir_browser) = colleague(&app, "Hana Heir", "hana@example.com").await;
+    let gone = app.add_staff("Gone Person", "gone@example.com", Role::Agent);
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut *app.conn(),
+        &format!(
+            "UPDATE staff SET active = false WHERE id = {gone}; \
+             INSERT INTO contacts (first_name, last_name, owner_id) \
+             SELECT 'Owned', 'By Leo ' || i, {leaver} FROM generate_series(1, 4500) i"
+        ),
+    )
+    .expect("contacts");
+
+    let page = admin
+        .get(&format!("/admin/staff/{leaver}/deactivate"))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.text("main").contains("Leo Leaver owns 4500 contacts"));
+    assert!(!page.text("#f-to").contains("Gone Person"));
+    // Not saying who takes them, or naming a deactivated member: refused.
+    for to in ["", &gone.to_string(), &leaver.to_string()] {
+        let res = admin
+            .post(
+                &format!("/admin/staff/{leaver}/deactivate"),
+                &page.csrf(),
+                &[("to", to)],
+            )
+            .await;
+        assert_eq!(res.status, 422, "to {to:?}");
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM staff WHERE id = {leaver} AND active"
+        )),
+        1,
+        "nothing changed"
+    );
+
+    let res = admin
+        .post(
+            &format!("/admin/staff/{leaver}/deactivate"),
+            &page.csrf(),
+            &[("to", &heir.to_string())],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let started = std::time::Instant::now();
+    loop {
+        // Other work goes on meanwhile.
+        assert_eq!(heir_browser.get("/contacts?q=leo").await.status, 200);
+        if app.count(
+            "SELECT count(*) FROM ownership_transfers WHERE status = 'done' AND moved = 4500",
+        ) == 1
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "handed over in time"
+        );
+        actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contacts WHERE owner_id = {heir}"
+        )),
+        4500
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM contact_changes WHERE action = 'transfer' AND field = 'Owner' \
+             AND old_value = 'Leo Leaver' AND new_value = 'Hana Heir'"
+        ),
+        4500,
+        "one change-log entry each"
+    );
+    let mine = heir_browser.get("/contacts?view=mine").await;
+    let names = mine.texts(".contact-name");
+    assert_eq!(names.len(), 25, "a full first page");
+    assert!(
+        names.iter().all(|n| n.starts_with("Owned By Leo")),
+        "{names:?}"
+    );
+}

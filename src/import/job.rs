@@ -91,6 +91,21 @@ pub fn spawn_runner(state: Weak<AppState>, wake: Arc<Wake>) {
                     Ok(false) => {}
                     Err(e) => log::warn!("import runner: {e}"),
                 }
+                // Between imports, the contacts of deactivated members move
+                // to their new owners a batch at a time.
+                let transferred = pool.get().map_err(|e| e.to_string()).and_then(|mut c| {
+                    crate::models::ownership::work_pending(&mut c).map_err(|e| e.to_string())
+                });
+                match transferred {
+                    Ok(true) => {
+                        if let Some(app) = state.upgrade() {
+                            app.first_pages.clear();
+                        }
+                        continue;
+                    }
+                    Ok(false) => {}
+                    Err(e) => log::warn!("ownership transfer: {e}"),
+                }
                 wake.wait(IDLE_POLL);
             }
         });

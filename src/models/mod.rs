@@ -8,6 +8,7 @@ pub mod import;
 pub mod label;
 pub mod login_attempt;
 pub mod note;
+pub mod ownership;
 pub mod search_plan;
 pub mod share;
 pub mod staff;

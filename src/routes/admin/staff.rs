@@ -10,6 +10,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use chrono::{DateTime, Utc};
 use diesel::PgConnection;
+use serde::Deserialize;
 
 use crate::{
     AppState,
@@ -21,6 +22,7 @@ use crate::{
     },
     error::{AppError, AppResult},
     models::{
+        ownership,
         staff::{NewStaff, Staff, StaffChanges},
         unique_violation,
     },
@@ -36,6 +38,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/staff/new", web::post().to(create_account))
         .route("/admin/staff/{id}/edit", web::get().to(edit_account))
         .route("/admin/staff/{id}/edit", web::post().to(update_account))
+        .route(
+            "/admin/staff/{id}/deactivate",
+            web::get().to(confirm_deactivate),
+        )
         .route(
             "/admin/staff/{id}/deactivate",
             web::post().to(deactivate_account),
@@ -363,11 +369,75 @@ async fn update_account(
     )
 }
 
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/deactivate.html")]
+pub struct DeactivatePage {
+    layout: Layout,
+    id: i64,
+    name: String,
+    owned: i64,
+    /// Active colleagues who could take the contacts over.
+    heirs: Vec<(i64, String)>,
+    error: Option<String>,
+}
+
+async fn deactivate_page(
+    state: &AppState,
+    me: &CurrentStaff,
+    id: i64,
+    error: Option<String>,
+) -> AppResult<DeactivatePage> {
+    let (account, owned, heirs) = db::run(&state.pool, move |conn| {
+        use crate::schema::staff;
+        use diesel::prelude::*;
+        let account = Staff::find(conn, id)?;
+        let owned = ownership::owned_by(conn, id)?;
+        let heirs: Vec<(i64, String)> = staff::table
+            .filter(staff::active.eq(true))
+            .filter(staff::id.ne(id))
+            .order((staff::display_name, staff::id))
+            .select((staff::id, staff::display_name))
+            .load(conn)?;
+        Ok((account, owned, heirs))
+    })
+    .await?;
+    Ok(DeactivatePage {
+        layout: Layout::new(
+            &me.session,
+            Some(&me.staff),
+            "admin",
+            format!("/admin/staff/{id}/deactivate"),
+        ),
+        id,
+        name: account.display_name,
+        owned,
+        heirs,
+        error,
+    })
+}
+
+async fn confirm_deactivate(
+    state: web::Data<AppState>,
+    Admin(me): Admin,
+    id: web::Path<i64>,
+) -> AppResult<DeactivatePage> {
+    deactivate_page(&state, &me, id.into_inner(), None).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct DeactivateForm {
+    /// Who takes their contacts over: a staff id, or `none`.
+    to: String,
+}
+
 async fn deactivate_account(
     state: web::Data<AppState>,
     Admin(me): Admin,
     id: web::Path<i64>,
-) -> AppResult<Redirect> {
+    form: web::Form<DeactivateForm>,
+) -> AppResult<actix_web::Either<Redirect, actix_web::CustomizeResponder<DeactivatePage>>> {
+    use actix_web::Responder;
     let id = id.into_inner();
     if id == me.staff.id {
         flash(
@@ -375,40 +445,92 @@ async fn deactivate_account(
             "error",
             "You cannot deactivate your own account.",
         );
-        return Ok(Redirect::to("/admin/staff").see_other());
+        return Ok(actix_web::Either::Left(
+            Redirect::to("/admin/staff").see_other(),
+        ));
     }
+    let to: Option<Option<i64>> = match form.to.trim() {
+        "" => None,
+        "none" => Some(None),
+        other => other.parse().ok().filter(|t| *t != id).map(Some),
+    };
+    let by = me.staff.id;
     let done = db::transaction(&state.pool, move |conn| {
+        use crate::schema::staff;
+        use diesel::prelude::*;
         let account = Staff::find(conn, id)?;
         if !keeps_an_admin(conn, &account, false)? {
-            return Ok(None);
+            return Ok(Err("The last active administrator cannot be deactivated."));
         }
+        let owned = ownership::owned_by(conn, id)?;
+        let heir = match to {
+            None if owned > 0 => {
+                return Ok(Err("Choose who takes over their contacts, or Nobody."));
+            }
+            None | Some(None) => None,
+            Some(Some(heir)) => {
+                let active: bool = staff::table
+                    .find(heir)
+                    .select(staff::active)
+                    .first(conn)
+                    .optional()?
+                    .unwrap_or(false);
+                if !active {
+                    return Ok(Err(
+                        "Choose an active colleague from the list; nothing was changed.",
+                    ));
+                }
+                Some(heir)
+            }
+        };
         Staff::set_active(conn, id, false)?;
-        Ok(Some(account.display_name))
+        let queued = ownership::queue(conn, id, heir, by)?;
+        Ok(Ok((account.display_name, owned, queued.is_some())))
     })
     .await?;
-    match done {
-        Some(name) => {
-            // Their sessions end now, on every instance.
-            state
-                .sessions
-                .delete_for_staff(id)
-                .await
-                .map_err(AppError::internal)?;
-            log::info!("staff {id} deactivated by {}", me.staff.id);
-            state.list_choices.clear();
-            flash(
-                &me.session,
-                "success",
-                format!("{name} has been deactivated and signed out."),
-            );
+    let (name, owned, queued) = match done {
+        Ok(done) => done,
+        Err(why) => {
+            let page = deactivate_page(&state, &me, id, Some(why.to_string())).await?;
+            return Ok(actix_web::Either::Right(
+                page.customize()
+                    .with_status(StatusCode::UNPROCESSABLE_ENTITY),
+            ));
         }
-        None => flash(
-            &me.session,
-            "error",
-            "The last active administrator cannot be deactivated.",
-        ),
+    };
+    // Their sessions end now, on every instance.
+    state
+        .sessions
+        .delete_for_staff(id)
+        .await
+        .map_err(AppError::internal)?;
+    log::info!("staff {id} deactivated by {by}; {owned} contacts to hand over");
+    state.list_choices.clear();
+    if queued {
+        state.import_wake.notify();
     }
-    Ok(Redirect::to("/admin/staff").see_other())
+    flash(
+        &me.session,
+        "success",
+        if owned > 0 {
+            format!(
+                "{name} has been deactivated and signed out. Their {} are being handed over in the background.",
+                if owned == 1 {
+                    "contact".to_string()
+                } else {
+                    format!(
+                        "{} contacts",
+                        crate::routes::contacts::list::group_digits(owned)
+                    )
+                }
+            )
+        } else {
+            format!("{name} has been deactivated and signed out.")
+        },
+    );
+    Ok(actix_web::Either::Left(
+        Redirect::to("/admin/staff").see_other(),
+    ))
 }
 
 async fn activate_account(
