@@ -192,6 +192,11 @@ pub fn csrf_token(html: &str) -> String {
 
 /// Signs in as the bench administrator; the session cookie.
 pub async fn sign_in(base: &str) -> String {
+    sign_in_as(base, "bench@example.com").await
+}
+
+/// Signs in as `email` (with the benches' password); the session cookie.
+pub async fn sign_in_as(base: &str, email: &str) -> String {
     let base = base.to_string();
     // Sign in like a browser.
     let client = awc::Client::builder().disable_redirects().finish();
@@ -215,7 +220,7 @@ pub async fn sign_in(base: &str) -> String {
         .insert_header(("Origin", base.clone()))
         .send_form(&[
             ("csrf_token", token.as_str()),
-            ("email", "bench@example.com"),
+            ("email", email),
             ("password", PASSWORD),
         ])
         .await

@@ -61,11 +61,15 @@ pub fn limited_to(conn: &mut PgConnection, member: Member) -> QueryResult<Option
 }
 
 /// SQL that is true for a contact row `alias` that member `$param` owns or
-/// has been shared.
+/// has been shared. Written as membership in the member's own contacts
+/// (owned, from the owner index, and shared), so that the work grows with
+/// what the member may see, not with the table: walking a million contacts
+/// in name order for the few that are theirs took 300 ms and more. A contact
+/// in the trash counts as not owned: the trash is for administrators.
 pub fn predicate(alias: &str, param: usize) -> String {
     format!(
-        "({alias}.owner_id = ${param} OR EXISTS (SELECT 1 FROM contact_shares vis \
-         WHERE vis.contact_id = {alias}.id AND vis.staff_id = ${param}))"
+        "{alias}.id IN (SELECT vo.id FROM contacts vo WHERE vo.owner_id = ${param} AND vo.deleted_at IS NULL \
+         UNION ALL SELECT vis.contact_id FROM contact_shares vis WHERE vis.staff_id = ${param})"
     )
 }
 
@@ -87,10 +91,12 @@ pub fn visible_ids(
     if ids.is_empty() {
         return Ok(HashSet::new());
     }
-    Ok(diesel::sql_query(format!(
-        "SELECT c.id FROM contacts c WHERE c.id = ANY($1) AND {}",
-        predicate("c", 2)
-    ))
+    // A few given rows: checked one by one, not against the member's whole
+    // set as `predicate` does.
+    Ok(diesel::sql_query(
+        "SELECT c.id FROM contacts c WHERE c.id = ANY($1) AND (c.owner_id = $2 OR EXISTS \
+         (SELECT 1 FROM contact_shares vis WHERE vis.contact_id = c.id AND vis.staff_id = $2))",
+    )
     .bind::<Array<BigInt>, _>(ids)
     .bind::<BigInt, _>(member)
     .load::<Id>(conn)?
