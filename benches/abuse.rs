@@ -141,21 +141,14 @@ fn main() {
         &mut <diesel::PgConnection as diesel::Connection>::establish(&url).expect("connect"),
     )
     .expect("forget earlier sign-ins");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let port = support::free_port();
     let dir = data.join("abuse-app");
     let mut app = start_app_with(&url, port, &dir, &[("TRUST_PROXY", "true")]);
     let pid = app.id();
     let base = format!("http://127.0.0.1:{port}");
     actix_rt::System::new().block_on(async {
         let client = awc::Client::default();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while client.get(format!("{base}/healthz")).send().await.is_err() {
-            assert!(Instant::now() < deadline, "the app did not start");
-            actix_rt::time::sleep(Duration::from_millis(100)).await;
-        }
+        support::wait_ready(&base).await;
         let (_, rss) = memory(pid);
         println!("app resident after start: {rss:.0} MB");
         sign_in_flood(&base, 100, 0, pid).await;

@@ -142,22 +142,7 @@ fn main() {
     support::base_database(&pg, n);
 
     // A fresh copy of the million contacts, indexes and all.
-    let run_db = "contactbook_bench_import";
-    let mut admin = PgConnection::establish(&pg.url("postgres")).expect("connect");
-    let started = Instant::now();
-    sql_query(format!("DROP DATABASE IF EXISTS {run_db} WITH (FORCE)"))
-        .execute(&mut admin)
-        .expect("drop");
-    sql_query(format!(
-        "CREATE DATABASE {run_db} TEMPLATE contactbook_bench_{n}"
-    ))
-    .execute(&mut admin)
-    .expect("copy database");
-    println!(
-        "copied the {n}-contact database in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let url = pg.url(run_db);
+    let url = support::fresh_copy(&pg, n, "contactbook_bench_import");
     let mut conn = PgConnection::establish(&url).expect("connect");
 
     let file = data.join(format!("import-{rows}.csv"));
@@ -194,10 +179,7 @@ fn main() {
     );
 
     // The app as its own process.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let port = support::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let app_dir = data.join("app");
     let _ = std::fs::remove_dir_all(&app_dir);
@@ -210,11 +192,7 @@ fn main() {
             .timeout(Duration::from_secs(600))
             .disable_redirects()
             .finish();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while client.get(format!("{base}/healthz")).send().await.is_err() {
-            assert!(Instant::now() < deadline, "the app did not start");
-            actix_rt::time::sleep(Duration::from_millis(100)).await;
-        }
+        support::wait_ready(&base).await;
         let cookie = support::sign_in(&base).await;
         let mut page = client
             .get(format!("{base}/imports"))

@@ -41,22 +41,7 @@ fn main() {
     std::fs::create_dir_all(&data).expect("data dir");
     let pg = EmbeddedPostgres::start(&target.join("bench-pg")).expect("start PostgreSQL");
     support::base_database(&pg, n);
-    let run_db = "contactbook_bench_profile";
-    let mut admin_conn = PgConnection::establish(&pg.url("postgres")).expect("connect");
-    exec(
-        &mut admin_conn,
-        &format!("DROP DATABASE IF EXISTS {run_db} WITH (FORCE)"),
-    );
-    let started = Instant::now();
-    exec(
-        &mut admin_conn,
-        &format!("CREATE DATABASE {run_db} TEMPLATE contactbook_bench_{n}"),
-    );
-    println!(
-        "copied the {n}-contact database in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let url = pg.url(run_db);
+    let url = support::fresh_copy(&pg, n, "contactbook_bench_profile");
     let mut conn = PgConnection::establish(&url).expect("connect");
     let hash = hash_password(PASSWORD).expect("hash");
     exec(
@@ -165,19 +150,12 @@ fn main() {
     drop(conn);
     println!("{n} contacts; the agent sees {visible}; restricted visibility\n");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
+    let port = support::free_port();
     let mut app = start_app(&url, port, &data.join("profile-app"));
     let base = format!("http://127.0.0.1:{port}");
     actix_rt::System::new().block_on(async {
         let client = awc::Client::default();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while client.get(format!("{base}/healthz")).send().await.is_err() {
-            assert!(Instant::now() < deadline, "the app did not start");
-            actix_rt::time::sleep(Duration::from_millis(100)).await;
-        }
+        support::wait_ready(&base).await;
         let as_agent = support::sign_in_as(&base, "agent@example.com").await;
         let as_admin = support::sign_in(&base).await;
         let scenarios = [

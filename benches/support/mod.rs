@@ -276,3 +276,41 @@ pub fn start_app_with(
         .spawn()
         .expect("start the app")
 }
+
+/// A fresh copy of the `n`-contact database named `name` (indexes and all,
+/// in a few seconds); its URL.
+pub fn fresh_copy(pg: &EmbeddedPostgres, n: i64, name: &str) -> String {
+    let mut admin = PgConnection::establish(&pg.url("postgres")).expect("connect");
+    let started = Instant::now();
+    sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .expect("drop");
+    sql_query(format!(
+        "CREATE DATABASE {name} TEMPLATE contactbook_bench_{n}"
+    ))
+    .execute(&mut admin)
+    .expect("copy database");
+    println!(
+        "copied the {n}-contact database in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    pg.url(name)
+}
+
+/// A port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+/// Waits until the app at `base` answers.
+pub async fn wait_ready(base: &str) {
+    let client = awc::Client::default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the app did not start");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
