@@ -843,16 +843,3 @@ pub fn find_duplicates(
     }
     Ok(out)
 }
-
-/// The newest changes of one contact, newest first.
-pub fn changes(conn: &mut PgConnection, id: i64, limit: i64) -> QueryResult<Vec<Change>> {
-    contact_changes::table
-        .filter(contact_changes::contact_id.eq(id))
-        .order((
-            contact_changes::changed_at.desc(),
-            contact_changes::id.desc(),
-        ))
-        .limit(limit)
-        .select(Change::as_select())
-        .load(conn)
-}
