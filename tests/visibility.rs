@@ -109,10 +109,45 @@ async fn restricted_agents_see_only_what_they_own_or_were_shared_everywhere() {
     let w = world().await;
     let (agent, nora) = (&w.agent, w.nora);
 
-    // Everyone (the default): the agent sees all three.
+    // Everyone (the default): the agent sees all three, on every route.
     let list = agent.get("/contacts?q=shared+co").await;
     assert_eq!(list.texts(".contact-name").len(), 3);
-    assert_eq!(agent.get(&format!("/contacts/{nora}")).await.status, 200);
+    for tab in [
+        "",
+        "/activity",
+        "/sharing",
+        "/changes",
+        "/edit",
+        "/delete",
+        "/transfer",
+    ] {
+        assert_eq!(
+            agent.get(&format!("/contacts/{nora}{tab}")).await.status,
+            200,
+            "everyone mode, GET {tab}"
+        );
+    }
+    let everything = agent.get("/contacts/export.csv").await;
+    assert!(
+        everything.body.contains("Nora,Neither,"),
+        "everyone mode exports it"
+    );
+    let dup = agent
+        .submit(
+            "/contacts/new/full",
+            "/contacts/new",
+            &[
+                ("layout", "full"),
+                ("last_name", "New"),
+                ("email-0-kind", "work"),
+                ("email-0-email", "nora@example.com"),
+            ],
+        )
+        .await;
+    assert!(
+        dup.text(".flash-warning").contains(HIDDEN),
+        "named when visible"
+    );
 
     set_visibility(&w, "restricted").await;
     // Takes effect at once, on the next request.
