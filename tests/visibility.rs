@@ -240,6 +240,7 @@ async fn restricted_agents_see_only_what_they_own_or_were_shared_everywhere() {
         let file = agent.get(path).await;
         assert_eq!(file.status, 200);
         no_leak(path, &file.body);
+        assert!(!file.body.contains("Nora,Neither"), "{path}");
         assert_eq!(
             file.body.trim_end().lines().count(),
             3,
