@@ -132,6 +132,25 @@ async fn load_note(
     Ok((note, name))
 }
 
+/// Applies `write` to a note the member may change, in one transaction that
+/// checks again that its contact is live and visible: the edit, delete and
+/// pin forms all go through here.
+async fn write_note(
+    state: &AppState,
+    me: &CurrentStaff,
+    note: Note,
+    write: impl FnOnce(&mut diesel::PgConnection, &Note, i64) -> diesel::QueryResult<()>
+    + Send
+    + 'static,
+) -> AppResult<()> {
+    let (by, member) = (me.staff.id, Member::of(me));
+    db::transaction(&state.pool, move |conn| {
+        live_contact(conn, member, note.contact_id)?;
+        Ok(write(conn, &note, by)?)
+    })
+    .await
+}
+
 fn edit_page(me: &CurrentStaff, note: &Note, name: String, deleting: bool) -> NoteEditPage {
     let action = if deleting { "delete" } else { "edit" };
     NoteEditPage {
@@ -178,10 +197,8 @@ pub async fn edit_note(
             return invalid(page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let (by, member) = (me.staff.id, Member::of(&me));
-    db::transaction(&state.pool, move |conn| {
-        live_contact(conn, member, contact_id)?;
-        Ok(note.edit(conn, by, &body)?)
+    write_note(&state, &me, note, move |conn, note, by| {
+        note.edit(conn, by, &body)
     })
     .await?;
     flash(&me.session, "success", "The note has been saved.");
@@ -205,12 +222,7 @@ pub async fn delete_note(
 ) -> AppResult<actix_web::web::Redirect> {
     let (contact_id, note_id) = path.into_inner();
     let (note, _) = load_note(&state, &me, contact_id, note_id).await?;
-    let (by, member) = (me.staff.id, Member::of(&me));
-    db::transaction(&state.pool, move |conn| {
-        live_contact(conn, member, contact_id)?;
-        Ok(note.delete(conn, by)?)
-    })
-    .await?;
+    write_note(&state, &me, note, |conn, note, by| note.delete(conn, by)).await?;
     flash(&me.session, "success", "The note has been deleted.");
     Ok(actix_web::web::Redirect::to(format!("/contacts/{contact_id}#notes")).see_other())
 }
@@ -230,10 +242,8 @@ pub async fn pin_note(
     let (contact_id, note_id) = path.into_inner();
     let (note, _) = load_note(&state, &me, contact_id, note_id).await?;
     let pinned = form.pinned == "1";
-    let (by, member) = (me.staff.id, Member::of(&me));
-    db::transaction(&state.pool, move |conn| {
-        live_contact(conn, member, contact_id)?;
-        Ok(note.set_pinned(conn, by, pinned)?)
+    write_note(&state, &me, note, move |conn, note, by| {
+        note.set_pinned(conn, by, pinned)
     })
     .await?;
     flash(
