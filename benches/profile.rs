@@ -163,6 +163,8 @@ fn main() {
             ("list, deepest page by name", format!("/contacts?after={deep}")),
             ("search, common term 'son'", "/contacts?q=son".to_string()),
             ("search, rare term (one whole email)", format!("/contacts?q={}", rare.replace('@', "%40"))),
+            ("list, sorted by last updated", "/contacts?sort=updated&dir=desc".to_string()),
+            ("Shared with me", "/contacts?view=shared".to_string()),
             ("Change Log tab, 2,000 entries", format!("/contacts/{busy}/changes")),
             ("profile tab of that contact", format!("/contacts/{busy}")),
         ];

@@ -60,6 +60,8 @@ pub struct AppState {
         (models::contact_list::Sort, bool, i64),
         (models::contact_list::ListPage, models::contact_list::Count),
     >,
+    /// Restricted members' set sizes, which scale their count estimates.
+    pub set_sizes: models::contact_list::SetSizes,
     /// Wakes this instance's import runner when a job is queued.
     pub import_wake: std::sync::Arc<import::job::Wake>,
     /// Cached once true: an administrator exists, so setup is never shown again.
@@ -213,6 +215,7 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
         search_sample: cache::Cached::new(models::search_plan::SAMPLE_LIFETIME),
         list_choices: cache::Cached::new(Duration::from_secs(5)),
         first_pages: cache::CachedByKey::new(Duration::from_secs(2)),
+        set_sizes: cache::CachedByKey::new(models::contact_list::SIZES_LIFETIME),
         import_wake: Default::default(),
         setup_done: AtomicBool::new(false),
         listen_addr,

@@ -245,6 +245,7 @@ diesel::table! {
         shared_by -> Nullable<Int8>,
         message -> Text,
         shared_at -> Timestamptz,
+        sort_name -> Text,
     }
 }
 

@@ -433,3 +433,241 @@ async fn only_administrators_change_the_visibility_setting() {
         .await;
     assert_eq!(res.status, 400);
 }
+
+/// The names of every page of `path`, following the Next links; checks on
+/// the way that each Previous link leads back to the page before.
+async fn walk_pages(b: &Browser, path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pages: Vec<Vec<String>> = Vec::new();
+    let mut page = b.get(path).await;
+    loop {
+        let here = names(&page);
+        if let Some(prev) = page.attr("a[rel=prev]", "href") {
+            let back = names(&b.get(&prev).await);
+            assert_eq!(
+                Some(&back),
+                pages.last(),
+                "Previous from page {} of {path}",
+                pages.len() + 1
+            );
+        }
+        out.extend(here.iter().cloned());
+        pages.push(here);
+        match page.attr("a[rel=next]", "href") {
+            Some(next) => page = b.get(&next).await,
+            None => return out,
+        }
+        assert!(pages.len() < 50, "{path} pages without end");
+    }
+}
+
+/// The world with Restricted visibility, and the ids of the agent (Arthur)
+/// and of the colleague (Olga).
+async fn restricted_world() -> (World, i64, i64) {
+    let w = world().await;
+    set_visibility(&w, "restricted").await;
+    let agent = w
+        .app
+        .count("SELECT id FROM staff WHERE email = 'arthur@example.com'");
+    let other = w
+        .app
+        .count("SELECT id FROM staff WHERE email = 'olga@example.com'");
+    (w, agent, other)
+}
+
+/// A Restricted agent's list is read from their own contacts and their
+/// shares, two sets merged page by page: every sort, direction, view and
+/// filter must still give exactly the contacts they may see, in order, with
+/// an exact count however large the table.
+#[actix_rt::test]
+async fn a_restricted_agents_pages_hold_exactly_their_contacts_in_every_order() {
+    let (w, agent, other) = restricted_world().await;
+    // 12,000 contacts of a colleague make the table large enough for the
+    // whole list's count to be an estimate; the agent gets 60 of their own
+    // and 40 shared, their names interleaved with the colleague's, some in
+    // the trash, one both owned and shared.
+    let sql = format!(
+        "INSERT INTO contacts (first_name, last_name, company, contact_type, owner_id, created_at, updated_at) \
+         SELECT 'Gen' || i, 'Person' || (i % 97), 'Common Co', 'lead', {other}, \
+                now() - i * interval '1 minute', now() - (i % 13) * interval '1 hour' \
+         FROM generate_series(1, 12000) i; \
+         INSERT INTO contacts (first_name, last_name, company, contact_type, owner_id, created_at, updated_at) \
+         SELECT 'Gen' || (i * 7), 'Mine' || i, CASE WHEN i % 3 = 0 THEN 'Zebra Common Ltd' ELSE 'Common Co' END, \
+                CASE WHEN i % 2 = 0 THEN 'customer' ELSE 'lead' END, {agent}, \
+                now() - i * interval '3 minute', now() - (i % 5) * interval '1 hour' \
+         FROM generate_series(1, 62) i; \
+         INSERT INTO contacts (first_name, last_name, company, contact_type, owner_id, created_at, updated_at) \
+         SELECT 'Gen' || (i * 11), 'Lent' || i, CASE WHEN i % 4 = 0 THEN 'Zebra Common Ltd' ELSE '' END, \
+                'prospect', {other}, now() - i * interval '5 minute', now() - (i % 7) * interval '1 hour' \
+         FROM generate_series(1, 41) i; \
+         UPDATE contacts SET search_text = lower(concat_ws(' ', first_name, last_name, company)) WHERE search_text = ''; \
+         INSERT INTO contact_shares (contact_id, staff_id, shared_by) \
+         SELECT id, {agent}, {other} FROM contacts WHERE last_name LIKE 'Lent%'; \
+         INSERT INTO contact_shares (contact_id, staff_id, shared_by) \
+         SELECT id, {agent}, {other} FROM contacts WHERE last_name = 'Mine1'; \
+         UPDATE contacts SET deleted_at = now() WHERE last_name IN ('Mine2', 'Mine3', 'Lent41'); \
+         ANALYZE contacts; ANALYZE contact_shares;"
+    );
+    diesel::connection::SimpleConnection::batch_execute(&mut w.app.conn(), &sql).expect("seed");
+    let visible = "c.deleted_at IS NULL AND (c.owner_id = {agent} OR c.id IN \
+                   (SELECT contact_id FROM contact_shares WHERE staff_id = {agent}))"
+        .replace("{agent}", &agent.to_string());
+    assert_eq!(
+        w.app
+            .count(&format!("SELECT count(*) FROM contacts c WHERE {visible}")),
+        102,
+        "Alpha, Sierra, 60 live owned and 40 live shared"
+    );
+    let all = w.agent.get("/contacts").await;
+    assert_eq!(
+        all.text(".result-count"),
+        "102 contacts",
+        "counted, never estimated"
+    );
+    assert!(
+        w.admin
+            .get("/contacts")
+            .await
+            .text(".result-count")
+            .starts_with("About")
+    );
+
+    let expected = |cond: &str, order: &str| -> Vec<String> {
+        let mut conn = w.app.conn();
+        #[derive(diesel::QueryableByName)]
+        struct Name {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            name: String,
+        }
+        use diesel::RunQueryDsl;
+        diesel::sql_query(format!(
+            "SELECT btrim(first_name || ' ' || last_name) AS name FROM contacts c \
+             WHERE {visible} AND {cond} ORDER BY {order}"
+        ))
+        .load::<Name>(&mut conn)
+        .expect("expected names")
+        .into_iter()
+        .map(|n| n.name)
+        .collect()
+    };
+    for (sort, key) in [
+        ("name", "c.sort_name"),
+        ("company", "lower(c.company)"),
+        ("created", "c.created_at"),
+        ("updated", "c.updated_at"),
+    ] {
+        for dir in ["asc", "desc"] {
+            let order = format!("{key} {dir}, c.id {dir}");
+            assert_eq!(
+                walk_pages(&w.agent, &format!("/contacts?sort={sort}&dir={dir}")).await,
+                expected("true", &order),
+                "sorted by {sort} {dir}"
+            );
+        }
+    }
+    let by_name = "c.sort_name, c.id";
+    let owner_query = format!("owner={other}");
+    for (query, cond) in [
+        ("view=mine", format!("c.owner_id = {agent}")),
+        (
+            "view=shared",
+            format!("c.id IN (SELECT contact_id FROM contact_shares WHERE staff_id = {agent})"),
+        ),
+        ("type=customer", "c.contact_type = 'customer'".to_string()),
+        // In every row of the table: read by walking the agent's sets.
+        ("q=common", "c.search_text LIKE '%common%'".to_string()),
+        // In none of the colleague's rows: found by the trigram index, each
+        // found row checked.
+        ("q=zebra", "c.search_text LIKE '%zebra%'".to_string()),
+        (
+            "q=zebra&type=prospect",
+            "c.search_text LIKE '%zebra%' AND c.contact_type = 'prospect'".to_string(),
+        ),
+        (owner_query.as_str(), format!("c.owner_id = {other}")),
+    ] {
+        let want = expected(&cond, by_name);
+        assert!(!want.is_empty(), "{query} matches something");
+        assert_eq!(
+            walk_pages(&w.agent, &format!("/contacts?{query}")).await,
+            want,
+            "{query}"
+        );
+        let count = w
+            .agent
+            .get(&format!("/contacts?{query}"))
+            .await
+            .text(".result-count");
+        assert_eq!(count, format!("{} contacts", want.len()), "{query}");
+    }
+    // A shared contact renamed, by any writer, moves in the agent's list.
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut w.app.conn(),
+        "UPDATE contacts SET first_name = 'Aaron' WHERE last_name = 'Lent5'",
+    )
+    .expect("rename");
+    let first = names(&w.agent.get("/contacts").await);
+    assert_eq!(first.first().map(String::as_str), Some("Aaron Lent5"));
+    assert_eq!(
+        walk_pages(&w.agent, "/contacts").await,
+        expected("true", by_name)
+    );
+}
+
+/// Counting a common word over a Restricted agent's thousands of contacts
+/// would read every one of them; the count is then estimated from a sample
+/// of the agent's own contacts, and says so.
+#[actix_rt::test]
+async fn a_large_restricted_search_is_counted_about_from_the_agents_own_contacts() {
+    let (w, agent, other) = restricted_world().await;
+    // 'walrus' is in a quarter of the agent's 2,400 contacts and in 3,000 of the
+    // colleague's 9,000: common enough to be read from the agent's sets.
+    let sql = format!(
+        "INSERT INTO contacts (first_name, last_name, company, contact_type, owner_id) \
+         SELECT 'Gen' || i, 'Other' || i, CASE WHEN i % 3 = 0 THEN 'Walrus Inc' ELSE 'Common Co' END, 'lead', {other} \
+         FROM generate_series(1, 9000) i; \
+         INSERT INTO contacts (first_name, last_name, company, contact_type, owner_id) \
+         SELECT 'Gen' || i, 'Mine' || i, CASE WHEN i % 4 = 0 THEN 'Walrus Inc' ELSE 'Common Co' END, \
+                CASE WHEN i % 5 = 0 THEN 'customer' ELSE 'lead' END, {agent} \
+         FROM generate_series(1, 2400) i; \
+         UPDATE contacts SET search_text = lower(concat_ws(' ', first_name, last_name, company)) WHERE search_text = ''; \
+         ANALYZE contacts;"
+    );
+    diesel::connection::SimpleConnection::batch_execute(&mut w.app.conn(), &sql).expect("seed");
+    let truth = w.app.count(&format!(
+        "SELECT count(*) FROM contacts WHERE owner_id = {agent} AND company = 'Walrus Inc'"
+    ));
+    assert_eq!(truth, 600);
+    let page = w.agent.get("/contacts?q=walrus").await;
+    let count = page.text(".result-count");
+    let about: i64 = count
+        .strip_prefix("About ")
+        .and_then(|c| c.strip_suffix(" contacts"))
+        .map(|n| n.replace(',', ""))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("an estimate, not {count:?}"));
+    assert!((450..=750).contains(&about), "{count} for 600");
+    for name in names(&page) {
+        assert!(name.contains("Mine"), "{name} is not the agent's");
+    }
+    assert_eq!(names(&page).len(), 25);
+    // Customers are a fifth of the agent's contacts: estimated too.
+    let customers = w
+        .agent
+        .get("/contacts?type=customer")
+        .await
+        .text(".result-count");
+    assert!(customers.starts_with("About "), "{customers}");
+    // Every contact of theirs matches 'gen': more than the count goes to.
+    assert_eq!(
+        w.agent.get("/contacts?q=gen").await.text(".result-count"),
+        "More than 1,000 contacts"
+    );
+    // The colleague's 3,000 'walrus' contacts are nowhere in the agent's count.
+    assert_eq!(
+        w.agent
+            .get("/contacts?q=walrus&view=shared")
+            .await
+            .text(".result-count"),
+        "0 contacts"
+    );
+}

@@ -255,18 +255,37 @@ pub fn reset_peak(pid: u32) {
     let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
 }
 
+/// The app's process, stopped when dropped: a bench that panics half way
+/// must not leave it running.
+pub struct App(pub std::process::Child);
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for App {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for App {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
 /// Runs the app's release binary against `url` on `port`, with `env` on top.
-pub fn start_app(url: &str, port: u16, dir: &Path) -> std::process::Child {
+pub fn start_app(url: &str, port: u16, dir: &Path) -> App {
     start_app_with(url, port, dir, &[])
 }
 
-pub fn start_app_with(
-    url: &str,
-    port: u16,
-    dir: &Path,
-    env: &[(&str, &str)],
-) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_contactbook"))
+pub fn start_app_with(url: &str, port: u16, dir: &Path, env: &[(&str, &str)]) -> App {
+    App(Command::new(env!("CARGO_BIN_EXE_contactbook"))
         .env("DATABASE_URL", url)
         .env("CONTACTBOOK_DATA_DIR", dir)
         .env("BIND", format!("127.0.0.1:{port}"))
@@ -274,7 +293,7 @@ pub fn start_app_with(
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .spawn()
-        .expect("start the app")
+        .expect("start the app"))
 }
 
 /// A fresh copy of the `n`-contact database named `name` (indexes and all,

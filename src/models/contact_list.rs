@@ -238,28 +238,32 @@ fn like_pattern(term: &str) -> String {
     format!("%{}%", crate::models::like_escape(term))
 }
 
-/// Appends the WHERE conditions of `f`; binds are numbered from `next_bind`.
-fn where_sql(f: &Filters, sql: &mut String, binds: &mut Vec<Bind>) {
-    sql.push_str(if f.trash {
-        " WHERE c.deleted_at IS NOT NULL"
-    } else {
-        " WHERE c.deleted_at IS NULL"
-    });
+/// The conditions of `f` other than who may see the contacts, on alias `c`;
+/// binds are numbered after those already in `binds`.
+fn conditions(f: &Filters, reach: &Reach, binds: &mut Vec<Bind>) -> Vec<String> {
+    let mut out = vec![
+        if f.trash {
+            "c.deleted_at IS NOT NULL"
+        } else {
+            "c.deleted_at IS NULL"
+        }
+        .to_string(),
+    ];
     for term in &f.plan.terms {
         match term {
             TermUse::Indexed(t) => {
                 binds.push(Bind::Text(like_pattern(t)));
-                sql.push_str(&format!(" AND c.search_text LIKE ${}", binds.len()));
+                out.push(format!("c.search_text LIKE ${}", binds.len()));
             }
             // `|| ''` hides the column from the trigram index on purpose.
             TermUse::Filter(t) => {
                 binds.push(Bind::Text(like_pattern(t)));
-                sql.push_str(&format!(" AND (c.search_text || '') LIKE ${}", binds.len()));
+                out.push(format!("(c.search_text || '') LIKE ${}", binds.len()));
             }
             TermUse::Email(e) => {
                 binds.push(Bind::Text(e.to_lowercase()));
-                sql.push_str(&format!(
-                    " AND c.id IN (SELECT e.contact_id FROM contact_emails e WHERE lower(e.email) = ${})",
+                out.push(format!(
+                    "c.id IN (SELECT e.contact_id FROM contact_emails e WHERE lower(e.email) = ${})",
                     binds.len()
                 ));
             }
@@ -267,37 +271,226 @@ fn where_sql(f: &Filters, sql: &mut String, binds: &mut Vec<Bind>) {
     }
     if let Some(t) = f.contact_type {
         binds.push(Bind::Text(t.as_str().into()));
-        sql.push_str(&format!(" AND c.contact_type = ${}", binds.len()));
+        out.push(format!("c.contact_type = ${}", binds.len()));
     }
     if let Some(l) = f.level {
         binds.push(Bind::Text(l.as_str().into()));
-        sql.push_str(&format!(" AND c.level = ${}", binds.len()));
+        out.push(format!("c.level = ${}", binds.len()));
     }
     if let Some(o) = f.owner {
         binds.push(Bind::Int(o));
-        sql.push_str(&format!(" AND c.owner_id = ${}", binds.len()));
+        out.push(format!("c.owner_id = ${}", binds.len()));
     }
-    if let Some(member) = f.visible_to {
-        binds.push(Bind::Int(member));
-        sql.push_str(" AND ");
-        sql.push_str(&crate::models::visibility::predicate("c", binds.len()));
-    }
-    if let Some(s) = f.shared_with {
+    let shares_walked = matches!(reach, Reach::Walked(w) if !w.shared_not_owned);
+    if let Some(s) = f.shared_with.filter(|_| !shares_walked) {
         binds.push(Bind::Int(s));
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM contact_shares sh WHERE sh.contact_id = c.id AND sh.staff_id = ${})",
+        out.push(format!(
+            "EXISTS (SELECT 1 FROM contact_shares sh WHERE sh.contact_id = c.id AND sh.staff_id = ${})",
             binds.len()
         ));
     }
     if let Some(l) = f.label {
         binds.push(Bind::Int(l));
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM contact_labels cl WHERE cl.contact_id = c.id AND cl.label_id = ${})",
+        out.push(format!(
+            "EXISTS (SELECT 1 FROM contact_labels cl WHERE cl.contact_id = c.id AND cl.label_id = ${})",
             binds.len()
         ));
     }
+    out
 }
 
+/// How a query reaches the contacts a limited member may see.
+enum Reach {
+    /// Every contact: the member is not limited.
+    All,
+    /// The rows found otherwise (a rare word's trigram matches, an email's
+    /// contacts) are each checked against the member; bind `$n` is the member.
+    Checked(usize),
+    /// The member's own contacts and those shared with them are read as two
+    /// sets (`Walk`), each in the list's order where an index gives it.
+    Walked(Walk),
+}
+
+/// A limited member's contacts as two disjoint sets: the owned (the owner
+/// index holds them in name order) and the shared (not owned). Reading these
+/// bounds the work by what the member may see; a walk of the table's sort
+/// index testing each row would read most of a million rows for an agent
+/// whose contacts are few. "Shared with me" is the shared set alone, owned
+/// or not.
+struct Walk {
+    /// The member's id, and the bind that holds it.
+    member: i64,
+    bind: usize,
+    owned: bool,
+    shared: bool,
+    /// Shares of contacts the member owns are left to the owned set.
+    shared_not_owned: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Set {
+    Owned,
+    Shared,
+}
+
+impl Walk {
+    fn sets(&self) -> impl Iterator<Item = Set> + '_ {
+        [(self.owned, Set::Owned), (self.shared, Set::Shared)]
+            .into_iter()
+            .filter_map(|(on, set)| on.then_some(set))
+    }
+
+    /// `FROM … WHERE` the rows `c` of one set (more conditions may follow).
+    fn from(&self, set: Set) -> String {
+        let m = self.bind;
+        match set {
+            Set::Owned => format!("FROM contacts c WHERE c.owner_id = ${m}"),
+            Set::Shared if self.shared_not_owned => format!(
+                "FROM contact_shares vis JOIN contacts c ON c.id = vis.contact_id \
+                 WHERE vis.staff_id = ${m} AND c.owner_id IS DISTINCT FROM ${m}"
+            ),
+            Set::Shared => format!(
+                "FROM contact_shares vis JOIN contacts c ON c.id = vis.contact_id WHERE vis.staff_id = ${m}"
+            ),
+        }
+    }
+
+    /// `SELECT {what}` over each set as a UNION ALL, each followed by
+    /// `tail(key, id)`: the keyset condition and order, given the set's own
+    /// columns for the sort key and the id.
+    fn sql(
+        &self,
+        what: &str,
+        conds: &str,
+        sort: Sort,
+        tail: &dyn Fn(&str, &str) -> String,
+    ) -> String {
+        let parts: Vec<String> = self
+            .sets()
+            .map(|set| {
+                // A share carries its contact's name key (a trigger keeps
+                // it), so its index gives the shared contacts in name order.
+                let tail = match set {
+                    Set::Shared if sort == Sort::Name => tail("vis.sort_name", "vis.contact_id"),
+                    _ => tail(sort.key_sql(), "c.id"),
+                };
+                format!("(SELECT {what} {} AND {conds}{tail})", self.from(set))
+            })
+            .collect();
+        if parts.is_empty() {
+            // Nothing can match: still a query of the same shape.
+            return format!("(SELECT {what} FROM contacts c WHERE false)");
+        }
+        parts.join(" UNION ALL ")
+    }
+
+    /// How many rows each set has (index entries only: trashed and owned
+    /// shares included), one row per set.
+    /// The member is bind `$1`.
+    fn sizes_sql(&self) -> String {
+        self.sets()
+            .map(|set| match set {
+                Set::Owned => {
+                    "(SELECT count(*) AS n FROM contacts o WHERE o.owner_id = $1 AND o.deleted_at IS NULL)"
+                }
+                Set::Shared => "(SELECT count(*) AS n FROM contact_shares vis WHERE vis.staff_id = $1)",
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ")
+    }
+
+    /// One row per set, for about one row in `step` of it picked by a hash of
+    /// the id: how many were picked, and how many meet `conds`. The picking
+    /// reads index entries only; just the picked rows are read.
+    fn sample_sql(&self, steps: &[i64], conds: &str) -> String {
+        let m = self.bind;
+        self.sets()
+            .zip(steps)
+            .map(|(set, step)| {
+                let (ids, not_owned) = match set {
+                    Set::Owned => (
+                        format!(
+                            "SELECT o.id FROM contacts o WHERE o.owner_id = ${m} AND o.deleted_at IS NULL \
+                             AND hashint8(o.id) % {step} = 0"
+                        ),
+                        String::new(),
+                    ),
+                    Set::Shared => (
+                        format!(
+                            "SELECT vis.contact_id FROM contact_shares vis WHERE vis.staff_id = ${m} \
+                             AND hashint8(vis.contact_id) % {step} = 0"
+                        ),
+                        if self.shared_not_owned {
+                            format!(" AND c.owner_id IS DISTINCT FROM ${m}")
+                        } else {
+                            String::new()
+                        },
+                    ),
+                };
+                format!(
+                    "(SELECT count(*) AS picked, count(*) FILTER (WHERE {conds}{not_owned}) AS n \
+                     FROM contacts c WHERE c.id IN ({ids}))"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ")
+    }
+}
+
+#[derive(QueryableByName)]
+struct Counted {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Decides how `f` reaches the member's contacts, pushing the member's bind.
+fn reach(f: &Filters, binds: &mut Vec<Bind>) -> Reach {
+    let found_otherwise = f.trash
+        || f.plan.uses_trigram_index()
+        || f.plan.terms.iter().any(|t| matches!(t, TermUse::Email(_)));
+    // "Shared with me" is the viewer's shares, all of which they may see.
+    if let Some(me) = f.shared_with
+        && !found_otherwise
+        && f.visible_to.is_none_or(|m| m == me)
+    {
+        binds.push(Bind::Int(me));
+        return Reach::Walked(Walk {
+            member: me,
+            bind: binds.len(),
+            owned: false,
+            shared: true,
+            shared_not_owned: false,
+        });
+    }
+    let Some(member) = f.visible_to else {
+        return Reach::All;
+    };
+    binds.push(Bind::Int(member));
+    let n = binds.len();
+    if found_otherwise {
+        return Reach::Checked(n);
+    }
+    Reach::Walked(Walk {
+        member,
+        bind: n,
+        // The owner filter rules one set out.
+        owned: f.owner.is_none_or(|o| o == member),
+        shared: f.owner != Some(member),
+        shared_not_owned: true,
+    })
+}
+
+impl Reach {
+    /// The condition that a row `c` found otherwise is the member's.
+    fn check(&self) -> Option<String> {
+        match self {
+            Reach::Checked(n) => Some(crate::models::visibility::row_check("c", *n)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone)]
 enum Bind {
     Text(String),
     Int(i64),
@@ -328,22 +521,15 @@ pub fn list(conn: &mut PgConnection, query: &ListQuery) -> QueryResult<ListPage>
         key.to_string()
     };
     let mut binds = Vec::new();
-    let mut sql = format!(
-        "SELECT c.id, c.first_name, c.last_name, c.company, c.contact_type, c.level, c.owner_id, \
-         s.display_name AS owner_name, \
-         (SELECT p.number FROM contact_phones p WHERE p.contact_id = c.id ORDER BY p.position, p.id LIMIT 1) AS phone, \
-         (SELECT e.email FROM contact_emails e WHERE e.contact_id = c.id ORDER BY e.position, e.id LIMIT 1) AS email, \
-         c.updated_at, c.deleted_at, \
-         ARRAY(SELECT cl.label_id FROM contact_labels cl WHERE cl.contact_id = c.id ORDER BY cl.label_id) AS label_ids, \
-         {key_text} AS sort_key \
-         FROM contacts c LEFT JOIN staff s ON s.id = c.owner_id"
-    );
-    where_sql(&query.filters, &mut sql, &mut binds);
+    let reach = reach(&query.filters, &mut binds);
+    let mut conds = conditions(&query.filters, &reach, &mut binds);
+    conds.extend(reach.check());
     // Paging backwards reads the rows before the cursor in reverse order.
     let backwards = query.before.is_some() && query.after.is_none();
     let descending = query.descending != backwards;
+    let op = if descending { "<" } else { ">" };
+    let mut keyset = None;
     if let Some(cursor) = query.after.as_ref().or(query.before.as_ref()) {
-        let op = if descending { "<" } else { ">" };
         if query.sort.is_time() {
             let micros: i64 = cursor.key.parse().unwrap_or(0);
             let at = DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or_default();
@@ -352,17 +538,41 @@ pub fn list(conn: &mut PgConnection, query: &ListQuery) -> QueryResult<ListPage>
             binds.push(Bind::Text(cursor.key.clone()));
         }
         binds.push(Bind::Int(cursor.id));
-        sql.push_str(&format!(
-            " AND ({key}, c.id) {op} (${}, ${})",
-            binds.len() - 1,
-            binds.len()
-        ));
+        keyset = Some(binds.len());
     }
     let dir = if descending { "DESC" } else { "ASC" };
-    sql.push_str(&format!(
-        " ORDER BY {key} {dir}, c.id {dir} LIMIT {}",
-        query.per_page + 1
-    ));
+    let limit = query.per_page + 1;
+    let tail = |key: &str, id: &str| {
+        let after = keyset
+            .map(|n| format!(" AND ({key}, {id}) {op} (${}, ${n})", n - 1))
+            .unwrap_or_default();
+        format!("{after} ORDER BY {key} {dir}, {id} {dir} LIMIT {limit}")
+    };
+    let conds = conds.join(" AND ");
+    let page = match &reach {
+        // The page is among the first rows of either set.
+        Reach::Walked(walk) => format!(
+            "SELECT c.* FROM ({}) c ORDER BY {key} {dir}, c.id {dir} LIMIT {limit}",
+            walk.sql("c.*", &conds, query.sort, &tail)
+        ),
+        _ => format!(
+            "SELECT c.* FROM contacts c WHERE {conds}{}",
+            tail(key, "c.id")
+        ),
+    };
+    // The page's rows are chosen first and only they get their phone, email
+    // and labels looked up.
+    let sql = format!(
+        "SELECT c.id, c.first_name, c.last_name, c.company, c.contact_type, c.level, c.owner_id, \
+         s.display_name AS owner_name, \
+         (SELECT p.number FROM contact_phones p WHERE p.contact_id = c.id ORDER BY p.position, p.id LIMIT 1) AS phone, \
+         (SELECT e.email FROM contact_emails e WHERE e.contact_id = c.id ORDER BY e.position, e.id LIMIT 1) AS email, \
+         c.updated_at, c.deleted_at, \
+         ARRAY(SELECT cl.label_id FROM contact_labels cl WHERE cl.contact_id = c.id ORDER BY cl.label_id) AS label_ids, \
+         {key_text} AS sort_key \
+         FROM ({page}) c LEFT JOIN staff s ON s.id = c.owner_id \
+         ORDER BY {key} {dir}, c.id {dir}"
+    );
     let mut rows: Vec<ListRow> = bind_all(diesel::sql_query(sql).into_boxed(), binds).load(conn)?;
     let more = rows.len() as i64 > query.per_page;
     rows.truncate(query.per_page as usize);
@@ -408,12 +618,109 @@ pub fn count_capped(conn: &mut PgConnection, filters: &Filters, cap: i64) -> Que
         n: i64,
     }
     let mut binds = Vec::new();
-    let mut sql = "SELECT count(*) AS n FROM (SELECT 1 FROM contacts c".to_string();
-    where_sql(filters, &mut sql, &mut binds);
-    sql.push_str(&format!(" LIMIT {cap}) t"));
+    let reach = reach(filters, &mut binds);
+    let mut conds = conditions(filters, &reach, &mut binds);
+    conds.extend(reach.check());
+    let conds = conds.join(" AND ");
+    // The sets are disjoint, and the first is read alone when it holds `cap`.
+    let sql = match &reach {
+        Reach::Walked(walk) => format!(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM ({}) u LIMIT {cap}) t",
+            walk.sql("1", &conds, Sort::Name, &|_, _| String::new())
+        ),
+        _ => format!(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM contacts c WHERE {conds} LIMIT {cap}) t"
+        ),
+    };
     Ok(bind_all(diesel::sql_query(sql).into_boxed(), binds)
         .get_result::<N>(conn)?
         .n)
+}
+
+/// How long a member's set sizes serve their estimates: they only scale
+/// them, and counting the sets on every search costs a millisecond.
+pub const SIZES_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Members' set sizes by (member, owned set read, shared set read), kept
+/// `SIZES_LIFETIME` by the app.
+pub type SetSizes = crate::cache::CachedByKey<(i64, bool, bool), Vec<i64>>;
+
+/// The sizes of the walk's sets (see `Walk::sizes_sql`), from `cache` when
+/// fresh.
+fn set_sizes(conn: &mut PgConnection, walk: &Walk, cache: &SetSizes) -> QueryResult<Vec<i64>> {
+    let key = (walk.member, walk.owned, walk.shared);
+    let sizes = cache.get_or_load(&key, || {
+        Ok::<_, diesel::result::Error>(
+            diesel::sql_query(walk.sizes_sql())
+                .bind::<BigInt, _>(walk.member)
+                .load::<Counted>(conn)?
+                .into_iter()
+                .map(|c| c.n)
+                .collect(),
+        )
+    })?;
+    Ok(sizes.to_vec())
+}
+
+/// A member's sets larger than this are not counted row by row when a
+/// search or filter needs each row read: at 10,000 that costs 17 ms.
+const EXACT_WALK: i64 = 2_000;
+/// About this many rows of each set are read to estimate the rest.
+const SAMPLE_PER_SET: i64 = 80;
+
+/// For a search or filter over a large set of a member's contacts (see
+/// `Walk`): an estimate from a hashed sample of *their own* contacts, never
+/// from the others, whose numbers are not theirs to learn. `None` when the
+/// count is cheap or the sample too thin: then it is counted.
+fn estimate_walk(
+    conn: &mut PgConnection,
+    filters: &Filters,
+    cap: i64,
+    sizes: &SetSizes,
+) -> QueryResult<Option<Count>> {
+    let mut binds = Vec::new();
+    let reach = reach(filters, &mut binds);
+    let Reach::Walked(walk) = &reach else {
+        return Ok(None);
+    };
+    let conds = conditions(filters, &reach, &mut binds);
+    // Without conditions the sets' indexes alone are counted.
+    if conds.len() <= 1 {
+        return Ok(None);
+    }
+    let sizes = set_sizes(conn, walk, sizes)?;
+    if sizes.iter().sum::<i64>() <= EXACT_WALK {
+        return Ok(None);
+    }
+    #[derive(QueryableByName)]
+    struct Sampled {
+        #[diesel(sql_type = BigInt)]
+        picked: i64,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let steps: Vec<i64> = sizes.iter().map(|n| (n / SAMPLE_PER_SET).max(1)).collect();
+    let sampled: Vec<Sampled> = bind_all(
+        diesel::sql_query(walk.sample_sql(&steps, &conds.join(" AND "))).into_boxed(),
+        binds,
+    )
+    .load(conn)?;
+    let hits: i64 = sampled.iter().map(|s| s.n).sum();
+    let estimate: f64 = sampled
+        .iter()
+        .zip(&sizes)
+        .filter(|(s, _)| s.picked > 0)
+        .map(|(s, size)| s.n as f64 * *size as f64 / s.picked as f64)
+        .sum();
+    // A few hits say little about the rest.
+    if hits < 10 {
+        return Ok(None);
+    }
+    Ok(Some(if estimate > cap as f64 {
+        Count::MoreThan(cap)
+    } else {
+        Count::About(estimate.round() as i64)
+    }))
 }
 
 /// The ids of matching contacts after `after`, in id order: how exports and
@@ -430,13 +737,18 @@ pub fn ids_after(
         id: i64,
     }
     let mut binds = Vec::new();
-    let mut sql = "SELECT c.id FROM contacts c".to_string();
-    where_sql(filters, &mut sql, &mut binds);
+    // In id order neither set comes sorted: the member's whole set is read.
+    let mut conds = conditions(filters, &Reach::All, &mut binds);
+    if let Some(member) = filters.visible_to {
+        binds.push(Bind::Int(member));
+        conds.push(crate::models::visibility::predicate("c", binds.len()));
+    }
     binds.push(Bind::Int(after));
-    sql.push_str(&format!(
-        " AND c.id > ${} ORDER BY c.id LIMIT {limit}",
+    let sql = format!(
+        "SELECT c.id FROM contacts c WHERE {} AND c.id > ${} ORDER BY c.id LIMIT {limit}",
+        conds.join(" AND "),
         binds.len()
-    ));
+    );
     with_search_plan(conn, filters, |conn| {
         Ok(bind_all(diesel::sql_query(sql).into_boxed(), binds)
             .load::<Id>(conn)?
@@ -505,10 +817,20 @@ pub enum Count {
 }
 
 /// Exact up to `cap`; beyond it an estimate for the whole list, or "more than".
-pub fn count(conn: &mut PgConnection, filters: &Filters, cap: i64) -> QueryResult<Count> {
+/// `sizes` keeps members' set sizes between requests.
+pub fn count(
+    conn: &mut PgConnection,
+    filters: &Filters,
+    cap: i64,
+    sizes: &SetSizes,
+) -> QueryResult<Count> {
     // Every word is common and the sample says thousands match: counting them
     // would cost more than the page, and the answer is known.
-    if filters.plan.walks_sort_index()
+    // The sample knows nothing of whose contacts they are, so a member's own
+    // or shared contacts are always counted.
+    let narrowed = filters.visible_to.is_some() || filters.shared_with.is_some();
+    if !narrowed
+        && filters.plan.walks_sort_index()
         && filters
             .plan
             .common_matches
@@ -516,12 +838,12 @@ pub fn count(conn: &mut PgConnection, filters: &Filters, cap: i64) -> QueryResul
     {
         return Ok(Count::MoreThan(cap));
     }
-    let unfiltered = search_terms(&filters.q).is_empty()
-        && filters.label.is_none()
-        && filters.contact_type.is_none()
-        && filters.level.is_none()
-        && filters.owner.is_none()
-        && !filters.trash;
+    if let Some(count) = estimate_walk(conn, filters, cap, sizes)? {
+        return Ok(count);
+    }
+    // Only the whole list may be estimated from the table: any narrower one
+    // (a member's contacts above all) is counted, or its size would leak.
+    let unfiltered = filters.is_everything();
     // A large table needs no counting to say "about a million".
     let estimate = if unfiltered { estimate_all(conn)? } else { 0 };
     if estimate > 10 * cap {

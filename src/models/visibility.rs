@@ -73,6 +73,16 @@ pub fn predicate(alias: &str, param: usize) -> String {
     )
 }
 
+/// SQL that is true for a row `alias` found otherwise (by a rare search
+/// word, say) that member `$param` owns or has been shared: the member's
+/// shares are read once into a hash, and each row is tested against it.
+pub fn row_check(alias: &str, param: usize) -> String {
+    format!(
+        "({alias}.owner_id = ${param} OR {alias}.id IN \
+         (SELECT vis.contact_id FROM contact_shares vis WHERE vis.staff_id = ${param}))"
+    )
+}
+
 #[derive(QueryableByName)]
 struct Id {
     #[diesel(sql_type = BigInt)]
