@@ -255,6 +255,59 @@ diesel::table! {
         contact_visibility -> Text,
         updated_at -> Timestamptz,
         updated_by -> Nullable<Int8>,
+        missed_after_minutes -> Int4,
+    }
+}
+
+diesel::table! {
+    enquiries (id) {
+        id -> Int8,
+        contact_id -> Int8,
+        channel -> Text,
+        status -> Text,
+        visitor_name -> Text,
+        visitor_email -> Nullable<Text>,
+        visitor_phone -> Nullable<Text>,
+        token_hash -> Bytea,
+        handler_id -> Nullable<Int8>,
+        possible_duplicates -> Array<Int8>,
+        resolution -> Text,
+        created_at -> Timestamptz,
+        opened_at -> Timestamptz,
+        taken_at -> Nullable<Timestamptz>,
+        closed_at -> Nullable<Timestamptz>,
+        closed_by -> Nullable<Int8>,
+        last_message_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    enquiry_messages (id) {
+        id -> Int8,
+        enquiry_id -> Int8,
+        staff_id -> Nullable<Int8>,
+        body -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    enquiry_events (id) {
+        id -> Int8,
+        enquiry_id -> Int8,
+        kind -> Text,
+        staff_id -> Nullable<Int8>,
+        to_staff -> Nullable<Int8>,
+        note -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    support_submissions (id) {
+        id -> Int8,
+        client -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -281,6 +334,9 @@ diesel::joinable!(contact_phones -> contacts (contact_id));
 diesel::joinable!(contact_socials -> contacts (contact_id));
 diesel::joinable!(custom_field_values -> contacts (contact_id));
 diesel::joinable!(custom_field_values -> custom_fields (field_id));
+diesel::joinable!(enquiries -> contacts (contact_id));
+diesel::joinable!(enquiry_messages -> enquiries (enquiry_id));
+diesel::joinable!(enquiry_events -> enquiries (enquiry_id));
 diesel::joinable!(exports -> staff (staff_id));
 diesel::joinable!(import_errors -> imports (import_id));
 diesel::joinable!(notes -> contacts (contact_id));
@@ -299,6 +355,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     contacts,
     custom_field_values,
     custom_fields,
+    enquiries,
+    enquiry_events,
+    enquiry_messages,
     exports,
     import_errors,
     import_matches,
@@ -311,4 +370,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     staff,
     staff_avatars,
+    support_submissions,
 );

@@ -137,6 +137,15 @@ impl Staff {
             .get_result(conn)
     }
 
+    /// Every active member as (id, display name), by name: what pickers offer.
+    pub fn active_choices(conn: &mut PgConnection) -> QueryResult<Vec<(i64, String)>> {
+        staff::table
+            .filter(staff::active.eq(true))
+            .order((staff::display_name, staff::id))
+            .select((staff::id, staff::display_name))
+            .load(conn)
+    }
+
     /// The directory: active members matching `query` by name, extension or
     /// department, sorted by name.
     pub fn directory(conn: &mut PgConnection, query: &str) -> QueryResult<Vec<Staff>> {

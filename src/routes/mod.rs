@@ -4,9 +4,11 @@ pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod contacts;
+pub mod enquiries;
 pub mod imports;
 pub mod me;
 pub mod staff;
+pub mod support;
 
 use actix_session::Session;
 use actix_web::{
@@ -28,6 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(healthz))
         .configure(assets::configure)
         .configure(auth::configure)
+        .configure(support::configure)
+        .configure(enquiries::configure)
         // Before contacts: /contacts/export.csv is not a /contacts/{id}.
         .configure(imports::configure)
         .configure(contacts::configure)

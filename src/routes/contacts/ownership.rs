@@ -60,11 +60,7 @@ async fn transfer_page(state: &AppState, me: &CurrentStaff, id: i64) -> AppResul
                 .optional()?,
             None => None,
         };
-        let active: Vec<(i64, String)> = staff::table
-            .filter(staff::active.eq(true))
-            .order((staff::display_name, staff::id))
-            .select((staff::id, staff::display_name))
-            .load(conn)?;
+        let active = crate::models::staff::Staff::active_choices(conn)?;
         Ok((head, owner_name, active))
     })
     .await?;

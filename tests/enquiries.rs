@@ -1,0 +1,411 @@
+//! Enquiries from the public support form: matching the visitor to a
+//! contact, the visitor's private link, the rate limit and the honeypot, and
+//! the staff side: take (two at once), reply, close and reopen, transfer,
+//! missed after the timeout.
+
+mod common;
+
+use common::{Browser, spawn_app};
+use contactbook::domain::staff::Role;
+
+/// Sends the support form as an anonymous visitor; returns the response.
+async fn send(b: &Browser, fields: &[(&str, &str)]) -> common::Page {
+    b.submit("/support", "/support", fields).await
+}
+
+/// The visitor's private link from a successful submission.
+fn private_link(res: &common::Page) -> String {
+    assert_eq!(res.status, 303, "{}", res.body);
+    let to = res.location().expect("redirect");
+    assert!(to.starts_with("/support/e/"), "{to}");
+    to
+}
+
+async fn contact_with(admin: &Browser, last: &str, email: &str, phone: &str) -> i64 {
+    let res = admin
+        .submit(
+            "/contacts/new/full",
+            "/contacts/new",
+            &[
+                ("layout", "full"),
+                ("first_name", "Known"),
+                ("last_name", last),
+                ("email-0-kind", "work"),
+                ("email-0-email", email),
+                ("phone-0-kind", "mobile"),
+                ("phone-0-country", ""),
+                ("phone-0-number", phone),
+                ("confirm_duplicates", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    res.location()
+        .and_then(|l| l.trim_start_matches("/contacts/").parse().ok())
+        .expect("id")
+}
+
+#[actix_rt::test]
+async fn an_enquiry_is_linked_to_one_match_a_new_lead_or_the_latest_of_several() {
+    let app = spawn_app().await;
+    let (_, admin) = app.signed_in_admin().await;
+    let one = contact_with(&admin, "Single", "single@example.com", "+85291110001").await;
+
+    // One match by email, typed in another case.
+    let visitor = app.browser();
+    let res = send(
+        &visitor,
+        &[
+            ("first_name", "Sam"),
+            ("email", "SINGLE@Example.com"),
+            ("message", "Hello"),
+        ],
+    )
+    .await;
+    let link = private_link(&res);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM enquiries WHERE contact_id = {one} AND status = 'open' AND possible_duplicates = '{{}}'"
+        )),
+        1
+    );
+    let page = visitor.get(&link).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Hello"));
+    assert!(page.body.contains("your enquiry has been sent"));
+
+    // No match: a new Lead named as typed, "customer" for the missing last name.
+    let before = app.count("SELECT count(*) FROM contacts");
+    let res = send(
+        &app.browser(),
+        &[
+            ("first_name", "Nina"),
+            ("phone_country", "HK"),
+            ("phone", "9222 3333"),
+            ("message", "Call me"),
+        ],
+    )
+    .await;
+    private_link(&res);
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), before + 1);
+    let lead = app.count(
+        "SELECT c.id FROM contacts c JOIN contact_phones p ON p.contact_id = c.id \
+         WHERE p.number = '+85292223333' AND c.first_name = 'Nina' AND c.last_name = 'customer' \
+         AND c.contact_type = 'lead' AND c.owner_id IS NULL",
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contact_changes WHERE contact_id = {lead} AND source = 'enquiry' AND action = 'create'"
+        )),
+        1
+    );
+
+    // Two contacts share the phone: the latest updated gets it, the other is listed.
+    let a = contact_with(&admin, "Older", "older@example.com", "+85291110009").await;
+    let b = contact_with(&admin, "Newer", "newer@example.com", "+85291110009").await;
+    let trashed = contact_with(&admin, "Trashed", "gone@example.com", "+85291110009").await;
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut app.conn(),
+        &format!(
+            "UPDATE contacts SET updated_at = now() - interval '1 day' WHERE id = {a}; \
+             UPDATE contacts SET deleted_at = now() WHERE id = {trashed};"
+        ),
+    )
+    .expect("age");
+    let res = send(
+        &app.browser(),
+        &[
+            ("first_name", "Pat"),
+            ("phone", "+852 9111 0009"),
+            ("message", "Which one am I?"),
+        ],
+    )
+    .await;
+    private_link(&res);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM enquiries WHERE contact_id = {b} AND possible_duplicates = ARRAY[{a}]::bigint[]"
+        )),
+        1,
+        "linked to the newer, the older listed, the trashed one left out"
+    );
+}
+
+#[actix_rt::test]
+async fn bad_support_forms_keep_what_was_typed_and_bots_and_floods_are_turned_away() {
+    let app = spawn_app().await;
+    app.signed_in_admin().await;
+    let visitor = app.browser();
+    let res = send(
+        &visitor,
+        &[
+            ("first_name", "No Way"),
+            ("message", "<script>alert(1)</script>"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("give an email address or a phone number"));
+    assert!(res.body.contains("alert(1)"), "kept");
+    assert!(!res.body.contains("<script>alert(1)"));
+    let res = send(
+        &visitor,
+        &[("email", "x@example.com"), ("message", "a\u{0}b")],
+    )
+    .await;
+    assert_eq!(res.status, 400, "NUL refused before the form is read");
+    let long = "y".repeat(10_001);
+    let res = send(&visitor, &[("email", "x@example.com"), ("message", &long)]).await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("at most 10000"));
+    assert_eq!(app.count("SELECT count(*) FROM enquiries"), 0);
+
+    // The hidden field filled in: thanked, nothing kept.
+    let res = send(
+        &visitor,
+        &[
+            ("email", "bot@example.com"),
+            ("message", "spam"),
+            ("website", "http://spam.example"),
+        ],
+    )
+    .await;
+    assert_eq!(res.location().as_deref(), Some("/support?sent=1"));
+    assert_eq!(app.count("SELECT count(*) FROM enquiries"), 0);
+
+    // Five from one address are accepted; the sixth is refused, text kept.
+    for i in 0..5 {
+        let msg = format!("message {i}");
+        let res = send(
+            &visitor,
+            &[("email", "many@example.com"), ("message", &msg)],
+        )
+        .await;
+        private_link(&res);
+    }
+    let res = send(
+        &visitor,
+        &[("email", "many@example.com"), ("message", "the sixth")],
+    )
+    .await;
+    assert_eq!(res.status, 429);
+    assert!(res.body.contains("Please wait a few minutes"));
+    assert!(res.body.contains("the sixth"));
+    assert_eq!(app.count("SELECT count(*) FROM enquiries"), 5);
+    // The whole conversation page is never found by a made-up link.
+    assert_eq!(
+        visitor
+            .get(&format!("/support/e/{}", "a".repeat(40)))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(visitor.get("/support/e/short").await.status, 404);
+}
+
+#[actix_rt::test]
+async fn staff_take_reply_transfer_and_close_and_the_visitor_reopens() {
+    let app = spawn_app().await;
+    app.signed_in_admin().await;
+    app.add_staff("Ann Agent", "ann@example.com", Role::Agent);
+    let bob_id = app.add_staff("Bob Agent", "bob@example.com", Role::Agent);
+    let ann = app.browser();
+    ann.sign_in("ann@example.com", common::PASSWORD).await;
+    let bob = app.browser();
+    bob.sign_in("bob@example.com", common::PASSWORD).await;
+
+    let visitor = app.browser();
+    let link = private_link(
+        &send(
+            &visitor,
+            &[
+                ("first_name", "Vera"),
+                ("email", "vera@example.com"),
+                ("message", "My order is late"),
+            ],
+        )
+        .await,
+    );
+    let id = app.count("SELECT id FROM enquiries");
+    let open = ann.get("/enquiries").await;
+    assert!(open.body.contains("Vera"));
+    assert!(open.body.contains("Open (1)"));
+
+    // Ann and Bob take it at once: exactly one wins, the other is told who.
+    let page = ann.get("/enquiries").await;
+    let (ta, tb) = (page.csrf(), bob.get("/enquiries").await.csrf());
+    let path = format!("/enquiries/{id}/take");
+    let (ra, rb) =
+        futures_util::future::join(ann.post(&path, &ta, &[]), bob.post(&path, &tb, &[])).await;
+    assert_eq!((ra.status, rb.status), (303, 303));
+    let handler = app.count(&format!("SELECT handler_id FROM enquiries WHERE id = {id}"));
+    let (winner, loser, winner_name) = if handler == bob_id {
+        (&bob, &ann, "Bob Agent")
+    } else {
+        (&ann, &bob, "Ann Agent")
+    };
+    let told = loser.get(&format!("/enquiries/{id}")).await;
+    assert!(
+        told.body
+            .contains(&format!("{winner_name} took this enquiry first")),
+        "the loser is told who won"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM enquiry_events WHERE kind = 'taken'"),
+        1
+    );
+
+    // Only the handler replies; a forged reply from the other changes nothing.
+    let room = loser.get(&format!("/enquiries/{id}")).await;
+    let res = loser
+        .post(
+            &format!("/enquiries/{id}/messages"),
+            &room.csrf(),
+            &[("body", "forged")],
+        )
+        .await;
+    assert_eq!(res.status, 403);
+    let room = winner.get(&format!("/enquiries/{id}")).await;
+    let res = winner
+        .post(
+            &format!("/enquiries/{id}/messages"),
+            &room.csrf(),
+            &[("body", "We are on it <b>now</b>")],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(
+        app.count("SELECT count(*) FROM enquiry_messages WHERE body = 'forged'"),
+        0
+    );
+    let seen = visitor.get(&link).await;
+    assert!(seen.body.contains("We are on it "));
+    assert!(!seen.body.contains("<b>now"), "escaped");
+    assert!(!seen.body.contains("ann@example.com") && !seen.body.contains("bob@example.com"));
+
+    // The visitor answers from their link.
+    let res = visitor
+        .post(&link, &seen.csrf(), &[("body", "Thanks!")])
+        .await;
+    assert_eq!(res.status, 303);
+    assert!(
+        winner
+            .get(&format!("/enquiries/{id}"))
+            .await
+            .body
+            .contains("Thanks!")
+    );
+
+    // Handed to the other member, who closes it with a note.
+    let loser_id = if handler == bob_id {
+        app.count("SELECT id FROM staff WHERE email = 'ann@example.com'")
+    } else {
+        bob_id
+    };
+    let room = winner.get(&format!("/enquiries/{id}")).await;
+    let res = winner
+        .post(
+            &format!("/enquiries/{id}/transfer"),
+            &room.csrf(),
+            &[("to", &loser_id.to_string())],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(
+        app.count(&format!("SELECT handler_id FROM enquiries WHERE id = {id}")),
+        loser_id
+    );
+    let room = loser.get(&format!("/enquiries/{id}")).await;
+    loser
+        .post(
+            &format!("/enquiries/{id}/close"),
+            &room.csrf(),
+            &[("resolution", "Sent a new one")],
+        )
+        .await;
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM enquiries WHERE id = {id} AND status = 'closed' AND handler_id IS NULL")),
+        1
+    );
+    // Taking a closed enquiry: refused, nothing changed.
+    let own = winner.get(&format!("/enquiries/{id}")).await;
+    assert!(
+        !own.body.contains("Take it"),
+        "a closed enquiry offers no Take"
+    );
+    let res = winner
+        .post(&format!("/enquiries/{id}/take"), &own.csrf(), &[])
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM enquiries WHERE id = {id} AND status = 'closed'"
+        )),
+        1
+    );
+
+    // Writing to a closed enquiry reopens it as Open.
+    let seen = visitor.get(&link).await;
+    visitor
+        .post(&link, &seen.csrf(), &[("body", "It broke again")])
+        .await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM enquiries WHERE id = {id} AND status = 'open'"
+        )),
+        1
+    );
+}
+
+#[actix_rt::test]
+async fn an_open_enquiry_nobody_takes_in_time_is_missed_once() {
+    let app = spawn_app().await;
+    let (_, admin) = app.signed_in_admin().await;
+    private_link(
+        &send(
+            &app.browser(),
+            &[("email", "late@example.com"), ("message", "Anyone?")],
+        )
+        .await,
+    );
+    private_link(
+        &send(
+            &app.browser(),
+            &[("email", "fresh@example.com"), ("message", "Hi")],
+        )
+        .await,
+    );
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut app.conn(),
+        "UPDATE settings SET missed_after_minutes = 15; \
+         UPDATE enquiries SET opened_at = now() - interval '16 minutes' WHERE visitor_email = 'late@example.com';",
+    )
+    .expect("age");
+    // Two requests at once both look; the enquiry is marked once.
+    let (a, b) =
+        futures_util::future::join(admin.get("/enquiries?tab=missed"), admin.get("/enquiries"))
+            .await;
+    assert_eq!((a.status, b.status), (200, 200));
+    assert_eq!(
+        app.count("SELECT count(*) FROM enquiries WHERE status = 'missed'"),
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM enquiry_events WHERE kind = 'missed'"),
+        1
+    );
+    let missed = admin.get("/enquiries?tab=missed").await;
+    assert!(missed.body.contains("late@example.com") || missed.body.contains("customer"));
+    // A missed enquiry can still be taken.
+    let id = app.count("SELECT id FROM enquiries WHERE status = 'missed'");
+    let res = admin
+        .post(&format!("/enquiries/{id}/take"), &missed.csrf(), &[])
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM enquiries WHERE id = {id} AND status = 'handling'"
+        )),
+        1
+    );
+}
