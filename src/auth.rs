@@ -26,6 +26,8 @@ const FLASH_KEY: &str = "flash";
 pub struct CurrentStaff {
     pub staff: Staff,
     pub session: Session,
+    /// Open enquiries, for the header's badge (kept a few seconds).
+    pub open_enquiries: i64,
 }
 
 /// A signed-in administrator; agents get 403.
@@ -90,8 +92,24 @@ impl FromRequest for CurrentStaff {
                     .await?
                 }
             };
+            let open_enquiries = match state.open_enquiries.fresh() {
+                Some(n) => *n,
+                None => {
+                    let st = state.clone();
+                    db::run(&state.pool, move |conn| {
+                        Ok(*st
+                            .open_enquiries
+                            .get_or_load(|| crate::models::enquiry::open_count(conn))?)
+                    })
+                    .await?
+                }
+            };
             match staff {
-                Some(staff) => Ok(CurrentStaff { staff, session }),
+                Some(staff) => Ok(CurrentStaff {
+                    staff,
+                    session,
+                    open_enquiries,
+                }),
                 None => {
                     // Deactivated or deleted since sign-in.
                     session.purge();

@@ -20,6 +20,16 @@ impl<T> Cached<T> {
         }
     }
 
+    /// The kept value while it is within its lifetime.
+    pub fn fresh(&self) -> Option<Arc<T>> {
+        self.slot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < self.lifetime)
+            .map(|(_, v)| v.clone())
+    }
+
     /// The kept value, or a fresh one from `load` when it is older than its lifetime.
     pub fn get_or_load<E>(&self, load: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E> {
         if let Some((at, value)) = self.slot.lock().unwrap_or_else(|p| p.into_inner()).as_ref()

@@ -60,6 +60,9 @@ pub struct AppState {
         (models::contact_list::Sort, bool, i64),
         (models::contact_list::ListPage, models::contact_list::Count),
     >,
+    /// The number of Open enquiries the header's badge shows; enquiry
+    /// changes in this instance clear it.
+    pub open_enquiries: cache::Cached<i64>,
     /// Restricted members' set sizes, which scale their count estimates.
     pub set_sizes: models::contact_list::SetSizes,
     /// Wakes this instance's import runner when a job is queued.
@@ -216,6 +219,7 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
         list_choices: cache::Cached::new(Duration::from_secs(5)),
         first_pages: cache::CachedByKey::new(Duration::from_secs(2)),
         set_sizes: cache::CachedByKey::new(models::contact_list::SIZES_LIFETIME),
+        open_enquiries: cache::Cached::new(Duration::from_secs(5)),
         import_wake: Default::default(),
         setup_done: AtomicBool::new(false),
         listen_addr,

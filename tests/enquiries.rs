@@ -230,6 +230,8 @@ async fn staff_take_reply_transfer_and_close_and_the_visitor_reopens() {
     let open = ann.get("/enquiries").await;
     assert!(open.body.contains("Vera"));
     assert!(open.body.contains("Open (1)"));
+    let badge = |p: &common::Page| p.text(".mainnav .nav-badge");
+    assert_eq!(badge(&open), "(1 open)", "the header's badge");
 
     // Ann and Bob take it at once: exactly one wins, the other is told who.
     let page = ann.get("/enquiries").await;
@@ -253,6 +255,10 @@ async fn staff_take_reply_transfer_and_close_and_the_visitor_reopens() {
     assert_eq!(
         app.count("SELECT count(*) FROM enquiry_events WHERE kind = 'taken'"),
         1
+    );
+    assert!(
+        !winner.get("/contacts").await.body.contains("nav-badge"),
+        "nothing open: no badge"
     );
 
     // Only the handler replies; a forged reply from the other changes nothing.
@@ -408,4 +414,59 @@ async fn an_open_enquiry_nobody_takes_in_time_is_missed_once() {
         )),
         1
     );
+}
+
+/// With Restricted visibility, handling an enquiry lets the member see its
+/// contact (list, profile, room panel); when it is closed they no longer do.
+#[actix_rt::test]
+async fn handling_an_enquiry_shows_its_contact_under_restricted_visibility() {
+    let app = spawn_app().await;
+    let (_, admin) = app.signed_in_admin().await;
+    let page = admin.get("/admin/settings").await;
+    let res = admin
+        .post(
+            "/admin/settings",
+            &page.csrf(),
+            &[("visibility", "restricted")],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    app.add_staff("Ann Agent", "ann@example.com", Role::Agent);
+    let ann = app.browser();
+    ann.sign_in("ann@example.com", common::PASSWORD).await;
+    let hidden = contact_with(&admin, "Hidden", "hidden@example.com", "+85291110077").await;
+    private_link(
+        &send(
+            &app.browser(),
+            &[("email", "hidden@example.com"), ("message", "Help")],
+        )
+        .await,
+    );
+    let id = app.count("SELECT id FROM enquiries");
+    assert_eq!(ann.get(&format!("/contacts/{hidden}")).await.status, 404);
+    assert!(!ann.get("/contacts").await.body.contains("Known Hidden"));
+    let room = ann.get(&format!("/enquiries/{id}")).await;
+    assert!(
+        !room.body.contains(&format!("/contacts/{hidden}")),
+        "no profile link before taking"
+    );
+    ann.post(&format!("/enquiries/{id}/take"), &room.csrf(), &[])
+        .await;
+    assert_eq!(ann.get(&format!("/contacts/{hidden}")).await.status, 200);
+    assert!(ann.get("/contacts").await.body.contains("Known Hidden"));
+    assert!(
+        ann.get("/contacts?q=hidden")
+            .await
+            .body
+            .contains("Known Hidden")
+    );
+    let room = ann.get(&format!("/enquiries/{id}")).await;
+    assert!(room.body.contains(&format!("/contacts/{hidden}")));
+    ann.post(
+        &format!("/enquiries/{id}/close"),
+        &room.csrf(),
+        &[("resolution", "")],
+    )
+    .await;
+    assert_eq!(ann.get(&format!("/contacts/{hidden}")).await.status, 404);
 }

@@ -39,6 +39,8 @@ pub const BATCH_ROWS: usize = 5_000;
 const MAX_ATTEMPTS: i32 = 5;
 /// The advisory lock space of import jobs ("CBI").
 const LOCK_SPACE: i32 = 0x0043_4249;
+/// How often the runner looks for Open enquiries past their time.
+const MISSED_CHECK: Duration = Duration::from_secs(5);
 const IDLE_POLL: Duration = Duration::from_secs(2);
 
 fn now()
@@ -75,10 +77,29 @@ pub fn spawn_runner(state: Weak<AppState>, wake: Arc<Wake>) {
     let spawned = std::thread::Builder::new()
         .name("import-runner".into())
         .spawn(move || {
+            let mut missed_checked: Option<std::time::Instant> = None;
             loop {
                 let Some(app) = state.upgrade() else { return };
                 let pool = app.pool.clone();
                 drop(app);
+                // Open enquiries nobody took in time become Missed, whether or
+                // not anyone is looking, even while an import runs.
+                if missed_checked.is_none_or(|at| at.elapsed() >= MISSED_CHECK) {
+                    missed_checked = Some(std::time::Instant::now());
+                    let marked = pool.get().map_err(|e| e.to_string()).and_then(|mut c| {
+                        crate::models::enquiry::mark_missed(&mut c).map_err(|e| e.to_string())
+                    });
+                    match marked {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            log::info!("{n} open enquiries missed");
+                            if let Some(app) = state.upgrade() {
+                                app.open_enquiries.clear();
+                            }
+                        }
+                        Err(e) => log::warn!("missed enquiries: {e}"),
+                    }
+                }
                 match run_next(&pool) {
                     Ok(true) => {
                         // The import may have created labels the filters offer.

@@ -311,8 +311,9 @@ enum Reach {
     Walked(Walk),
 }
 
-/// A limited member's contacts as two disjoint sets: the owned (the owner
-/// index holds them in name order) and the shared (not owned). Reading these
+/// A limited member's contacts as disjoint sets: the owned (the owner index
+/// holds them in name order), the shared (not owned), and those of the
+/// enquiries they handle (neither). Reading these
 /// bounds the work by what the member may see; a walk of the table's sort
 /// index testing each row would read most of a million rows for an agent
 /// whose contacts are few. "Shared with me" is the shared set alone, owned
@@ -325,19 +326,42 @@ struct Walk {
     shared: bool,
     /// Shares of contacts the member owns are left to the owned set.
     shared_not_owned: bool,
+    /// The contacts of enquiries the member handles, neither owned nor
+    /// shared: a third set, small and sorted as it is read.
+    handled: bool,
 }
 
 #[derive(Clone, Copy)]
 enum Set {
     Owned,
     Shared,
+    Handled,
+}
+
+/// The contacts of the enquiries member `$m` handles.
+fn handled_ids(m: usize) -> String {
+    format!(
+        "SELECT hq.contact_id FROM enquiries hq WHERE hq.status = 'handling' AND hq.handler_id = ${m}"
+    )
+}
+
+/// Rows `c` neither owned by nor shared with member `$m`.
+fn neither_owned_nor_shared(m: usize) -> String {
+    format!(
+        " AND c.owner_id IS DISTINCT FROM ${m} AND NOT EXISTS \
+         (SELECT 1 FROM contact_shares hs WHERE hs.contact_id = c.id AND hs.staff_id = ${m})"
+    )
 }
 
 impl Walk {
     fn sets(&self) -> impl Iterator<Item = Set> + '_ {
-        [(self.owned, Set::Owned), (self.shared, Set::Shared)]
-            .into_iter()
-            .filter_map(|(on, set)| on.then_some(set))
+        [
+            (self.owned, Set::Owned),
+            (self.shared, Set::Shared),
+            (self.handled, Set::Handled),
+        ]
+        .into_iter()
+        .filter_map(|(on, set)| on.then_some(set))
     }
 
     /// `FROM … WHERE` the rows `c` of one set (more conditions may follow).
@@ -351,6 +375,11 @@ impl Walk {
             ),
             Set::Shared => format!(
                 "FROM contact_shares vis JOIN contacts c ON c.id = vis.contact_id WHERE vis.staff_id = ${m}"
+            ),
+            Set::Handled => format!(
+                "FROM contacts c WHERE c.id IN ({}){}",
+                handled_ids(m),
+                neither_owned_nor_shared(m)
             ),
         }
     }
@@ -394,6 +423,9 @@ impl Walk {
                     "(SELECT count(*) AS n FROM contacts o WHERE o.owner_id = $1 AND o.deleted_at IS NULL)"
                 }
                 Set::Shared => "(SELECT count(*) AS n FROM contact_shares vis WHERE vis.staff_id = $1)",
+                Set::Handled => {
+                    "(SELECT count(*) AS n FROM enquiries hq WHERE hq.status = 'handling' AND hq.handler_id = $1)"
+                }
             })
             .collect::<Vec<_>>()
             .join(" UNION ALL ")
@@ -425,6 +457,10 @@ impl Walk {
                         } else {
                             String::new()
                         },
+                    ),
+                    Set::Handled => (
+                        format!("{} AND hashint8(hq.contact_id) % {step} = 0", handled_ids(m)),
+                        neither_owned_nor_shared(m),
                     ),
                 };
                 format!(
@@ -460,6 +496,7 @@ fn reach(f: &Filters, binds: &mut Vec<Bind>) -> Reach {
             owned: false,
             shared: true,
             shared_not_owned: false,
+            handled: false,
         });
     }
     let Some(member) = f.visible_to else {
@@ -473,10 +510,11 @@ fn reach(f: &Filters, binds: &mut Vec<Bind>) -> Reach {
     Reach::Walked(Walk {
         member,
         bind: n,
-        // The owner filter rules one set out.
+        // The owner filter rules sets out.
         owned: f.owner.is_none_or(|o| o == member),
         shared: f.owner != Some(member),
         shared_not_owned: true,
+        handled: f.owner != Some(member),
     })
 }
 

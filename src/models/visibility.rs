@@ -1,7 +1,7 @@
 //! Who sees which contacts. With the setting *Everyone* (the default, the
 //! reference product's rule) every member sees every contact. With
-//! *Restricted* an agent sees a contact they own or that is shared with them;
-//! administrators see all. The rule is written once, as SQL, here: every
+//! *Restricted* an agent sees a contact they own, that is shared with them,
+//! or whose enquiry they are handling; administrators see all. The rule is written once, as SQL, here: every
 //! query that returns contacts applies it, never a filter in Rust afterwards.
 
 use std::collections::HashSet;
@@ -69,9 +69,14 @@ pub fn limited_to(conn: &mut PgConnection, member: Member) -> QueryResult<Option
 pub fn predicate(alias: &str, param: usize) -> String {
     format!(
         "{alias}.id IN (SELECT vo.id FROM contacts vo WHERE vo.owner_id = ${param} AND vo.deleted_at IS NULL \
-         UNION ALL SELECT vis.contact_id FROM contact_shares vis WHERE vis.staff_id = ${param})"
+         UNION ALL SELECT vis.contact_id FROM contact_shares vis WHERE vis.staff_id = ${param} \
+         UNION ALL {HANDLED} = ${param})"
     )
 }
+
+/// The contacts of enquiries a member handles; `= $n` completes it.
+const HANDLED: &str =
+    "SELECT vq.contact_id FROM enquiries vq WHERE vq.status = 'handling' AND vq.handler_id";
 
 /// SQL that is true for a row `alias` found otherwise (by a rare search
 /// word, say) that member `$param` owns or has been shared: the member's
@@ -79,7 +84,8 @@ pub fn predicate(alias: &str, param: usize) -> String {
 pub fn row_check(alias: &str, param: usize) -> String {
     format!(
         "({alias}.owner_id = ${param} OR {alias}.id IN \
-         (SELECT vis.contact_id FROM contact_shares vis WHERE vis.staff_id = ${param}))"
+         (SELECT vis.contact_id FROM contact_shares vis WHERE vis.staff_id = ${param} \
+          UNION ALL {HANDLED} = ${param}))"
     )
 }
 
@@ -105,7 +111,8 @@ pub fn visible_ids(
     // set as `predicate` does.
     Ok(diesel::sql_query(
         "SELECT c.id FROM contacts c WHERE c.id = ANY($1) AND (c.owner_id = $2 OR EXISTS \
-         (SELECT 1 FROM contact_shares vis WHERE vis.contact_id = c.id AND vis.staff_id = $2))",
+         (SELECT 1 FROM contact_shares vis WHERE vis.contact_id = c.id AND vis.staff_id = $2) OR EXISTS \
+         (SELECT 1 FROM enquiries vq WHERE vq.contact_id = c.id AND vq.status = 'handling' AND vq.handler_id = $2))",
     )
     .bind::<Array<BigInt>, _>(ids)
     .bind::<BigInt, _>(member)

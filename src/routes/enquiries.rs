@@ -136,12 +136,7 @@ async fn list_enquiries(
         })
         .collect();
     Ok(ListPage {
-        layout: Layout::new(
-            &me.session,
-            Some(&me.staff),
-            "enquiries",
-            format!("/enquiries?tab={key}"),
-        ),
+        layout: Layout::signed_in(&me, "enquiries", format!("/enquiries?tab={key}")),
         tab: key,
         counts,
         rows,
@@ -254,12 +249,7 @@ async fn room_page(
         })
         .collect();
     Ok(RoomPage {
-        layout: Layout::new(
-            &me.session,
-            Some(&me.staff),
-            "enquiries",
-            format!("/enquiries/{id}"),
-        ),
+        layout: Layout::signed_in(me, "enquiries", format!("/enquiries/{id}")),
         handles: q.handler_id == Some(member.id),
         is_admin: member.admin,
         q,
@@ -290,6 +280,7 @@ async fn take(
         Ok(enquiry::take(conn, id, member)?)
     })
     .await?;
+    state.open_enquiries.clear();
     match taken {
         Taken::Yes => flash(&me.session, "success", "You are handling this enquiry now."),
         Taken::AlreadyHandled(name) => flash(
@@ -384,6 +375,7 @@ async fn close(
         )?)
     })
     .await?;
+    state.open_enquiries.clear();
     if closed {
         flash(&me.session, "success", "The enquiry is closed.");
     } else {

@@ -189,7 +189,7 @@ async fn import_page(
     })
     .await?;
     Ok(ImportPage {
-        layout: Layout::new(&me.session, Some(&me.staff), "imports", "/imports"),
+        layout: Layout::signed_in(me, "imports", "/imports"),
         options,
         error,
         owners: choices.owners.clone(),
@@ -626,7 +626,7 @@ async fn show(
     let here = format!("/imports/{id}");
     if import.status != status::PREVIEW {
         return Ok(actix_web::Either::Right(ImportShowPage {
-            layout: Layout::new(&me.session, Some(&me.staff), "imports", here),
+            layout: Layout::signed_in(&me, "imports", here),
             progress: Progress::of(&import, Utc::now()),
             can_manage: may_manage(&me, &import).is_ok(),
             import,
@@ -657,7 +657,7 @@ async fn show(
         labels: import.labels().iter().map(i64::to_string).collect(),
     };
     Ok(actix_web::Either::Left(PreviewPage {
-        layout: Layout::new(&me.session, Some(&me.staff), "imports", here),
+        layout: Layout::signed_in(&me, "imports", here),
         recognised: header.recognised(),
         ignored: header.ignored(),
         rows,

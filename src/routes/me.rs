@@ -78,7 +78,7 @@ impl ProfilePage {
         avatar_error: Option<String>,
     ) -> ProfilePage {
         ProfilePage {
-            layout: Layout::new(&me.session, Some(&me.staff), "profile", "/me/profile"),
+            layout: Layout::signed_in(me, "profile", "/me/profile"),
             face: Face::of(&me.staff),
             email: me.staff.email.clone(),
             form,
@@ -194,7 +194,7 @@ pub struct PasswordPage {
 impl PasswordPage {
     fn own(me: &CurrentStaff, errors: FieldErrors) -> PasswordPage {
         PasswordPage {
-            layout: Layout::new(&me.session, Some(&me.staff), "profile", "/me/password"),
+            layout: Layout::signed_in(me, "profile", "/me/password"),
             target: None,
             errors,
         }
@@ -202,12 +202,7 @@ impl PasswordPage {
 
     pub fn reset(me: &CurrentStaff, account: &Staff, errors: FieldErrors) -> PasswordPage {
         PasswordPage {
-            layout: Layout::new(
-                &me.session,
-                Some(&me.staff),
-                "admin",
-                format!("/admin/staff/{}/password", account.id),
-            ),
+            layout: Layout::signed_in(me, "admin", format!("/admin/staff/{}/password", account.id)),
             target: Some((account.id, account.display_name.clone())),
             errors,
         }

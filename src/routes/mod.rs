@@ -119,6 +119,8 @@ pub struct Me {
     pub face: Face,
     pub availability: Availability,
     pub is_admin: bool,
+    /// Open enquiries waiting to be taken.
+    pub open_enquiries: i64,
 }
 
 /// What the base layout needs on every page.
@@ -146,6 +148,7 @@ impl Layout {
                 face: Face::of(s),
                 availability: s.availability(),
                 is_admin: s.is_admin(),
+                open_enquiries: 0,
             }),
             csrf: csrf_token(session),
             flashes: take_flashes(session),
@@ -153,6 +156,19 @@ impl Layout {
             here: here.into(),
             asset_version: assets::version(),
         }
+    }
+
+    /// The layout of a signed-in member's page, with the header's badge.
+    pub fn signed_in(
+        me: &crate::auth::CurrentStaff,
+        nav: &'static str,
+        here: impl Into<String>,
+    ) -> Layout {
+        let mut layout = Layout::new(&me.session, Some(&me.staff), nav, here);
+        if let Some(m) = layout.me.as_mut() {
+            m.open_enquiries = me.open_enquiries;
+        }
+        layout
     }
 
     pub fn availabilities(&self) -> &'static [Availability] {

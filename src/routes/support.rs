@@ -193,6 +193,7 @@ async fn send_enquiry(
             StatusCode::TOO_MANY_REQUESTS,
         );
     };
+    state.open_enquiries.clear();
     log::info!(
         "enquiry {} from the support form, contact {}",
         sent.enquiry_id,
@@ -328,5 +329,7 @@ async fn visitor_writes(
     if !written {
         return Err(AppError::NotFound);
     }
+    // Writing may have reopened it.
+    state.open_enquiries.clear();
     redirect(format!("/support/e/{token}#latest"))
 }

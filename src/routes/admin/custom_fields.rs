@@ -153,7 +153,7 @@ async fn page(
         None => "/admin/custom-fields".into(),
     };
     Ok(CustomFieldsPage {
-        layout: Layout::new(&me.session, Some(&me.staff), "admin", here),
+        layout: Layout::signed_in(me, "admin", here),
         fields,
         editing,
         form,

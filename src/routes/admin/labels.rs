@@ -109,7 +109,7 @@ async fn page(
     })
     .await?;
     Ok(LabelsPage {
-        layout: Layout::new(&me.session, Some(&me.staff), "admin", "/admin/labels"),
+        layout: Layout::signed_in(me, "admin", "/admin/labels"),
         rows: labels
             .into_iter()
             .map(|label| LabelRow {

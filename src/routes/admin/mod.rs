@@ -31,7 +31,7 @@ pub struct AdminHomePage {
 async fn show_admin_home(state: web::Data<AppState>, Admin(me): Admin) -> AppResult<AdminHomePage> {
     let all = db::run(&state.pool, |conn| Ok(Staff::all(conn)?)).await?;
     Ok(AdminHomePage {
-        layout: Layout::new(&me.session, Some(&me.staff), "admin", "/admin"),
+        layout: Layout::signed_in(&me, "admin", "/admin"),
         active: all.iter().filter(|s| s.active).count(),
         admins: all.iter().filter(|s| s.active && s.is_admin()).count(),
         inactive: all.iter().filter(|s| !s.active).count(),

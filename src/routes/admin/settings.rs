@@ -30,7 +30,7 @@ pub struct SettingsPage {
 async fn show_settings(state: web::Data<AppState>, Admin(me): Admin) -> AppResult<SettingsPage> {
     let visibility = db::run(&state.pool, |conn| Ok(visibility::setting(conn)?)).await?;
     Ok(SettingsPage {
-        layout: Layout::new(&me.session, Some(&me.staff), "admin", "/admin/settings"),
+        layout: Layout::signed_in(&me, "admin", "/admin/settings"),
         visibility,
     })
 }

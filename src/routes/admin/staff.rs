@@ -91,7 +91,7 @@ pub struct AccountListPage {
 async fn list_accounts(state: web::Data<AppState>, Admin(me): Admin) -> AppResult<AccountListPage> {
     let all = db::run(&state.pool, |conn| Ok(Staff::all(conn)?)).await?;
     Ok(AccountListPage {
-        layout: Layout::new(&me.session, Some(&me.staff), "admin", "/admin/staff"),
+        layout: Layout::signed_in(&me, "admin", "/admin/staff"),
         accounts: all
             .iter()
             .map(|s| AccountRow {
@@ -135,7 +135,7 @@ impl AccountFormPage {
             None => "/admin/staff/new".into(),
         };
         AccountFormPage {
-            layout: Layout::new(&me.session, Some(&me.staff), "admin", here),
+            layout: Layout::signed_in(me, "admin", here),
             account: account.map(|a| (a.id, Face::of(a), a.active)),
             // Passwords are never sent back to the browser.
             form: StaffForm {
@@ -402,12 +402,7 @@ async fn deactivate_page(
     })
     .await?;
     Ok(DeactivatePage {
-        layout: Layout::new(
-            &me.session,
-            Some(&me.staff),
-            "admin",
-            format!("/admin/staff/{id}/deactivate"),
-        ),
+        layout: Layout::signed_in(me, "admin", format!("/admin/staff/{id}/deactivate")),
         id,
         name: account.display_name,
         owned,

@@ -37,12 +37,7 @@ pub async fn show_activity(
     })
     .await?;
     Ok(ActivityPage {
-        layout: Layout::new(
-            &me.session,
-            Some(&me.staff),
-            "contacts",
-            format!("/contacts/{id}/activity"),
-        ),
+        layout: Layout::signed_in(&me, "contacts", format!("/contacts/{id}/activity")),
         head,
     })
 }

@@ -270,7 +270,7 @@ pub async fn bulk_action(
         })
         .await?;
         return Ok(Either::Right(Either::Left(ConfirmBulkDeletePage {
-            layout: Layout::new(&me.session, Some(&me.staff), "contacts", "/contacts"),
+            layout: Layout::signed_in(&me, "contacts", "/contacts"),
             params: form.view.clone(),
             form,
             count,

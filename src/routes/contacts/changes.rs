@@ -273,12 +273,7 @@ pub async fn show_changes(
     })
     .await?;
     Ok(ChangeLogPage {
-        layout: Layout::new(
-            &me.session,
-            Some(&me.staff),
-            "contacts",
-            format!("/contacts/{id}/changes"),
-        ),
+        layout: Layout::signed_in(&me, "contacts", format!("/contacts/{id}/changes")),
         head,
         lines,
         fields,

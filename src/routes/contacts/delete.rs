@@ -45,12 +45,7 @@ pub async fn confirm_delete(
         return Err(AppError::NotFound);
     }
     Ok(ConfirmDeletePage {
-        layout: Layout::new(
-            &me.session,
-            Some(&me.staff),
-            "contacts",
-            format!("/contacts/{id}/delete"),
-        ),
+        layout: Layout::signed_in(&me, "contacts", format!("/contacts/{id}/delete")),
         id,
         name: rec.contact.display_name(),
         company: rec.contact.company.clone(),
@@ -121,7 +116,7 @@ pub async fn list_trash(
     })
     .await?;
     Ok(TrashPage {
-        layout: Layout::new(&me.session, Some(&me.staff), "contacts", "/contacts/trash"),
+        layout: Layout::signed_in(&me, "contacts", "/contacts/trash"),
         rows: page
             .rows
             .iter()

@@ -97,7 +97,7 @@ impl ContactFormPage {
             ),
         };
         ContactFormPage {
-            layout: Layout::new(&me.session, Some(&me.staff), "contacts", action.clone()),
+            layout: Layout::signed_in(me, "contacts", action.clone()),
             mode,
             action,
             contact_id: None,

@@ -296,7 +296,7 @@ pub async fn list_contacts(
     );
     let paged = !params.after.is_empty() || !params.before.is_empty();
     Ok(ContactListPage {
-        layout: Layout::new(&me.session, Some(&me.staff), "contacts", here),
+        layout: Layout::signed_in(&me, "contacts", here),
         next_url: page
             .next
             .as_ref()

@@ -154,9 +154,8 @@ async fn write_note(
 fn edit_page(me: &CurrentStaff, note: &Note, name: String, deleting: bool) -> NoteEditPage {
     let action = if deleting { "delete" } else { "edit" };
     NoteEditPage {
-        layout: Layout::new(
-            &me.session,
-            Some(&me.staff),
+        layout: Layout::signed_in(
+            me,
             "contacts",
             format!("/contacts/{}/notes/{}/{action}", note.contact_id, note.id),
         ),

@@ -68,12 +68,7 @@ async fn transfer_page(state: &AppState, me: &CurrentStaff, id: i64) -> AppResul
         return Err(AppError::NotFound);
     }
     Ok(TransferPage {
-        layout: Layout::new(
-            &me.session,
-            Some(&me.staff),
-            "contacts",
-            format!("/contacts/{id}/transfer"),
-        ),
+        layout: Layout::signed_in(me, "contacts", format!("/contacts/{id}/transfer")),
         chosen: String::new(),
         owner_name,
         staff: active

@@ -109,12 +109,7 @@ async fn sharing_page(
     .await?;
     let zone = &me.staff.time_zone;
     Ok(SharingPage {
-        layout: Layout::new(
-            &me.session,
-            Some(&me.staff),
-            "contacts",
-            format!("/contacts/{id}/sharing"),
-        ),
+        layout: Layout::signed_in(me, "contacts", format!("/contacts/{id}/sharing")),
         head,
         shares: shares
             .into_iter()

@@ -142,12 +142,7 @@ pub async fn profile_page(
         None => (String::new(), None),
     };
     Ok(ContactShowPage {
-        layout: Layout::new(
-            &me.session,
-            Some(&me.staff),
-            "contacts",
-            format!("/contacts/{id}"),
-        ),
+        layout: Layout::signed_in(me, "contacts", format!("/contacts/{id}")),
         created: when_in(rec.contact.created_at, &me.staff.time_zone),
         updated: when_in(rec.contact.updated_at, &me.staff.time_zone),
         notes: notes.into_iter().map(|n| NoteView::of(n, me)).collect(),

@@ -74,7 +74,7 @@ pub async fn list_staff(
         format!("/staff?q={}", crate::security::url_encode(&q))
     };
     Ok(StaffListPage {
-        layout: Layout::new(&me.session, Some(&me.staff), "staff", here),
+        layout: Layout::signed_in(&me, "staff", here),
         q,
         staff: rows.iter().map(StaffCard::of).collect(),
     })

@@ -51,12 +51,7 @@ pub async fn show_staff(
         return Err(AppError::NotFound);
     }
     Ok(StaffShowPage {
-        layout: Layout::new(
-            &me.session,
-            Some(&me.staff),
-            "staff",
-            format!("/staff/{id}"),
-        ),
+        layout: Layout::signed_in(&me, "staff", format!("/staff/{id}")),
         is_me: person.id == me.staff.id,
         can_manage: me.staff.is_admin(),
         person: StaffDetail {
