@@ -341,8 +341,8 @@ async fn a_contact_is_noted_pinned_shared_found_by_the_colleague_and_transferred
     }
     d.set_window_size(1280, 900).await;
 
-    d.click(&d.link("Activity").await).await;
-    d.wait_for_text("No activity yet").await;
+    d.click(&d.link("Activity (0)").await).await;
+    d.wait_for_text("has not sent an enquiry").await;
     for width in [1280, 375] {
         d.set_window_size(width, 900).await;
         d.screenshot(&format!("contact-activity-tab-{width}")).await;

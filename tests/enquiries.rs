@@ -470,3 +470,52 @@ async fn handling_an_enquiry_shows_its_contact_under_restricted_visibility() {
     .await;
     assert_eq!(ann.get(&format!("/contacts/{hidden}")).await.status, 404);
 }
+
+/// The contact's Activity tab lists their enquiries newest first, paged,
+/// each opening its conversation; the tab shows how many.
+#[actix_rt::test]
+async fn the_activity_tab_lists_a_contacts_enquiries_newest_first() {
+    let app = spawn_app().await;
+    let (_, admin) = app.signed_in_admin().await;
+    let id = contact_with(&admin, "Busy", "busy@example.com", "+85291110055").await;
+    let sql = format!(
+        "INSERT INTO enquiries (contact_id, visitor_name, token_hash, created_at, status, closed_at) \
+         SELECT {id}, 'Busy', sha256(('t' || i)::bytea), now() - i * interval '1 hour', 'closed', now() \
+         FROM generate_series(1, 21) i; \
+         INSERT INTO enquiry_messages (enquiry_id, body) SELECT id, 'Question ' || id FROM enquiries;"
+    );
+    diesel::connection::SimpleConnection::batch_execute(&mut app.conn(), &sql).expect("seed");
+    private_link(
+        &send(
+            &app.browser(),
+            &[
+                ("email", "busy@example.com"),
+                ("message", "The newest <question>"),
+            ],
+        )
+        .await,
+    );
+    let newest = app.count("SELECT max(id) FROM enquiries");
+    let page = admin.get(&format!("/contacts/{id}/activity")).await;
+    assert_eq!(
+        page.text("nav.contact-tabs a[aria-current=page]"),
+        "Activity (22)"
+    );
+    let rows = page.texts("#enquiries .enquiry-row");
+    assert_eq!(rows.len(), 20);
+    assert!(
+        rows[0].contains("Open") && rows[0].contains("The newest <question>"),
+        "{}",
+        rows[0]
+    );
+    assert_eq!(
+        page.attr("#enquiries .enquiry-row a", "href").as_deref(),
+        Some(format!("/enquiries/{newest}").as_str())
+    );
+    let older = page
+        .attr("#enquiries a[rel=next]", "href")
+        .expect("older page");
+    let rest = admin.get(&older).await.texts("#enquiries .enquiry-row");
+    assert_eq!(rest.len(), 2);
+    assert!(rest.iter().all(|r| r.contains("Closed")));
+}

@@ -471,7 +471,7 @@ async fn every_tab_has_its_address_and_a_trashed_contact_is_for_administrators()
     let id = new_contact(&agent, "Tabbed").await;
     for (path, current) in [
         (format!("/contacts/{id}"), "Profile"),
-        (format!("/contacts/{id}/activity"), "Activity"),
+        (format!("/contacts/{id}/activity"), "Activity (0)"),
         (format!("/contacts/{id}/sharing"), "Sharing (0)"),
         (format!("/contacts/{id}/changes"), "Change Log (1)"),
     ] {
@@ -481,7 +481,13 @@ async fn every_tab_has_its_address_and_a_trashed_contact_is_for_administrators()
         assert_eq!(page.text("h1"), "Mei Tabbed", "the same header on {path}");
     }
     let activity = agent.get(&format!("/contacts/{id}/activity")).await;
-    assert!(activity.text(".empty-state").contains("No activity yet"));
+    assert!(
+        activity
+            .text("#enquiries .empty-state")
+            .contains("has not sent an enquiry")
+    );
+    assert!(activity.exists("#engagement"));
+    assert!(activity.exists("#journey"));
 
     let confirm = agent.get(&format!("/contacts/{id}/delete")).await;
     agent

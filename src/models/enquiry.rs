@@ -378,6 +378,41 @@ pub fn list(
     query.load(conn)
 }
 
+/// A contact's enquiries, newest first, after `before` (created at, id).
+pub fn of_contact(
+    conn: &mut PgConnection,
+    contact_id: i64,
+    before: Option<(DateTime<Utc>, i64)>,
+    limit: i64,
+) -> QueryResult<Vec<Enquiry>> {
+    let mut sql = format!("SELECT {ENQUIRY_COLUMNS} WHERE q.contact_id = $1");
+    if before.is_some() {
+        sql.push_str(" AND (q.created_at, q.id) < ($2, $3)");
+    }
+    sql.push_str(&format!(
+        " ORDER BY q.created_at DESC, q.id DESC LIMIT {limit}"
+    ));
+    let query = diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<BigInt, _>(contact_id);
+    match before {
+        Some((at, id)) => query
+            .bind::<Timestamptz, _>(at)
+            .bind::<BigInt, _>(id)
+            .load(conn),
+        None => query.load(conn),
+    }
+}
+
+pub fn count_of_contact(conn: &mut PgConnection, contact_id: i64) -> QueryResult<i64> {
+    Ok(
+        diesel::sql_query("SELECT count(*) AS n FROM enquiries WHERE contact_id = $1")
+            .bind::<BigInt, _>(contact_id)
+            .get_result::<N>(conn)?
+            .n,
+    )
+}
+
 /// How many enquiries each tab holds: open, mine, handling, missed, closed.
 pub struct Counts {
     pub open: i64,

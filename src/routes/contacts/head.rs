@@ -32,6 +32,8 @@ pub struct ContactHead {
     pub labels: Vec<Label>,
     pub changes: i64,
     pub shares: i64,
+    /// Enquiries, for the Activity tab's count.
+    pub activity: i64,
     pub tab: Tab,
 }
 
@@ -65,6 +67,7 @@ impl ContactHead {
             .filter(contact_shares::contact_id.eq(id))
             .count()
             .get_result(conn)?;
+        let activity = crate::models::enquiry::count_of_contact(conn, id)?;
         let name = contact.display_name();
         Ok(ContactHead {
             initials: initials(&name),
@@ -74,6 +77,7 @@ impl ContactHead {
             contact,
             changes,
             shares,
+            activity,
             tab,
         })
     }
