@@ -4,6 +4,7 @@ pub mod bulk;
 pub mod contact;
 pub mod contact_list;
 pub mod custom_field;
+pub mod engagement;
 pub mod enquiry;
 pub mod import;
 pub mod label;

@@ -32,7 +32,7 @@ pub struct ContactHead {
     pub labels: Vec<Label>,
     pub changes: i64,
     pub shares: i64,
-    /// Enquiries, for the Activity tab's count.
+    /// Enquiries and logged calls and SMS, for the Activity tab's count.
     pub activity: i64,
     pub tab: Tab,
 }
@@ -67,7 +67,8 @@ impl ContactHead {
             .filter(contact_shares::contact_id.eq(id))
             .count()
             .get_result(conn)?;
-        let activity = crate::models::enquiry::count_of_contact(conn, id)?;
+        let activity = crate::models::enquiry::count_of_contact(conn, id)?
+            + crate::models::engagement::count_of_contact(conn, id)?;
         let name = contact.display_name();
         Ok(ContactHead {
             initials: initials(&name),

@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod changes;
 pub mod create;
 pub mod delete;
+pub mod engagements;
 pub mod form;
 pub mod head;
 pub mod list;
@@ -57,6 +58,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(ownership::transfer),
         )
         .route("/contacts/{id}/notes", web::post().to(notes::add_note))
+        .route(
+            "/contacts/{id}/engagements/new",
+            web::get().to(engagements::new_engagement),
+        )
+        .route(
+            "/contacts/{id}/engagements",
+            web::post().to(engagements::log_engagement),
+        )
+        .route(
+            "/contacts/{id}/engagements/{eid}/edit",
+            web::get().to(engagements::edit_engagement),
+        )
+        .route(
+            "/contacts/{id}/engagements/{eid}/edit",
+            web::post().to(engagements::correct_engagement),
+        )
         .route(
             "/contacts/{id}/notes/{note_id}/edit",
             web::get().to(notes::edit_note_form),
