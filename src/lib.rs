@@ -10,6 +10,7 @@ pub mod error;
 pub mod export;
 pub mod hashing;
 pub mod import;
+pub mod journey;
 pub mod models;
 pub mod redis;
 pub mod routes;
@@ -65,6 +66,11 @@ pub struct AppState {
     pub open_enquiries: cache::Cached<i64>,
     /// Restricted members' set sizes, which scale their count estimates.
     pub set_sizes: models::contact_list::SetSizes,
+    /// The web journey's queue of page views to write, and its rate limits.
+    pub journey_writer: journey::Writer,
+    pub journey_limits: journey::RateLimits,
+    /// The website origins allowed to send page views.
+    pub web_origins: cache::Cached<Vec<String>>,
     /// Wakes this instance's import runner when a job is queued.
     pub import_wake: std::sync::Arc<import::job::Wake>,
     /// Cached once true: an administrator exists, so setup is never shown again.
@@ -211,8 +217,12 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
     let listen_addr = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
+    let journey_writer = journey::Writer::start(pool.clone());
     let state = web::Data::new(AppState {
         pool,
+        journey_writer,
+        journey_limits: Default::default(),
+        web_origins: cache::Cached::new(Duration::from_secs(5)),
         config,
         sessions,
         search_sample: cache::Cached::new(models::search_plan::SAMPLE_LIFETIME),

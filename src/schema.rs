@@ -278,6 +278,38 @@ diesel::table! {
         closed_at -> Nullable<Timestamptz>,
         closed_by -> Nullable<Int8>,
         last_message_at -> Timestamptz,
+        visitor_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    web_origins (id) {
+        id -> Int8,
+        origin -> Text,
+        added_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    web_visitors (visitor_id) {
+        visitor_id -> Text,
+        contact_id -> Nullable<Int8>,
+        linked_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    page_views (id) {
+        id -> Int8,
+        visitor_id -> Text,
+        contact_id -> Nullable<Int8>,
+        origin -> Text,
+        url -> Text,
+        title -> Text,
+        referrer -> Text,
+        viewed_at -> Timestamptz,
+        received_at -> Timestamptz,
     }
 }
 
@@ -366,9 +398,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_attempts,
     notes,
     ownership_transfers,
+    page_views,
     sessions,
     settings,
     staff,
     staff_avatars,
     support_submissions,
+    web_origins,
+    web_visitors,
 );

@@ -140,7 +140,13 @@ pub fn matching_contacts(
 
 /// Files the visitor's enquiry (the caller runs this in a transaction):
 /// linked to the contact their email or phone names, or to a new Lead.
-pub fn submit(conn: &mut PgConnection, v: &Visitor, message: &str) -> QueryResult<Submitted> {
+/// `web_visitor` is the website journey's visitor id, when known.
+pub fn submit(
+    conn: &mut PgConnection,
+    v: &Visitor,
+    message: &str,
+    web_visitor: Option<&str>,
+) -> QueryResult<Submitted> {
     let found = matching_contacts(conn, v.email.as_ref(), v.phone.as_ref())?;
     let (contact_id, others) = match found.split_first() {
         Some((first, rest)) => (*first, rest.to_vec()),
@@ -192,8 +198,8 @@ pub fn submit(conn: &mut PgConnection, v: &Visitor, message: &str) -> QueryResul
     };
     let token = crate::security::random_token(40);
     let enquiry_id = diesel::sql_query(
-        "INSERT INTO enquiries (contact_id, visitor_name, visitor_email, visitor_phone, token_hash, possible_duplicates) \
-         VALUES ($1, $2, $3, $4, sha256(convert_to($5, 'UTF8')), $6) RETURNING id",
+        "INSERT INTO enquiries (contact_id, visitor_name, visitor_email, visitor_phone, token_hash, possible_duplicates, visitor_id) \
+         VALUES ($1, $2, $3, $4, sha256(convert_to($5, 'UTF8')), $6, $7) RETURNING id",
     )
     .bind::<BigInt, _>(contact_id)
     .bind::<Text, _>(v.display_name())
@@ -201,6 +207,7 @@ pub fn submit(conn: &mut PgConnection, v: &Visitor, message: &str) -> QueryResul
     .bind::<Nullable<Text>, _>(v.phone.as_ref().map(Phone::as_str))
     .bind::<Text, _>(&token)
     .bind::<Array<BigInt>, _>(&others)
+    .bind::<Nullable<Text>, _>(web_visitor)
     .get_result::<Id>(conn)?
     .id;
     add_message(conn, enquiry_id, None, message)?;

@@ -7,6 +7,7 @@ pub mod custom_field;
 pub mod engagement;
 pub mod enquiry;
 pub mod import;
+pub mod journey;
 pub mod label;
 pub mod login_attempt;
 pub mod note;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod contacts;
 pub mod enquiries;
 pub mod imports;
+pub mod journey;
 pub mod me;
 pub mod staff;
 pub mod support;
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(assets::configure)
         .configure(auth::configure)
         .configure(support::configure)
+        .configure(journey::configure)
         .configure(enquiries::configure)
         // Before contacts: /contacts/export.csv is not a /contacts/{id}.
         .configure(imports::configure)

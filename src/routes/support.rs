@@ -42,6 +42,9 @@ pub struct SupportForm {
     message: String,
     /// Hidden from people; bots fill it in.
     website: String,
+    /// The website journey's visitor id, when the visitor came from a page
+    /// carrying the script.
+    visitor: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -86,12 +89,19 @@ impl SupportPage {
 pub struct FormParams {
     #[serde(default)]
     sent: String,
+    #[serde(default)]
+    visitor: String,
 }
 
 async fn show_form(session: Session, params: web::Query<FormParams>) -> SupportPage {
     SupportPage {
         layout: Layout::new(&session, None, "", "/support"),
-        form: SupportForm::default(),
+        form: SupportForm {
+            visitor: Some(params.visitor.clone())
+                .filter(|v| crate::models::journey::valid_visitor_id(v))
+                .unwrap_or_default(),
+            ..SupportForm::default()
+        },
         errors: FieldErrors::default(),
         limited: false,
         sent: !params.sent.is_empty(),
@@ -172,6 +182,8 @@ async fn send_enquiry(
         Err(errors) => return invalid(page(form, errors, false), StatusCode::UNPROCESSABLE_ENTITY),
     };
     let client = client_address(&req);
+    let visitor_id =
+        Some(form.visitor.clone()).filter(|v| crate::models::journey::valid_visitor_id(v));
     let sent = db::transaction(&state.pool, move |conn| {
         // Serialises one client's submissions, so that five at once cannot
         // all pass the count.
@@ -184,7 +196,12 @@ async fn send_enquiry(
             return Ok(None);
         }
         enquiry::record_submission(conn, &client)?;
-        Ok(Some(enquiry::submit(conn, &visitor, message.as_str())?))
+        let sent = enquiry::submit(conn, &visitor, message.as_str(), visitor_id.as_deref())?;
+        // The pages this browser viewed, before and after, are the contact's.
+        if let Some(v) = &visitor_id {
+            crate::models::journey::link_visitor(conn, v, sent.contact_id)?;
+        }
+        Ok(Some(sent))
     })
     .await?;
     let Some(sent) = sent else {

@@ -17,6 +17,7 @@ use crate::{
     models::{
         engagement,
         enquiry::{self, Status},
+        journey,
         visibility::Member,
     },
     routes::{
@@ -35,6 +36,59 @@ pub struct ActivityParams {
     enquiries_before: String,
     /// Engagement continues before `micros-id`.
     engagements_before: String,
+    /// Journey continues before `micros-id`.
+    journey_before: String,
+}
+
+/// Page views on one page of the Journey section.
+const VIEWS_PER_PAGE: i64 = 100;
+/// A pause longer than this between two page views starts a new visit.
+const VISIT_GAP_MINUTES: i64 = 30;
+
+pub struct VisitView {
+    at: String,
+    title: String,
+    url: String,
+}
+
+/// Consecutive page views, newest first, with the referrer it began from.
+pub struct Visit {
+    started: String,
+    views: Vec<VisitView>,
+    referrer: String,
+}
+
+/// Groups views (newest first) into visits, newest first.
+fn visits(views: &[crate::models::journey::View], zone: &str) -> Vec<Visit> {
+    let mut out: Vec<Visit> = Vec::new();
+    let mut newer: Option<DateTime<Utc>> = None;
+    for v in views {
+        let new_visit =
+            newer.is_none_or(|n| n - v.viewed_at > chrono::Duration::minutes(VISIT_GAP_MINUTES));
+        if new_visit {
+            out.push(Visit {
+                started: String::new(),
+                views: Vec::new(),
+                referrer: String::new(),
+            });
+        }
+        if let Some(visit) = out.last_mut() {
+            visit.views.push(VisitView {
+                at: when_in(v.viewed_at, zone),
+                title: if v.title.is_empty() {
+                    v.url.clone()
+                } else {
+                    v.title.clone()
+                },
+                url: v.url.clone(),
+            });
+            // The oldest view read so far is where the visit began.
+            visit.started = when_in(v.viewed_at, zone);
+            visit.referrer = v.referrer.clone();
+        }
+        newer = Some(v.viewed_at);
+    }
+    out
 }
 
 pub struct EngagementRow {
@@ -70,6 +124,10 @@ pub struct ActivityPage {
     more_enquiries: Option<String>,
     engagements: Vec<EngagementRow>,
     more_engagements: Option<String>,
+    visits: Vec<Visit>,
+    is_admin: bool,
+    page_views: i64,
+    more_journey: Option<String>,
     /// The contact's phones, for the empty state's links.
     can_log: bool,
 }
@@ -92,16 +150,28 @@ pub async fn show_activity(
     let member = Member::of(&me);
     let before = parse_cursor(&params.enquiries_before);
     let engagements_before = parse_cursor(&params.engagements_before);
-    let (head, mut found, mut logged, phones) = db::run(&state.pool, move |conn| {
-        let head = ContactHead::load(conn, member, id, Tab::Activity)?;
-        let found = enquiry::of_contact(conn, id, before, PER_PAGE + 1)?;
-        let logged = engagement::of_contact(conn, id, engagements_before, PER_PAGE + 1)?;
-        let phones = crate::models::contact::ContactRecord::load(conn, id)?
-            .phones
-            .len();
-        Ok((head, found, logged, phones))
-    })
-    .await?;
+    let journey_before = parse_cursor(&params.journey_before);
+    let (head, mut found, mut logged, phones, mut views, page_views) =
+        db::run(&state.pool, move |conn| {
+            let head = ContactHead::load(conn, member, id, Tab::Activity)?;
+            let found = enquiry::of_contact(conn, id, before, PER_PAGE + 1)?;
+            let logged = engagement::of_contact(conn, id, engagements_before, PER_PAGE + 1)?;
+            let phones = crate::models::contact::ContactRecord::load(conn, id)?
+                .phones
+                .len();
+            let views = journey::of_contact(conn, id, journey_before, VIEWS_PER_PAGE + 1)?;
+            let page_views = journey::count_of_contact(conn, id)?;
+            Ok((head, found, logged, phones, views, page_views))
+        })
+        .await?;
+    let more_journey = (views.len() as i64 > VIEWS_PER_PAGE).then(|| {
+        views.truncate(VIEWS_PER_PAGE as usize);
+        let last = views
+            .last()
+            .map(|v| format!("{}-{}", v.viewed_at.timestamp_micros(), v.id))
+            .unwrap_or_default();
+        format!("/contacts/{id}/activity?journey_before={last}#journey")
+    });
     let more_engagements = (logged.len() as i64 > PER_PAGE).then(|| {
         logged.truncate(PER_PAGE as usize);
         let last = logged
@@ -173,5 +243,9 @@ pub async fn show_activity(
         more_enquiries,
         engagements,
         more_engagements,
+        visits: visits(&views, &me.staff.time_zone),
+        is_admin: me.staff.is_admin(),
+        page_views,
+        more_journey,
     })
 }

@@ -32,7 +32,7 @@ pub struct ContactHead {
     pub labels: Vec<Label>,
     pub changes: i64,
     pub shares: i64,
-    /// Enquiries and logged calls and SMS, for the Activity tab's count.
+    /// Enquiries, logged calls and SMS, and page views: the Activity tab's count.
     pub activity: i64,
     pub tab: Tab,
 }
@@ -68,7 +68,8 @@ impl ContactHead {
             .count()
             .get_result(conn)?;
         let activity = crate::models::enquiry::count_of_contact(conn, id)?
-            + crate::models::engagement::count_of_contact(conn, id)?;
+            + crate::models::engagement::count_of_contact(conn, id)?
+            + crate::models::journey::count_of_contact(conn, id)?;
         let name = contact.display_name();
         Ok(ContactHead {
             initials: initials(&name),
