@@ -519,3 +519,128 @@ async fn the_activity_tab_lists_a_contacts_enquiries_newest_first() {
     assert_eq!(rest.len(), 2);
     assert!(rest.iter().all(|r| r.contains("Closed")));
 }
+
+fn panel_fields(company: &'static str, version: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("version", version),
+        ("first_name", "Known"),
+        ("last_name", "Panel"),
+        ("company", company),
+        ("email-0-kind", "work"),
+        ("email-0-email", "panel@example.com"),
+        ("phone-0-kind", "mobile"),
+        ("phone-0-country", ""),
+        ("phone-0-number", "+85291110088"),
+    ]
+}
+
+/// Opens the panel's form and posts to it; the two statuses.
+async fn try_edit(b: &Browser, id: i64, company: &'static str) -> (u16, u16) {
+    let edit = format!("/enquiries/{id}/contact");
+    let page = b.get(&format!("/enquiries/{id}")).await;
+    let get = b.get(&edit).await.status;
+    let post = b
+        .post(&edit, &page.csrf(), &panel_fields(company, "1"))
+        .await
+        .status;
+    (get, post)
+}
+
+/// The side panel follows the status table: Open, Missed and Closed let
+/// staff view the contact; Handling lets the handler (and administrators)
+/// edit it, with the contact form's rules and locking, logged as `enquiry`.
+#[actix_rt::test]
+async fn the_side_panel_edits_the_contact_only_while_handling_and_only_by_the_handler() {
+    let app = spawn_app().await;
+    let (_, admin) = app.signed_in_admin().await;
+    app.add_staff("Ann Agent", "ann@example.com", Role::Agent);
+    app.add_staff("Bob Agent", "bob@example.com", Role::Agent);
+    let ann = app.browser();
+    ann.sign_in("ann@example.com", common::PASSWORD).await;
+    let bob = app.browser();
+    bob.sign_in("bob@example.com", common::PASSWORD).await;
+    let contact = contact_with(&admin, "Panel", "panel@example.com", "+85291110088").await;
+    private_link(
+        &send(
+            &app.browser(),
+            &[
+                ("email", "panel@example.com"),
+                ("message", "Please update my company"),
+            ],
+        )
+        .await,
+    );
+    let id = app.count("SELECT id FROM enquiries");
+    let edit = format!("/enquiries/{id}/contact");
+    let fields = panel_fields;
+    let company = |app: &common::TestApp| {
+        app.count(&format!(
+            "SELECT count(*) FROM contacts WHERE id = {contact} AND company = ''"
+        ))
+    };
+    // Open: view only, for everyone.
+    let room = ann.get(&format!("/enquiries/{id}")).await;
+    assert!(room.body.contains("View only while the enquiry is Open"));
+    assert!(!room.exists(&format!("a[href='{edit}']")));
+    assert_eq!(try_edit(&ann, id, "Open Co").await, (403, 403));
+    assert_eq!(try_edit(&admin, id, "Open Co").await, (403, 403));
+    assert_eq!(company(&app), 1, "nothing changed");
+
+    // Handling by Ann: Bob views; Ann edits.
+    let page = ann.get(&format!("/enquiries/{id}")).await;
+    ann.post(&format!("/enquiries/{id}/take"), &page.csrf(), &[])
+        .await;
+    assert_eq!(try_edit(&bob, id, "Bob Co").await, (403, 403));
+    assert_eq!(company(&app), 1);
+    let room = ann.get(&format!("/enquiries/{id}")).await;
+    assert!(room.exists(&format!("a[href='{edit}']")));
+    let form = ann.get(&edit).await;
+    assert_eq!(form.status, 200);
+    assert!(
+        form.exists(&format!("main form[action='{edit}']")),
+        "the form posts back to the room's edit"
+    );
+    let res = ann.post(&edit, &form.csrf(), &fields("Ann Co", "1")).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(
+        res.location().as_deref(),
+        Some(format!("/enquiries/{id}").as_str())
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contact_changes WHERE contact_id = {contact} AND source = 'enquiry' \
+             AND field = 'Company' AND new_value = 'Ann Co'"
+        )),
+        1
+    );
+    // A stale form is refused, as on the contact's own page.
+    let stale = ann
+        .post(&edit, &form.csrf(), &fields("Stale Co", "1"))
+        .await;
+    assert_eq!(stale.status, 409);
+    // An administrator may edit a handled enquiry's contact too.
+    let page = admin.get(&edit).await;
+    assert_eq!(page.status, 200);
+
+    // Closed, and Missed: view only again.
+    let room = ann.get(&format!("/enquiries/{id}")).await;
+    ann.post(
+        &format!("/enquiries/{id}/close"),
+        &room.csrf(),
+        &[("resolution", "")],
+    )
+    .await;
+    assert_eq!(try_edit(&ann, id, "Closed Co").await, (403, 403));
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut app.conn(),
+        &format!("UPDATE enquiries SET status = 'missed' WHERE id = {id}"),
+    )
+    .expect("missed");
+    assert_eq!(try_edit(&ann, id, "Missed Co").await, (403, 403));
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contacts WHERE id = {contact} AND company = 'Ann Co'"
+        )),
+        1
+    );
+}

@@ -24,6 +24,7 @@ pub mod source {
     pub const IMPORT: &str = "import";
     pub const MERGE: &str = "merge";
     pub const BULK: &str = "bulk";
+    pub const ENQUIRY: &str = "enquiry";
 }
 
 #[derive(Queryable, Selectable, Identifiable, Clone, Debug)]

@@ -521,6 +521,33 @@ pub fn staff_reply(conn: &mut PgConnection, id: i64, member: i64, body: &str) ->
     Ok(handles)
 }
 
+/// The contact of enquiry `id` when `member` may edit it from the room: the
+/// enquiry is Handling, by them (or they are an administrator). Open, Missed
+/// and Closed enquiries only let staff view it. Locks the enquiry row when
+/// run in a transaction, so that a close or transfer waits for the save.
+pub fn editable_contact(
+    conn: &mut PgConnection,
+    id: i64,
+    member: i64,
+    admin: bool,
+) -> QueryResult<Option<i64>> {
+    #[derive(QueryableByName)]
+    struct C {
+        #[diesel(sql_type = BigInt)]
+        contact_id: i64,
+    }
+    Ok(diesel::sql_query(
+        "SELECT contact_id FROM enquiries WHERE id = $1 AND status = 'handling' \
+         AND (handler_id = $2 OR $3) FOR UPDATE",
+    )
+    .bind::<BigInt, _>(id)
+    .bind::<BigInt, _>(member)
+    .bind::<diesel::sql_types::Bool, _>(admin)
+    .get_result::<C>(conn)
+    .optional()?
+    .map(|c| c.contact_id))
+}
+
 /// The visitor writes again; a closed enquiry is reopened as Open, and a
 /// missed one stays missed (it is still waiting for someone).
 pub fn visitor_reply(conn: &mut PgConnection, id: i64, body: &str) -> QueryResult<()> {

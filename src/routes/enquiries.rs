@@ -28,7 +28,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/enquiries/{id}/take", web::post().to(take))
         .route("/enquiries/{id}/messages", web::post().to(reply))
         .route("/enquiries/{id}/close", web::post().to(close))
-        .route("/enquiries/{id}/transfer", web::post().to(transfer));
+        .route("/enquiries/{id}/transfer", web::post().to(transfer))
+        .route(
+            "/enquiries/{id}/contact",
+            web::get().to(crate::routes::contacts::update::edit_from_enquiry),
+        )
+        .route(
+            "/enquiries/{id}/contact",
+            web::post().to(crate::routes::contacts::update::update_from_enquiry),
+        );
 }
 
 const PER_PAGE: i64 = 50;
@@ -186,6 +194,12 @@ impl RoomPage {
 
     fn can_close(&self) -> bool {
         self.status() != Status::Closed && (self.handles || self.is_admin)
+    }
+
+    /// The side panel's rule: only a Handling enquiry's handler (or an
+    /// administrator) edits the contact; every other status views it.
+    fn can_edit_contact(&self) -> bool {
+        self.status() == Status::Handling && (self.handles || self.is_admin) && self.panel.is_some()
     }
 
     fn can_transfer(&self) -> bool {

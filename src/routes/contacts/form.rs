@@ -79,6 +79,8 @@ pub struct ContactFormPage {
     pub conflict: Vec<Change>,
     /// The name of the contact just saved (after "Save and create new").
     pub just_saved: Option<(i64, String)>,
+    /// Where Cancel goes when not to the contact (an enquiry's room).
+    pub back: Option<String>,
 }
 
 impl ContactFormPage {
@@ -111,6 +113,7 @@ impl ContactFormPage {
             duplicates: Vec::new(),
             conflict: Vec::new(),
             just_saved: None,
+            back: None,
         }
     }
 

@@ -26,15 +26,60 @@ fn live(rec: ContactRecord) -> Result<ContactRecord, AppError> {
     }
 }
 
+/// Where an edit comes from: the contact's own page, or the side panel of an
+/// enquiry's room (its own permission rule, its own change-log source).
+#[derive(Clone, Copy)]
+pub enum Via {
+    Contact(i64),
+    Enquiry(i64),
+}
+
+impl Via {
+    fn action(self) -> String {
+        match self {
+            Via::Contact(id) => format!("/contacts/{id}/edit"),
+            Via::Enquiry(e) => format!("/enquiries/{e}/contact"),
+        }
+    }
+
+    fn done(self, id: i64) -> String {
+        match self {
+            Via::Contact(_) => format!("/contacts/{id}"),
+            Via::Enquiry(e) => format!("/enquiries/{e}"),
+        }
+    }
+
+    fn source(self) -> &'static str {
+        match self {
+            Via::Contact(_) => source::FORM,
+            Via::Enquiry(_) => source::ENQUIRY,
+        }
+    }
+
+    /// The contact `member` may edit this way, checked on the server.
+    fn contact(self, conn: &mut diesel::PgConnection, member: Member) -> AppResult<i64> {
+        match self {
+            Via::Contact(id) => {
+                if !visibility::sees(conn, member, id)? {
+                    return Err(AppError::NotFound);
+                }
+                Ok(id)
+            }
+            Via::Enquiry(e) => crate::models::enquiry::editable_contact(conn, e, member.id, member.admin)?
+                .ok_or(AppError::Forbidden(
+                    "Only the member handling this enquiry (or an administrator) can edit its contact, and only while it is being handled.",
+                )),
+        }
+    }
+}
+
 async fn load_for_edit(
     state: &AppState,
     member: Member,
-    id: i64,
+    via: Via,
 ) -> AppResult<(ContactRecord, FormChoices)> {
     db::run(&state.pool, move |conn| {
-        if !visibility::sees(conn, member, id)? {
-            return Err(AppError::NotFound);
-        }
+        let id = via.contact(conn, member)?;
         Ok((
             live(ContactRecord::load(conn, id)?)?,
             FormChoices::load(conn)?,
@@ -47,20 +92,18 @@ async fn load_for_edit(
 /// verified rows locked.
 fn edit_page(
     me: &CurrentStaff,
+    via: Via,
     rec: &ContactRecord,
     form: ContactForm,
     choices: FormChoices,
 ) -> ContactFormPage {
     let id = rec.contact.id;
     let (_, lp, le, ls) = form_of(rec);
-    let mut page = ContactFormPage::new(
-        me,
-        Mode::Edit,
-        format!("/contacts/{id}/edit"),
-        form,
-        choices,
-    );
+    let mut page = ContactFormPage::new(me, Mode::Edit, via.action(), form, choices);
     page.contact_id = Some(id);
+    if let Via::Enquiry(e) = via {
+        page.back = Some(format!("/enquiries/{e}"));
+    }
     page.locked_phones = lp;
     page.locked_emails = le;
     page.locked_socials = ls;
@@ -72,10 +115,26 @@ pub async fn edit_contact(
     me: CurrentStaff,
     id: web::Path<i64>,
 ) -> AppResult<ContactFormPage> {
-    let id = id.into_inner();
-    let (rec, choices) = load_for_edit(&state, Member::of(&me), id).await?;
+    edit(state, me, Via::Contact(id.into_inner())).await
+}
+
+/// The contact's form in an enquiry's side panel (its own page).
+pub async fn edit_from_enquiry(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    id: web::Path<i64>,
+) -> AppResult<ContactFormPage> {
+    edit(state, me, Via::Enquiry(id.into_inner())).await
+}
+
+async fn edit(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    via: Via,
+) -> AppResult<ContactFormPage> {
+    let (rec, choices) = load_for_edit(&state, Member::of(&me), via).await?;
     let (form, ..) = form_of(&rec);
-    Ok(edit_page(&me, &rec, form, choices).with_blank_rows())
+    Ok(edit_page(&me, via, &rec, form, choices).with_blank_rows())
 }
 
 enum Saved {
@@ -90,14 +149,33 @@ pub async fn update_contact(
     id: web::Path<i64>,
     pairs: web::Form<Vec<(String, String)>>,
 ) -> FormResponse<ContactFormPage> {
-    let id = id.into_inner();
-    let pairs = pairs.into_inner();
+    save(state, me, Via::Contact(id.into_inner()), pairs.into_inner()).await
+}
+
+/// A save from an enquiry's side panel: the same rules and locking, logged
+/// with source `enquiry`.
+pub async fn update_from_enquiry(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    id: web::Path<i64>,
+    pairs: web::Form<Vec<(String, String)>>,
+) -> FormResponse<ContactFormPage> {
+    save(state, me, Via::Enquiry(id.into_inner()), pairs.into_inner()).await
+}
+
+async fn save(
+    state: web::Data<AppState>,
+    me: CurrentStaff,
+    via: Via,
+    pairs: Vec<(String, String)>,
+) -> FormResponse<ContactFormPage> {
     let mut form = ContactForm::from_pairs(&pairs);
     let confirmed = pairs
         .iter()
         .any(|(k, v)| k == "confirm_duplicates" && v == "1");
-    let (rec, choices) = load_for_edit(&state, Member::of(&me), id).await?;
-    let page = |form: ContactForm, choices: FormChoices| edit_page(&me, &rec, form, choices);
+    let (rec, choices) = load_for_edit(&state, Member::of(&me), via).await?;
+    let id = rec.contact.id;
+    let page = |form: ContactForm, choices: FormChoices| edit_page(&me, via, &rec, form, choices);
     if let Some(which) = form.add_row.take() {
         add_row(&mut form, &which);
         return invalid(page(form, choices).with_blank_rows(), StatusCode::OK);
@@ -131,8 +209,9 @@ pub async fn update_contact(
         .collect();
     let member = Member::of(&me);
     let saved = db::transaction(&state.pool, move |conn| {
-        // Again in the transaction: a share may have ended since the form.
-        if !visibility::sees(conn, member, id)? {
+        // Again in the transaction: a share may have ended, or the
+        // enquiry been closed, since the form.
+        if via.contact(conn, member)? != id {
             return Err(AppError::NotFound);
         }
         if !confirmed {
@@ -143,7 +222,7 @@ pub async fn update_contact(
             }
         }
         Ok(
-            match contact::update(conn, id, expected, &input, Some(actor), source::FORM)? {
+            match contact::update(conn, id, expected, &input, Some(actor), via.source())? {
                 UpdateOutcome::Saved { .. } => Saved::Done,
                 UpdateOutcome::Stale { changes } => Saved::Stale(changes),
             },
@@ -162,7 +241,7 @@ pub async fn update_contact(
                     display_name(&form.first_name, &form.last_name)
                 ),
             );
-            redirect(format!("/contacts/{id}"))
+            redirect(via.done(id))
         }
         Saved::Duplicates(dups) => {
             let mut p = page(form, choices);
