@@ -127,4 +127,29 @@
     });
     th.appendChild(all);
   });
+
+  // Conversations marked data-poll fetch their page again every few seconds
+  // and show new messages in place; without JavaScript the page refreshes
+  // itself (a meta refresh in <noscript>) or the reader follows its link.
+  document.querySelectorAll("[data-poll]").forEach(function (list) {
+    var every = parseInt(list.getAttribute("data-poll"), 10) * 1000 || 5000;
+    var busy = false;
+    setInterval(function () {
+      if (busy || document.hidden) { return; }
+      busy = true;
+      fetch(window.location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (res) { return res.ok ? res.text() : null; })
+        .then(function (html) {
+          if (!html) { return; }
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(list.id);
+          if (fresh && fresh.innerHTML !== list.innerHTML) {
+            list.innerHTML = fresh.innerHTML;
+            var status = document.getElementById("poll-status");
+            if (status) { status.textContent = "New messages"; }
+          }
+        })
+        .catch(function () {})
+        .then(function () { busy = false; });
+    }, every);
+  });
 })();

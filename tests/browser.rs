@@ -383,3 +383,177 @@ async fn a_contact_is_noted_pinned_shared_found_by_the_colleague_and_transferred
     d.screenshot("contacts-my-contacts").await;
     d.quit().await;
 }
+
+/// A company's website carrying the journey script, on a port of its own:
+/// a home page, a pricing page, and a link to ContactBook's support form.
+async fn test_website(contactbook: &str) -> (String, actix_web::dev::ServerHandle) {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let cb = contactbook.to_string();
+    let page = move |title: &'static str, body: &'static str| {
+        let cb = cb.clone();
+        move || {
+            let html = format!(
+                "<!doctype html><html lang=en><head><meta charset=utf-8><title>{title}</title></head>\
+                 <body><h1>{title}</h1><p>{body}</p>\
+                 <p><a href=\"/pricing\">Pricing</a> · <a href=\"{cb}/support\">Contact support</a></p>\
+                 <script src=\"{cb}/journey.js\" async></script></body></html>"
+            );
+            async move { HttpResponse::Ok().content_type("text/html").body(html) }
+        }
+    };
+    let server = HttpServer::new(move || {
+        App::new()
+            .route(
+                "/",
+                web::get().to(page("Shop home", "Welcome to the shop.")),
+            )
+            .route(
+                "/pricing",
+                web::get().to(page("Shop pricing", "Plans and prices.")),
+            )
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .expect("bind the test website");
+    let port = server.addrs()[0].port();
+    let server = server.run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    (format!("http://127.0.0.1:{port}"), handle)
+}
+
+#[actix_rt::test]
+async fn a_visitor_browses_the_website_sends_an_enquiry_and_an_agent_answers_it() {
+    let app = spawn_app().await;
+    let (_, admin) = app.signed_in_admin().await;
+    let (site, site_handle) = test_website(&app.base).await;
+    let page = admin.get("/admin/journey").await;
+    let res = admin
+        .post("/admin/journey/origins", &page.csrf(), &[("origin", &site)])
+        .await;
+    assert_eq!(res.status, 303);
+    app.add_staff(
+        "Ann Agent",
+        "ann@example.com",
+        contactbook::domain::staff::Role::Agent,
+    );
+    let ann = app.browser();
+    ann.sign_in("ann@example.com", PASSWORD).await;
+    let ann_cookie = ann.cookie("contactbook").expect("session");
+
+    // The visitor: two pages of the shop, then its link to the support form.
+    let visitor = Driver::start().await;
+    visitor.goto(&format!("{site}/")).await;
+    visitor.wait_for_text("Welcome to the shop").await;
+    visitor.click(&visitor.link("Pricing").await).await;
+    visitor.wait_for_text("Plans and prices").await;
+    // The script has tagged the support link with the visitor's id.
+    let mut tagged = None;
+    for _ in 0..50 {
+        let href = visitor
+            .attribute(&visitor.link("Contact support").await, "href")
+            .await
+            .unwrap_or_default();
+        if href.contains("visitor=") {
+            tagged = Some(href);
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        tagged.is_some(),
+        "the script adds the visitor id to the link"
+    );
+    visitor.click(&visitor.link("Contact support").await).await;
+    visitor.wait_for_text("Contact support").await;
+    visitor
+        .type_into(&visitor.field("First name").await, "Vera")
+        .await;
+    visitor
+        .type_into(&visitor.field("Email").await, "vera@example.com")
+        .await;
+    visitor
+        .type_into(
+            &visitor.field("Message").await,
+            "Is the yearly plan cheaper?",
+        )
+        .await;
+    visitor.click(&visitor.button("Send").await).await;
+    visitor.wait_for_text("your enquiry has been sent").await;
+    let private = visitor.current_url().await;
+    assert!(private.contains("/support/e/"));
+
+    // The agent: Open, take, reply.
+    let agent = Driver::start().await;
+    agent
+        .goto(&format!("{}/static/favicon.svg", app.base))
+        .await;
+    agent.add_cookie("contactbook", &ann_cookie).await;
+    agent.goto(&format!("{}/enquiries", app.base)).await;
+    agent.wait_for_text("Is the yearly plan cheaper?").await;
+    agent.wait_for_text("Open (1)").await;
+    agent.click(&agent.button("Take").await).await;
+    agent
+        .wait_for_text("You are handling this enquiry now")
+        .await;
+    agent
+        .type_into(
+            &agent.field("Reply to Vera customer").await,
+            "Yes: two months free.",
+        )
+        .await;
+    agent.click(&agent.button("Send reply").await).await;
+    agent.wait_for_text("Yes: two months free.").await;
+
+    // The visitor sees the reply without reloading, and answers.
+    visitor.wait_for_text("Yes: two months free.").await;
+    visitor
+        .type_into(&visitor.field("Write to us").await, "Great, thank you!")
+        .await;
+    visitor.click(&visitor.button("Send").await).await;
+    visitor.wait_for_text("Great, thank you!").await;
+    for width in [1280, 375] {
+        visitor.set_window_size(width, 900).await;
+        visitor
+            .screenshot(&format!("enquiry-visitor-{width}"))
+            .await;
+    }
+
+    // The agent sees the answer arrive, and closes the enquiry.
+    agent.wait_for_text("Great, thank you!").await;
+    for width in [1280, 375] {
+        agent.set_window_size(width, 900).await;
+        agent.screenshot(&format!("enquiry-room-{width}")).await;
+    }
+    agent.set_window_size(1280, 900).await;
+    agent
+        .type_into(
+            &agent.field("Resolution note (optional)").await,
+            "Explained the yearly plan",
+        )
+        .await;
+    agent.click(&agent.button("Close the enquiry").await).await;
+    agent.wait_for_text("The enquiry is closed.").await;
+
+    // The contact's Activity tab: the enquiry, and the shop's pages.
+    agent.click(&agent.link("Vera customer").await).await;
+    agent.wait_for_text("Vera customer").await;
+    agent
+        .click(&agent.find("nav.contact-tabs a[href$='/activity']").await)
+        .await;
+    agent.wait_for_text("Enquiry History (").await;
+    agent.wait_for_text("Is the yearly plan cheaper?").await;
+    agent.wait_for_text("Shop pricing").await;
+    agent.wait_for_text("Shop home").await;
+    for width in [1280, 375] {
+        agent.set_window_size(width, 900).await;
+        agent
+            .screenshot(&format!("contact-activity-journey-{width}"))
+            .await;
+    }
+    agent.click(&agent.link("Web form enquiry").await).await;
+    agent.wait_for_text("Explained the yearly plan").await;
+    visitor.quit().await;
+    agent.quit().await;
+    site_handle.stop(true).await;
+}

@@ -127,6 +127,7 @@ pub struct ActivityPage {
     visits: Vec<Visit>,
     is_admin: bool,
     page_views: i64,
+    enquiry_count: i64,
     more_journey: Option<String>,
     /// The contact's phones, for the empty state's links.
     can_log: bool,
@@ -151,7 +152,7 @@ pub async fn show_activity(
     let before = parse_cursor(&params.enquiries_before);
     let engagements_before = parse_cursor(&params.engagements_before);
     let journey_before = parse_cursor(&params.journey_before);
-    let (head, mut found, mut logged, phones, mut views, page_views) =
+    let (head, mut found, mut logged, phones, mut views, (page_views, enquiry_count)) =
         db::run(&state.pool, move |conn| {
             let head = ContactHead::load(conn, member, id, Tab::Activity)?;
             let found = enquiry::of_contact(conn, id, before, PER_PAGE + 1)?;
@@ -161,7 +162,8 @@ pub async fn show_activity(
                 .len();
             let views = journey::of_contact(conn, id, journey_before, VIEWS_PER_PAGE + 1)?;
             let page_views = journey::count_of_contact(conn, id)?;
-            Ok((head, found, logged, phones, views, page_views))
+            let enquiry_count = enquiry::count_of_contact(conn, id)?;
+            Ok((head, found, logged, phones, views, (page_views, enquiry_count)))
         })
         .await?;
     let more_journey = (views.len() as i64 > VIEWS_PER_PAGE).then(|| {
@@ -246,6 +248,7 @@ pub async fn show_activity(
         visits: visits(&views, &me.staff.time_zone),
         is_admin: me.staff.is_admin(),
         page_views,
+        enquiry_count,
         more_journey,
     })
 }
