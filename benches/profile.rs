@@ -9,14 +9,9 @@
 //! member owning 100,000 contacts and times the handover while measuring the
 //! list meanwhile. Results go to stdout; BENCHMARKS.md records them.
 
-use std::{
-    path::PathBuf,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use contactbook::{
-    db::embedded::EmbeddedPostgres, domain::password::hash_password, models::contact_list::Cursor,
-};
+use contactbook::{domain::password::hash_password, models::contact_list::Cursor};
 use diesel::{
     Connection, PgConnection, QueryableByName, RunQueryDsl, sql_query, sql_types::BigInt,
 };
@@ -32,16 +27,7 @@ fn exec(conn: &mut PgConnection, sql: &str) {
 }
 
 fn main() {
-    let n: i64 = std::env::var("BENCH_CONTACTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
-    let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
-    let data = target.join("bench-data");
-    std::fs::create_dir_all(&data).expect("data dir");
-    let pg = EmbeddedPostgres::start(&target.join("bench-pg")).expect("start PostgreSQL");
-    support::base_database(&pg, n);
-    let url = support::fresh_copy(&pg, n, "contactbook_bench_profile");
+    let (pg, url, n, data) = support::million_copy("contactbook_bench_profile");
     let mut conn = PgConnection::establish(&url).expect("connect");
     let hash = hash_password(PASSWORD).expect("hash");
     exec(

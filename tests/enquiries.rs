@@ -644,3 +644,75 @@ async fn the_side_panel_edits_the_contact_only_while_handling_and_only_by_the_ha
         1
     );
 }
+
+#[actix_rt::test]
+async fn administrators_set_when_an_open_enquiry_is_missed_and_private_links_are_not_a_flood() {
+    let app = spawn_app().await;
+    let (_, admin) = app.signed_in_admin().await;
+    let page = admin.get("/admin/settings").await;
+    assert_eq!(page.attr("#f-missed_after", "value").as_deref(), Some("15"));
+    let res = admin
+        .post(
+            "/admin/settings/enquiries",
+            &page.csrf(),
+            &[("missed_after", "0")],
+        )
+        .await;
+    assert_eq!(res.status, 422);
+    assert_eq!(
+        res.attr("#f-missed_after", "value").as_deref(),
+        Some("0"),
+        "kept"
+    );
+    assert!(res.body.contains("from 1 to 1440"));
+    let res = admin
+        .post(
+            "/admin/settings/enquiries",
+            &page.csrf(),
+            &[("missed_after", "30")],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(app.count("SELECT missed_after_minutes FROM settings"), 30);
+    // An agent may not change it.
+    app.add_staff("Ann Agent", "ann@example.com", Role::Agent);
+    let ann = app.browser();
+    ann.sign_in("ann@example.com", common::PASSWORD).await;
+    let page = ann.get("/contacts").await;
+    let res = ann
+        .post(
+            "/admin/settings/enquiries",
+            &page.csrf(),
+            &[("missed_after", "1")],
+        )
+        .await;
+    assert_eq!(res.status, 403);
+    assert_eq!(app.count("SELECT missed_after_minutes FROM settings"), 30);
+
+    // Thirty messages on a private link in ten minutes; the next is refused, kept.
+    let visitor = app.browser();
+    let link = private_link(
+        &send(
+            &visitor,
+            &[("email", "chatty@example.com"), ("message", "Hi")],
+        )
+        .await,
+    );
+    let page = visitor.get(&link).await;
+    for i in 0..30 {
+        let body = format!("message {i}");
+        assert_eq!(
+            visitor
+                .post(&link, &page.csrf(), &[("body", &body)])
+                .await
+                .status,
+            303
+        );
+    }
+    let res = visitor
+        .post(&link, &page.csrf(), &[("body", "one too many")])
+        .await;
+    assert_eq!(res.status, 429);
+    assert!(res.body.contains("one too many"));
+    assert_eq!(app.count("SELECT count(*) FROM enquiry_messages"), 31);
+}

@@ -296,6 +296,24 @@ pub fn start_app_with(url: &str, port: u16, dir: &Path, env: &[(&str, &str)]) ->
         .expect("start the app"))
 }
 
+/// The benches' common start: the private PostgreSQL, the base database of
+/// BENCH_CONTACTS contacts (a million unless set), and a fresh copy of it
+/// named `copy`. Returns the server (keep it), the copy's URL, the contact
+/// count and the directory for the app's data.
+pub fn million_copy(copy: &str) -> (EmbeddedPostgres, String, i64, std::path::PathBuf) {
+    let n: i64 = std::env::var("BENCH_CONTACTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let target = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
+    let data = target.join("bench-data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let pg = EmbeddedPostgres::start(&target.join("bench-pg")).expect("start PostgreSQL");
+    base_database(&pg, n);
+    let url = fresh_copy(&pg, n, copy);
+    (pg, url, n, data)
+}
+
 /// A fresh copy of the `n`-contact database named `name` (indexes and all,
 /// in a few seconds); its URL.
 pub fn fresh_copy(pg: &EmbeddedPostgres, n: i64, name: &str) -> String {

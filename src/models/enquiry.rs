@@ -18,6 +18,9 @@ use crate::domain::{
 /// How many enquiries one client address may send in `RATE_WINDOW_MINUTES`.
 pub const RATE_LIMIT: i64 = 5;
 pub const RATE_WINDOW_MINUTES: i64 = 10;
+/// How many messages one client address may write on private links in the
+/// same window: a conversation, not a flood.
+pub const REPLY_LIMIT: i64 = 30;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -91,15 +94,16 @@ struct N {
     n: i64,
 }
 
-/// Whether `client` has sent as many enquiries as the window allows.
-pub fn rate_limited(conn: &mut PgConnection, client: &str) -> QueryResult<bool> {
+/// Whether `client` has sent `limit` submissions in the window. Replies on
+/// private links are counted under `reply:` and the client's address.
+pub fn rate_limited(conn: &mut PgConnection, client: &str, limit: i64) -> QueryResult<bool> {
     let n: N = diesel::sql_query(format!(
         "SELECT count(*) AS n FROM support_submissions \
          WHERE client = $1 AND created_at > now() - interval '{RATE_WINDOW_MINUTES} minutes'"
     ))
     .bind::<Text, _>(client)
     .get_result(conn)?;
-    Ok(n.n >= RATE_LIMIT)
+    Ok(n.n >= limit)
 }
 
 /// Records one submission from `client`, and forgets those past the window.
@@ -628,6 +632,16 @@ pub fn mark_missed(conn: &mut PgConnection) -> QueryResult<usize> {
         }
         Ok(ids.len())
     })
+}
+
+pub fn set_missed_after_minutes(conn: &mut PgConnection, minutes: i32, by: i64) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE settings SET missed_after_minutes = $1, updated_by = $2, updated_at = now()",
+    )
+    .bind::<Integer, _>(minutes)
+    .bind::<BigInt, _>(by)
+    .execute(conn)
+    .map(drop)
 }
 
 pub fn missed_after_minutes(conn: &mut PgConnection) -> QueryResult<i32> {

@@ -192,7 +192,7 @@ async fn send_enquiry(
                 .bind::<diesel::sql_types::Text, _>(&client),
             conn,
         )?;
-        if enquiry::rate_limited(conn, &client)? {
+        if enquiry::rate_limited(conn, &client, enquiry::RATE_LIMIT)? {
             return Ok(None);
         }
         enquiry::record_submission(conn, &client)?;
@@ -315,6 +315,7 @@ pub struct VisitorMessage {
 async fn visitor_writes(
     state: web::Data<AppState>,
     session: Session,
+    req: HttpRequest,
     path: web::Path<String>,
     form: web::Form<VisitorMessage>,
 ) -> FormResponse<ConversationPage> {
@@ -335,18 +336,45 @@ async fn visitor_writes(
         }
     };
     let lookup = token.clone();
+    let client = format!("reply:{}", client_address(&req));
     let written = db::transaction(&state.pool, move |conn| {
         let Some(q) = enquiry::by_token(conn, &lookup)? else {
-            return Ok(false);
+            return Ok(None);
         };
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query("SELECT pg_advisory_xact_lock(7262010, hashtext($1))")
+                .bind::<diesel::sql_types::Text, _>(&client),
+            conn,
+        )?;
+        if enquiry::rate_limited(conn, &client, enquiry::REPLY_LIMIT)? {
+            return Ok(Some(false));
+        }
+        enquiry::record_submission(conn, &client)?;
         enquiry::visitor_reply(conn, q.id, body.as_str())?;
-        Ok(true)
+        Ok(Some(true))
     })
     .await?;
-    if !written {
-        return Err(AppError::NotFound);
+    match written {
+        None => Err(AppError::NotFound),
+        Some(false) => {
+            let page = conversation_page(
+                &state,
+                &session,
+                token,
+                form.body,
+                Some(format!(
+                    "Message: you have written {} messages in the last {} minutes, as many as we accept from one place. Please wait a few minutes; what you wrote is still here.",
+                    enquiry::REPLY_LIMIT,
+                    enquiry::RATE_WINDOW_MINUTES
+                )),
+            )
+            .await?;
+            invalid(page, StatusCode::TOO_MANY_REQUESTS)
+        }
+        Some(true) => {
+            // Writing may have reopened it.
+            state.open_enquiries.clear();
+            redirect(format!("/support/e/{token}#latest"))
+        }
     }
-    // Writing may have reopened it.
-    state.open_enquiries.clear();
-    redirect(format!("/support/e/{token}#latest"))
 }

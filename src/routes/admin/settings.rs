@@ -17,7 +17,11 @@ use crate::{
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/settings", web::get().to(show_settings))
-        .route("/admin/settings", web::post().to(save_settings));
+        .route("/admin/settings", web::post().to(save_settings))
+        .route(
+            "/admin/settings/enquiries",
+            web::post().to(save_enquiry_settings),
+        );
 }
 
 #[derive(Template, WebTemplate)]
@@ -25,14 +29,73 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct SettingsPage {
     layout: Layout,
     visibility: String,
+    /// Minutes an Open enquiry waits before it is Missed, as saved or typed.
+    missed_after: String,
+    missed_error: Option<String>,
+}
+
+async fn settings_page(
+    state: &web::Data<AppState>,
+    me: &crate::auth::CurrentStaff,
+    typed: Option<String>,
+    missed_error: Option<String>,
+) -> AppResult<SettingsPage> {
+    let (visibility, minutes) = db::run(&state.pool, |conn| {
+        Ok((
+            visibility::setting(conn)?,
+            crate::models::enquiry::missed_after_minutes(conn)?,
+        ))
+    })
+    .await?;
+    Ok(SettingsPage {
+        layout: Layout::signed_in(me, "admin", "/admin/settings"),
+        visibility,
+        missed_after: typed.unwrap_or_else(|| minutes.to_string()),
+        missed_error,
+    })
 }
 
 async fn show_settings(state: web::Data<AppState>, Admin(me): Admin) -> AppResult<SettingsPage> {
-    let visibility = db::run(&state.pool, |conn| Ok(visibility::setting(conn)?)).await?;
-    Ok(SettingsPage {
-        layout: Layout::signed_in(&me, "admin", "/admin/settings"),
-        visibility,
+    settings_page(&state, &me, None, None).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct EnquirySettingsForm {
+    missed_after: String,
+}
+
+async fn save_enquiry_settings(
+    state: web::Data<AppState>,
+    Admin(me): Admin,
+    form: web::Form<EnquirySettingsForm>,
+) -> crate::routes::FormResponse<SettingsPage> {
+    let typed = form.missed_after.trim().to_string();
+    let Some(minutes) = typed.parse::<i32>().ok().filter(|m| (1..=1440).contains(m)) else {
+        let page = settings_page(
+            &state,
+            &me,
+            Some(typed.clone()),
+            Some(format!(
+                "Minutes before Missed: {typed} is not a whole number of minutes from 1 to 1440 (a day)"
+            )),
+        )
+        .await?;
+        return crate::routes::invalid(page, actix_web::http::StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    let by = me.staff.id;
+    db::transaction(&state.pool, move |conn| {
+        Ok(crate::models::enquiry::set_missed_after_minutes(
+            conn, minutes, by,
+        )?)
     })
+    .await?;
+    flash(
+        &me.session,
+        "success",
+        format!("An Open enquiry nobody takes now becomes Missed after {minutes} minutes."),
+    );
+    crate::routes::redirect("/admin/settings")
 }
 
 #[derive(Deserialize, Default)]

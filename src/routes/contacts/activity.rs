@@ -163,7 +163,14 @@ pub async fn show_activity(
             let views = journey::of_contact(conn, id, journey_before, VIEWS_PER_PAGE + 1)?;
             let page_views = journey::count_of_contact(conn, id)?;
             let enquiry_count = enquiry::count_of_contact(conn, id)?;
-            Ok((head, found, logged, phones, views, (page_views, enquiry_count)))
+            Ok((
+                head,
+                found,
+                logged,
+                phones,
+                views,
+                (page_views, enquiry_count),
+            ))
         })
         .await?;
     let more_journey = (views.len() as i64 > VIEWS_PER_PAGE).then(|| {
