@@ -160,6 +160,16 @@ async fn bad_support_forms_keep_what_was_typed_and_bots_and_floods_are_turned_aw
     assert!(res.body.contains("at most 10000"));
     assert_eq!(app.count("SELECT count(*) FROM enquiries"), 0);
 
+    // Right-to-left text and emoji are kept as written.
+    let rtl = "مرحبا، שלום 👋";
+    let link =
+        private_link(&send(&visitor, &[("email", "rtl@example.com"), ("message", rtl)]).await);
+    assert!(visitor.get(&link).await.body.contains(rtl));
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut app.conn(),
+        "DELETE FROM enquiries; DELETE FROM support_submissions;",
+    )
+    .expect("reset");
     // The hidden field filled in: thanked, nothing kept.
     let res = send(
         &visitor,
@@ -350,6 +360,14 @@ async fn staff_take_reply_transfer_and_close_and_the_visitor_reopens() {
         1
     );
 
+    let contact = app.count(&format!("SELECT contact_id FROM enquiries WHERE id = {id}"));
+    let history = winner.get(&format!("/contacts/{contact}/activity")).await;
+    assert!(
+        history
+            .text("#enquiries .enquiry-row")
+            .contains("closed by"),
+        "who closed it stays on the history"
+    );
     // Writing to a closed enquiry reopens it as Open.
     let seen = visitor.get(&link).await;
     visitor

@@ -284,6 +284,9 @@ pub struct Enquiry {
     pub handler_id: Option<i64>,
     #[diesel(sql_type = Nullable<Text>)]
     pub handler_name: Option<String>,
+    /// Who closed it, when it is closed.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub closed_by_name: Option<String>,
     #[diesel(sql_type = Array<BigInt>)]
     pub possible_duplicates: Vec<i64>,
     #[diesel(sql_type = Text)]
@@ -306,9 +309,10 @@ impl Enquiry {
 
 const ENQUIRY_COLUMNS: &str = "q.id, q.contact_id, btrim(c.first_name || ' ' || c.last_name) AS contact_name, \
     q.channel, q.status, q.visitor_name, q.visitor_email, q.visitor_phone, q.handler_id, \
-    h.display_name AS handler_name, q.possible_duplicates, q.resolution, q.created_at, q.opened_at, q.closed_at, \
+    h.display_name AS handler_name, cb.display_name AS closed_by_name, q.possible_duplicates, q.resolution, q.created_at, q.opened_at, q.closed_at, \
     coalesce((SELECT m.body FROM enquiry_messages m WHERE m.enquiry_id = q.id ORDER BY m.id LIMIT 1), '') AS first_message \
-    FROM enquiries q JOIN contacts c ON c.id = q.contact_id LEFT JOIN staff h ON h.id = q.handler_id";
+    FROM enquiries q JOIN contacts c ON c.id = q.contact_id LEFT JOIN staff h ON h.id = q.handler_id \
+    LEFT JOIN staff cb ON cb.id = q.closed_by";
 
 pub fn load(conn: &mut PgConnection, id: i64) -> QueryResult<Option<Enquiry>> {
     diesel::sql_query(format!("SELECT {ENQUIRY_COLUMNS} WHERE q.id = $1"))

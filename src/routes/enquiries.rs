@@ -138,7 +138,7 @@ async fn list_enquiries(
             visitor: q.visitor_name.clone(),
             excerpt: excerpt(&q.first_message),
             opened: when_in(q.opened_at, &zone),
-            handler: q.handler_name.clone(),
+            handler: q.handler_name.clone().or_else(|| q.closed_by_name.clone()),
             status: q.status(),
             duplicates: q.possible_duplicates.len(),
         })
@@ -164,6 +164,9 @@ pub struct RoomLine {
 pub struct Panel {
     id: i64,
     name: String,
+    /// Type and level, as the contact's own page shows them.
+    kind: &'static str,
+    level: &'static str,
     emails: Vec<String>,
     phones: Vec<String>,
     company: String,
@@ -174,6 +177,8 @@ pub struct Panel {
 pub struct RoomPage {
     layout: Layout,
     q: Enquiry,
+    /// When it was opened, in the viewer's time zone.
+    opened: String,
     lines: Vec<RoomLine>,
     panel: Option<Panel>,
     handles: bool,
@@ -229,6 +234,8 @@ async fn room_page(
             Some(Panel {
                 id: c.contact.id,
                 name: c.contact.display_name(),
+                kind: c.contact.contact_type().label(),
+                level: c.contact.level().label(),
                 emails: c.emails.iter().map(|e| e.email.clone()).collect(),
                 phones: c.phones.iter().map(|p| p.number.clone()).collect(),
                 company: c.contact.company.clone(),
@@ -266,6 +273,7 @@ async fn room_page(
         layout: Layout::signed_in(me, "enquiries", format!("/enquiries/{id}")),
         handles: q.handler_id == Some(member.id),
         is_admin: member.admin,
+        opened: when_in(q.created_at, &me.staff.time_zone),
         q,
         lines,
         panel,

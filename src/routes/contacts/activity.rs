@@ -216,7 +216,8 @@ pub async fn show_activity(
                     flat
                 }
             },
-            handler: q.handler_name.clone(),
+            // Handling: who has it; closed: who closed it.
+            handler: q.handler_name.clone().or_else(|| q.closed_by_name.clone()),
             opened: when_in(q.created_at, zone),
             closed: q.closed_at.map(|at| when_in(at, zone)),
         })
