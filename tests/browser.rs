@@ -465,7 +465,10 @@ async fn a_visitor_browses_the_website_sends_an_enquiry_and_an_agent_answers_it(
         "the script adds the visitor id to the link"
     );
     visitor.click(&visitor.link("Contact support").await).await;
-    visitor.wait_for_text("Contact support").await;
+    visitor.wait_for_text("Tell us how we can help").await;
+    visitor.set_window_size(360, 900).await;
+    visitor.screenshot("support-form-360").await;
+    visitor.set_window_size(1280, 900).await;
     visitor
         .type_into(&visitor.field("First name").await, "Vera")
         .await;
@@ -492,6 +495,11 @@ async fn a_visitor_browses_the_website_sends_an_enquiry_and_an_agent_answers_it(
     agent.goto(&format!("{}/enquiries", app.base)).await;
     agent.wait_for_text("Is the yearly plan cheaper?").await;
     agent.wait_for_text("Open (1)").await;
+    for width in [1280, 360] {
+        agent.set_window_size(width, 900).await;
+        agent.screenshot(&format!("enquiries-open-{width}")).await;
+    }
+    agent.set_window_size(1280, 900).await;
     agent.click(&agent.button("Take").await).await;
     agent
         .wait_for_text("You are handling this enquiry now")
