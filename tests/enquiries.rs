@@ -734,3 +734,46 @@ async fn administrators_set_when_an_open_enquiry_is_missed_and_private_links_are
     assert!(res.body.contains("one too many"));
     assert_eq!(app.count("SELECT count(*) FROM enquiry_messages"), 31);
 }
+
+/// A contact with enquiries, calls and page views can still be deleted for
+/// good from the trash; its activity goes with it.
+#[actix_rt::test]
+async fn purging_a_contact_takes_its_activity_with_it() {
+    let app = spawn_app().await;
+    let (_, admin) = app.signed_in_admin().await;
+    let id = contact_with(&admin, "Gone", "gone@example.com", "+85291110099").await;
+    private_link(
+        &send(
+            &app.browser(),
+            &[("email", "gone@example.com"), ("message", "Delete me")],
+        )
+        .await,
+    );
+    let form = admin.get(&format!("/contacts/{id}/engagements/new")).await;
+    admin
+        .post(
+            &format!("/contacts/{id}/engagements"),
+            &form.csrf(),
+            &[
+                ("kind", "call"),
+                ("number", "+85291110099"),
+                ("outcome", "answered"),
+            ],
+        )
+        .await;
+    let confirm = admin.get(&format!("/contacts/{id}/delete")).await;
+    admin
+        .post(&format!("/contacts/{id}/delete"), &confirm.csrf(), &[])
+        .await;
+    let res = admin
+        .post(&format!("/contacts/{id}/purge"), &confirm.csrf(), &[])
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM contacts WHERE id = {id}")),
+        0
+    );
+    assert_eq!(app.count("SELECT count(*) FROM enquiries"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM enquiry_messages"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM engagements"), 0);
+}
