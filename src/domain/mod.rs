@@ -43,6 +43,7 @@ macro_rules! text_enum {
 pub mod birth_date;
 pub mod contact;
 pub mod country;
+pub mod duplicate;
 pub mod email;
 pub mod language;
 pub mod note;
