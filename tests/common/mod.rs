@@ -52,11 +52,26 @@ fn pg_server() -> &'static PgServer {
     static SERVER: OnceLock<PgServer> = OnceLock::new();
     SERVER.get_or_init(|| match std::env::var("TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => PgServer::External(url),
-        _ => PgServer::Embedded(
-            EmbeddedPostgres::start(&target_dir().join("test-pg"))
-                .expect("start the test PostgreSQL"),
-        ),
+        _ => PgServer::Embedded(stable_embedded()),
     })
+}
+
+/// The test cluster, started or adopted. Test binaries run one after the
+/// other, and the server the previous one started stops when that process
+/// exits (its parent-death signal): a binary starting in that moment can
+/// adopt a server that is about to go. So an adopted server must still
+/// answer a moment later, else it is waited out and started afresh.
+fn stable_embedded() -> EmbeddedPostgres {
+    let dir = target_dir().join("test-pg");
+    for _ in 0..20 {
+        let pg = EmbeddedPostgres::start(&dir).expect("start the test PostgreSQL");
+        std::thread::sleep(Duration::from_millis(300));
+        if PgConnection::establish(&pg.url("postgres")).is_ok() {
+            return pg;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("the test PostgreSQL in {} never stayed up", dir.display());
 }
 
 /// A name for this test binary usable inside database names.
