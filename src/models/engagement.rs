@@ -149,35 +149,16 @@ pub fn of_contact(
     before: Option<(DateTime<Utc>, i64)>,
     limit: i64,
 ) -> QueryResult<Vec<Engagement>> {
-    let mut sql = format!("SELECT {COLUMNS} WHERE g.contact_id = $1");
-    if before.is_some() {
-        sql.push_str(" AND (g.created_at, g.id) < ($2, $3)");
-    }
-    sql.push_str(&format!(
-        " ORDER BY g.created_at DESC, g.id DESC LIMIT {limit}"
-    ));
-    let query = diesel::sql_query(sql)
-        .into_boxed()
-        .bind::<BigInt, _>(contact_id);
-    match before {
-        Some((at, id)) => query
-            .bind::<Timestamptz, _>(at)
-            .bind::<BigInt, _>(id)
-            .load(conn),
-        None => query.load(conn),
-    }
+    super::newest_of_contact(
+        conn,
+        &format!("SELECT {COLUMNS} WHERE g.contact_id = $1"),
+        ("g.created_at", "g.id"),
+        contact_id,
+        before,
+        limit,
+    )
 }
 
 pub fn count_of_contact(conn: &mut PgConnection, contact_id: i64) -> QueryResult<i64> {
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    Ok(
-        diesel::sql_query("SELECT count(*) AS n FROM engagements WHERE contact_id = $1")
-            .bind::<BigInt, _>(contact_id)
-            .get_result::<N>(conn)?
-            .n,
-    )
+    super::count_of_contact(conn, "engagements", contact_id)
 }

@@ -96,7 +96,7 @@ struct N {
 
 /// Whether `client` has sent `limit` submissions in the window. Replies on
 /// private links are counted under `reply:` and the client's address.
-pub fn rate_limited(conn: &mut PgConnection, client: &str, limit: i64) -> QueryResult<bool> {
+fn rate_limited(conn: &mut PgConnection, client: &str, limit: i64) -> QueryResult<bool> {
     let n: N = diesel::sql_query(format!(
         "SELECT count(*) AS n FROM support_submissions \
          WHERE client = $1 AND created_at > now() - interval '{RATE_WINDOW_MINUTES} minutes'"
@@ -106,8 +106,23 @@ pub fn rate_limited(conn: &mut PgConnection, client: &str, limit: i64) -> QueryR
     Ok(n.n >= limit)
 }
 
+/// Counts one submission from `client` unless it has sent `limit` in the
+/// window (then false, nothing counted). Serialised per client by an
+/// advisory lock held to the end of the caller's transaction, so that many
+/// at once cannot all pass the count.
+pub fn admit(conn: &mut PgConnection, client: &str, limit: i64) -> QueryResult<bool> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(7262010, hashtext($1))")
+        .bind::<Text, _>(client)
+        .execute(conn)?;
+    if rate_limited(conn, client, limit)? {
+        return Ok(false);
+    }
+    record_submission(conn, client)?;
+    Ok(true)
+}
+
 /// Records one submission from `client`, and forgets those past the window.
-pub fn record_submission(conn: &mut PgConnection, client: &str) -> QueryResult<()> {
+fn record_submission(conn: &mut PgConnection, client: &str) -> QueryResult<()> {
     diesel::sql_query("INSERT INTO support_submissions (client) VALUES ($1)")
         .bind::<Text, _>(client)
         .execute(conn)?;
@@ -393,39 +408,25 @@ pub fn list(
     query.load(conn)
 }
 
-/// A contact's enquiries, newest first, after `before` (created at, id).
+/// A contact's enquiries, newest first, before (created at, id).
 pub fn of_contact(
     conn: &mut PgConnection,
     contact_id: i64,
     before: Option<(DateTime<Utc>, i64)>,
     limit: i64,
 ) -> QueryResult<Vec<Enquiry>> {
-    let mut sql = format!("SELECT {ENQUIRY_COLUMNS} WHERE q.contact_id = $1");
-    if before.is_some() {
-        sql.push_str(" AND (q.created_at, q.id) < ($2, $3)");
-    }
-    sql.push_str(&format!(
-        " ORDER BY q.created_at DESC, q.id DESC LIMIT {limit}"
-    ));
-    let query = diesel::sql_query(sql)
-        .into_boxed()
-        .bind::<BigInt, _>(contact_id);
-    match before {
-        Some((at, id)) => query
-            .bind::<Timestamptz, _>(at)
-            .bind::<BigInt, _>(id)
-            .load(conn),
-        None => query.load(conn),
-    }
+    super::newest_of_contact(
+        conn,
+        &format!("SELECT {ENQUIRY_COLUMNS} WHERE q.contact_id = $1"),
+        ("q.created_at", "q.id"),
+        contact_id,
+        before,
+        limit,
+    )
 }
 
 pub fn count_of_contact(conn: &mut PgConnection, contact_id: i64) -> QueryResult<i64> {
-    Ok(
-        diesel::sql_query("SELECT count(*) AS n FROM enquiries WHERE contact_id = $1")
-            .bind::<BigInt, _>(contact_id)
-            .get_result::<N>(conn)?
-            .n,
-    )
+    super::count_of_contact(conn, "enquiries", contact_id)
 }
 
 /// How many enquiries each tab holds: open, mine, handling, missed, closed.

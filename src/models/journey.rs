@@ -140,37 +140,18 @@ pub fn of_contact(
     before: Option<(DateTime<Utc>, i64)>,
     limit: i64,
 ) -> QueryResult<Vec<View>> {
-    let mut sql =
-        "SELECT id, url, title, referrer, viewed_at FROM page_views WHERE contact_id = $1"
-            .to_string();
-    if before.is_some() {
-        sql.push_str(" AND (viewed_at, id) < ($2, $3)");
-    }
-    sql.push_str(&format!(" ORDER BY viewed_at DESC, id DESC LIMIT {limit}"));
-    let query = diesel::sql_query(sql)
-        .into_boxed()
-        .bind::<BigInt, _>(contact_id);
-    match before {
-        Some((at, id)) => query
-            .bind::<Timestamptz, _>(at)
-            .bind::<BigInt, _>(id)
-            .load(conn),
-        None => query.load(conn),
-    }
+    super::newest_of_contact(
+        conn,
+        "SELECT id, url, title, referrer, viewed_at FROM page_views WHERE contact_id = $1",
+        ("viewed_at", "id"),
+        contact_id,
+        before,
+        limit,
+    )
 }
 
 pub fn count_of_contact(conn: &mut PgConnection, contact_id: i64) -> QueryResult<i64> {
-    #[derive(QueryableByName)]
-    struct N {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    Ok(
-        diesel::sql_query("SELECT count(*) AS n FROM page_views WHERE contact_id = $1")
-            .bind::<BigInt, _>(contact_id)
-            .get_result::<N>(conn)?
-            .n,
-    )
+    super::count_of_contact(conn, "page_views", contact_id)
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 use actix_web::{http::StatusCode, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::{
@@ -19,7 +18,9 @@ use crate::{
         staff::Staff,
         visibility::{self, Member},
     },
-    routes::{FormResponse, Layout, invalid, redirect, when_in},
+    routes::{
+        FormResponse, Layout, excerpt, invalid, next_page, parse_time_cursor, redirect, when_in,
+    },
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -82,27 +83,6 @@ impl ListPage {
     }
 }
 
-fn cursor(q: &Enquiry) -> String {
-    format!("{}-{}", q.opened_at.timestamp_micros(), q.id)
-}
-
-fn parse_cursor(s: &str) -> Option<(DateTime<Utc>, i64)> {
-    let (micros, id) = s.split_once('-')?;
-    Some((
-        DateTime::<Utc>::from_timestamp_micros(micros.parse().ok()?)?,
-        id.parse().ok()?,
-    ))
-}
-
-fn excerpt(text: &str) -> String {
-    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > 140 {
-        format!("{}…", flat.chars().take(139).collect::<String>())
-    } else {
-        flat
-    }
-}
-
 async fn list_enquiries(
     state: web::Data<AppState>,
     me: CurrentStaff,
@@ -116,7 +96,7 @@ async fn list_enquiries(
         "closed" => ("closed", Tab::Closed),
         _ => ("open", Tab::Open),
     };
-    let after = parse_cursor(&params.after);
+    let after = parse_time_cursor(&params.after);
     let (counts, mut found) = db::run(&state.pool, move |conn| {
         enquiry::mark_missed(conn)?;
         Ok((
@@ -125,18 +105,15 @@ async fn list_enquiries(
         ))
     })
     .await?;
-    let next_url = (found.len() as i64 > PER_PAGE).then(|| {
-        found.truncate(PER_PAGE as usize);
-        let last = found.last().map(cursor).unwrap_or_default();
-        format!("/enquiries?tab={key}&after={last}")
-    });
+    let next_url = next_page(&mut found, PER_PAGE, |q| (q.opened_at, q.id))
+        .map(|last| format!("/enquiries?tab={key}&after={last}"));
     let zone = me.staff.time_zone.clone();
     let rows = found
         .iter()
         .map(|q| Row {
             id: q.id,
             visitor: q.visitor_name.clone(),
-            excerpt: excerpt(&q.first_message),
+            excerpt: excerpt(&q.first_message, 140),
             opened: when_in(q.opened_at, &zone),
             handler: q.handler_name.clone().or_else(|| q.closed_by_name.clone()),
             status: q.status(),

@@ -115,6 +115,47 @@ pub fn when_in(at: chrono::DateTime<chrono::Utc>, zone: &str) -> String {
         .to_string()
 }
 
+/// A keyset position in a list ordered by time, as it travels in a URL:
+/// `microseconds-id`.
+pub fn time_cursor(at: chrono::DateTime<chrono::Utc>, id: i64) -> String {
+    format!("{}-{id}", at.timestamp_micros())
+}
+
+pub fn parse_time_cursor(s: &str) -> Option<(chrono::DateTime<chrono::Utc>, i64)> {
+    let (micros, id) = s.split_once('-')?;
+    Some((
+        chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        id.parse().ok()?,
+    ))
+}
+
+/// Cuts `rows` (fetched one beyond `per_page`) to a page; the cursor of its
+/// last row when there is a next page.
+pub fn next_page<T>(
+    rows: &mut Vec<T>,
+    per_page: i64,
+    key: impl Fn(&T) -> (chrono::DateTime<chrono::Utc>, i64),
+) -> Option<String> {
+    if rows.len() as i64 <= per_page {
+        return None;
+    }
+    rows.truncate(per_page as usize);
+    rows.last().map(|r| {
+        let (at, id) = key(r);
+        time_cursor(at, id)
+    })
+}
+
+/// A text on one line, cut to `max` characters with an ellipsis.
+pub fn excerpt(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > max {
+        format!("{}…", flat.chars().take(max - 1).collect::<String>())
+    } else {
+        flat
+    }
+}
+
 /// The signed-in member as the page header shows them.
 pub struct Me {
     pub id: i64,

@@ -185,17 +185,9 @@ async fn send_enquiry(
     let visitor_id =
         Some(form.visitor.clone()).filter(|v| crate::models::journey::valid_visitor_id(v));
     let sent = db::transaction(&state.pool, move |conn| {
-        // Serialises one client's submissions, so that five at once cannot
-        // all pass the count.
-        diesel::RunQueryDsl::execute(
-            diesel::sql_query("SELECT pg_advisory_xact_lock(7262010, hashtext($1))")
-                .bind::<diesel::sql_types::Text, _>(&client),
-            conn,
-        )?;
-        if enquiry::rate_limited(conn, &client, enquiry::RATE_LIMIT)? {
+        if !enquiry::admit(conn, &client, enquiry::RATE_LIMIT)? {
             return Ok(None);
         }
-        enquiry::record_submission(conn, &client)?;
         let sent = enquiry::submit(conn, &visitor, message.as_str(), visitor_id.as_deref())?;
         // The pages this browser viewed, before and after, are the contact's.
         if let Some(v) = &visitor_id {
@@ -341,15 +333,9 @@ async fn visitor_writes(
         let Some(q) = enquiry::by_token(conn, &lookup)? else {
             return Ok(None);
         };
-        diesel::RunQueryDsl::execute(
-            diesel::sql_query("SELECT pg_advisory_xact_lock(7262010, hashtext($1))")
-                .bind::<diesel::sql_types::Text, _>(&client),
-            conn,
-        )?;
-        if enquiry::rate_limited(conn, &client, enquiry::REPLY_LIMIT)? {
+        if !enquiry::admit(conn, &client, enquiry::REPLY_LIMIT)? {
             return Ok(Some(false));
         }
-        enquiry::record_submission(conn, &client)?;
         enquiry::visitor_reply(conn, q.id, body.as_str())?;
         Ok(Some(true))
     })

@@ -22,8 +22,11 @@ use crate::{
     },
     routes::{
         Layout,
-        contacts::head::{ContactHead, Tab},
-        when_in,
+        contacts::{
+            engagements::format_duration,
+            head::{ContactHead, Tab},
+        },
+        excerpt, next_page, parse_time_cursor, when_in,
     },
 };
 
@@ -126,19 +129,9 @@ pub struct ActivityPage {
     more_engagements: Option<String>,
     visits: Vec<Visit>,
     is_admin: bool,
-    page_views: i64,
-    enquiry_count: i64,
     more_journey: Option<String>,
     /// The contact's phones, for the empty state's links.
     can_log: bool,
-}
-
-fn parse_cursor(s: &str) -> Option<(DateTime<Utc>, i64)> {
-    let (micros, id) = s.split_once('-')?;
-    Some((
-        DateTime::<Utc>::from_timestamp_micros(micros.parse().ok()?)?,
-        id.parse().ok()?,
-    ))
 }
 
 pub async fn show_activity(
@@ -149,54 +142,25 @@ pub async fn show_activity(
 ) -> AppResult<ActivityPage> {
     let id = id.into_inner();
     let member = Member::of(&me);
-    let before = parse_cursor(&params.enquiries_before);
-    let engagements_before = parse_cursor(&params.engagements_before);
-    let journey_before = parse_cursor(&params.journey_before);
-    let (head, mut found, mut logged, phones, mut views, (page_views, enquiry_count)) =
-        db::run(&state.pool, move |conn| {
-            let head = ContactHead::load(conn, member, id, Tab::Activity)?;
-            let found = enquiry::of_contact(conn, id, before, PER_PAGE + 1)?;
-            let logged = engagement::of_contact(conn, id, engagements_before, PER_PAGE + 1)?;
-            let phones = crate::models::contact::ContactRecord::load(conn, id)?
-                .phones
-                .len();
-            let views = journey::of_contact(conn, id, journey_before, VIEWS_PER_PAGE + 1)?;
-            let page_views = journey::count_of_contact(conn, id)?;
-            let enquiry_count = enquiry::count_of_contact(conn, id)?;
-            Ok((
-                head,
-                found,
-                logged,
-                phones,
-                views,
-                (page_views, enquiry_count),
-            ))
-        })
-        .await?;
-    let more_journey = (views.len() as i64 > VIEWS_PER_PAGE).then(|| {
-        views.truncate(VIEWS_PER_PAGE as usize);
-        let last = views
-            .last()
-            .map(|v| format!("{}-{}", v.viewed_at.timestamp_micros(), v.id))
-            .unwrap_or_default();
-        format!("/contacts/{id}/activity?journey_before={last}#journey")
-    });
-    let more_engagements = (logged.len() as i64 > PER_PAGE).then(|| {
-        logged.truncate(PER_PAGE as usize);
-        let last = logged
-            .last()
-            .map(|g| format!("{}-{}", g.created_at.timestamp_micros(), g.id))
-            .unwrap_or_default();
-        format!("/contacts/{id}/activity?engagements_before={last}#engagement")
-    });
-    let more_enquiries = (found.len() as i64 > PER_PAGE).then(|| {
-        found.truncate(PER_PAGE as usize);
-        let last = found
-            .last()
-            .map(|q| format!("{}-{}", q.created_at.timestamp_micros(), q.id))
-            .unwrap_or_default();
-        format!("/contacts/{id}/activity?enquiries_before={last}#enquiries")
-    });
+    let before = parse_time_cursor(&params.enquiries_before);
+    let engagements_before = parse_time_cursor(&params.engagements_before);
+    let journey_before = parse_time_cursor(&params.journey_before);
+    let (head, mut found, mut logged, phones, mut views) = db::run(&state.pool, move |conn| {
+        let head = ContactHead::load(conn, member, id, Tab::Activity)?;
+        let found = enquiry::of_contact(conn, id, before, PER_PAGE + 1)?;
+        let logged = engagement::of_contact(conn, id, engagements_before, PER_PAGE + 1)?;
+        let phones = crate::models::count_of_contact(conn, "contact_phones", id)?;
+        let views = journey::of_contact(conn, id, journey_before, VIEWS_PER_PAGE + 1)?;
+        Ok((head, found, logged, phones, views))
+    })
+    .await?;
+    let here = format!("/contacts/{id}/activity");
+    let more_journey = next_page(&mut views, VIEWS_PER_PAGE, |v| (v.viewed_at, v.id))
+        .map(|last| format!("{here}?journey_before={last}#journey"));
+    let more_engagements = next_page(&mut logged, PER_PAGE, |g| (g.created_at, g.id))
+        .map(|last| format!("{here}?engagements_before={last}#engagement"));
+    let more_enquiries = next_page(&mut found, PER_PAGE, |q| (q.created_at, q.id))
+        .map(|last| format!("{here}?enquiries_before={last}#enquiries"));
     let zone = &me.staff.time_zone;
     let enquiries = found
         .iter()
@@ -204,18 +168,7 @@ pub async fn show_activity(
             id: q.id,
             status: q.status(),
             channel: "Web form",
-            excerpt: {
-                let flat = q
-                    .first_message
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                if flat.chars().count() > 160 {
-                    format!("{}…", flat.chars().take(159).collect::<String>())
-                } else {
-                    flat
-                }
-            },
+            excerpt: excerpt(&q.first_message, 160),
             // Handling: who has it; closed: who closed it.
             handler: q.handler_name.clone().or_else(|| q.closed_by_name.clone()),
             opened: when_in(q.created_at, zone),
@@ -230,13 +183,7 @@ pub async fn show_activity(
             what: if g.kind == "sms" { "SMS" } else { "Call" },
             number: g.number.clone(),
             outcome: engagement::outcome_label(&g.outcome),
-            duration: g.duration_seconds.map(|s| {
-                if s >= 3600 {
-                    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-                } else {
-                    format!("{}:{:02}", s / 60, s % 60)
-                }
-            }),
+            duration: g.duration_seconds.map(|s| format_duration(Some(s))),
             body: g.body.clone(),
             note: g.note.clone(),
             who: g.staff_name.clone(),
@@ -246,7 +193,7 @@ pub async fn show_activity(
         })
         .collect();
     Ok(ActivityPage {
-        layout: Layout::signed_in(&me, "contacts", format!("/contacts/{id}/activity")),
+        layout: Layout::signed_in(&me, "contacts", here),
         can_log: phones > 0 && head.is_live(),
         head,
         enquiries,
@@ -255,8 +202,6 @@ pub async fn show_activity(
         more_engagements,
         visits: visits(&views, &me.staff.time_zone),
         is_admin: me.staff.is_admin(),
-        page_views,
-        enquiry_count,
         more_journey,
     })
 }

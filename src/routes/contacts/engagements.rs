@@ -113,7 +113,7 @@ fn parse_duration(raw: &str) -> Result<Option<i32>, String> {
     Ok(Some(seconds as i32))
 }
 
-fn format_duration(seconds: Option<i32>) -> String {
+pub fn format_duration(seconds: Option<i32>) -> String {
     match seconds {
         Some(s) if s >= 3600 => format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60),
         Some(s) => format!("{}:{:02}", s / 60, s % 60),
@@ -217,6 +217,21 @@ async fn contact_of(
     Ok((head.name, phones))
 }
 
+/// The contact as `contact_of` gives it, and its logged entry `eid`.
+async fn entry_of(
+    state: &web::Data<AppState>,
+    me: &CurrentStaff,
+    id: i64,
+    eid: i64,
+) -> AppResult<(String, Vec<String>, engagement::Engagement)> {
+    let (name, phones) = contact_of(state, me, id).await?;
+    let found = db::run(&state.pool, move |conn| {
+        Ok(engagement::load(conn, eid, id)?)
+    })
+    .await?;
+    Ok((name, phones, found.ok_or(AppError::NotFound)?))
+}
+
 fn page(
     me: &CurrentStaff,
     contact_id: i64,
@@ -316,14 +331,7 @@ pub async fn edit_engagement(
     path: web::Path<(i64, i64)>,
 ) -> AppResult<LogPage> {
     let (id, eid) = path.into_inner();
-    let (name, phones) = contact_of(&state, &me, id).await?;
-    let found = db::run(&state.pool, move |conn| {
-        Ok(engagement::load(conn, eid, id)?)
-    })
-    .await?;
-    let Some(g) = found else {
-        return Err(AppError::NotFound);
-    };
+    let (name, phones, g) = entry_of(&state, &me, id, eid).await?;
     if !g.correctable_by(me.staff.id, chrono::Utc::now()) {
         return Err(AppError::Forbidden(
             "Only its author can correct a logged call or SMS, and only for 24 hours.",
@@ -356,15 +364,8 @@ pub async fn correct_engagement(
 ) -> FormResponse<LogPage> {
     let (id, eid) = path.into_inner();
     let mut form = form.into_inner();
-    let (name, phones) = contact_of(&state, &me, id).await?;
+    let (name, phones, g) = entry_of(&state, &me, id, eid).await?;
     // The kind is the entry's own, whatever the form says.
-    let found = db::run(&state.pool, move |conn| {
-        Ok(engagement::load(conn, eid, id)?)
-    })
-    .await?;
-    let Some(g) = found else {
-        return Err(AppError::NotFound);
-    };
     form.kind = g.kind.clone();
     let input = match parse(&form, &phones) {
         Ok(i) => i,

@@ -32,8 +32,11 @@ pub struct ContactHead {
     pub labels: Vec<Label>,
     pub changes: i64,
     pub shares: i64,
-    /// Enquiries, logged calls and SMS, and page views: the Activity tab's count.
-    pub activity: i64,
+    /// What the Activity tab holds: enquiries, logged calls and SMS, page
+    /// views (its sections show them too).
+    pub enquiries: i64,
+    pub engagements: i64,
+    pub page_views: i64,
     pub tab: Tab,
 }
 
@@ -67,9 +70,9 @@ impl ContactHead {
             .filter(contact_shares::contact_id.eq(id))
             .count()
             .get_result(conn)?;
-        let activity = crate::models::enquiry::count_of_contact(conn, id)?
-            + crate::models::engagement::count_of_contact(conn, id)?
-            + crate::models::journey::count_of_contact(conn, id)?;
+        let enquiries = crate::models::enquiry::count_of_contact(conn, id)?;
+        let engagements = crate::models::engagement::count_of_contact(conn, id)?;
+        let page_views = crate::models::journey::count_of_contact(conn, id)?;
         let name = contact.display_name();
         Ok(ContactHead {
             initials: initials(&name),
@@ -79,13 +82,20 @@ impl ContactHead {
             contact,
             changes,
             shares,
-            activity,
+            enquiries,
+            engagements,
+            page_views,
             tab,
         })
     }
 
     pub fn id(&self) -> i64 {
         self.contact.id
+    }
+
+    /// The Activity tab's count.
+    pub fn activity(&self) -> i64 {
+        self.enquiries + self.engagements + self.page_views
     }
 
     pub fn is_live(&self) -> bool {
