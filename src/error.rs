@@ -18,6 +18,8 @@ pub enum AppError {
     SignInRequired {
         next: String,
     },
+    /// What was asked for lives elsewhere now (a merged contact's page).
+    SeeOther(String),
     BadRequest(String),
     PayloadTooLarge(String),
     /// No database connection was free in time.
@@ -47,6 +49,7 @@ impl AppError {
             AppError::NotFound => AppError::NotFound,
             AppError::Forbidden(w) => AppError::Forbidden(w),
             AppError::SignInRequired { next } => AppError::SignInRequired { next: next.clone() },
+            AppError::SeeOther(to) => AppError::SeeOther(to.clone()),
             AppError::BadRequest(m) => AppError::BadRequest(m.clone()),
             AppError::PayloadTooLarge(m) => AppError::PayloadTooLarge(m.clone()),
             AppError::Unavailable(m) => AppError::Unavailable(m.clone()),
@@ -64,6 +67,7 @@ impl std::fmt::Display for AppError {
             AppError::NotFound => f.write_str("not found"),
             AppError::Forbidden(why) => write!(f, "forbidden: {why}"),
             AppError::SignInRequired { .. } => f.write_str("sign-in required"),
+            AppError::SeeOther(to) => write!(f, "see {to}"),
             AppError::BadRequest(m) => write!(f, "bad request: {m}"),
             AppError::PayloadTooLarge(m) => write!(f, "payload too large: {m}"),
             AppError::Unavailable(m) => write!(f, "unavailable: {m}"),
@@ -122,7 +126,7 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::SignInRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::SignInRequired { .. } | AppError::SeeOther(_) => StatusCode::SEE_OTHER,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -139,6 +143,11 @@ impl ResponseError for AppError {
             };
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location))
+                .finish();
+        }
+        if let AppError::SeeOther(to) = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, to.as_str()))
                 .finish();
         }
         let status = self.status_code();
@@ -162,6 +171,7 @@ impl ResponseError for AppError {
                 Some(reference.as_str()),
             ),
             AppError::SignInRequired { .. } => ("Sign-in required", "", None),
+            AppError::SeeOther(_) => ("Moved", "", None),
         };
         let page = ErrorPage {
             status: status.as_u16(),

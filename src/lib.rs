@@ -240,6 +240,8 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
         state.import_wake.clone(),
     );
 
+    models::duplicates::spawn_scanner(std::sync::Arc::downgrade(&state.clone().into_inner()));
+
     spawn_housekeeping(state.clone());
 
     let server = HttpServer::new(move || {

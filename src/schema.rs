@@ -12,6 +12,30 @@ diesel::table! {
         new_value -> Nullable<Text>,
         version -> Int4,
         changed_at -> Timestamptz,
+        merge_id -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    merges (id) {
+        id -> Int8,
+        kept_id -> Int8,
+        merged_ids -> Array<Int8>,
+        staff_id -> Nullable<Int8>,
+        journal -> Text,
+        created_at -> Timestamptz,
+        undone_at -> Nullable<Timestamptz>,
+        undone_by -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    merge_moves (merge_id, source_id, kind) {
+        merge_id -> Int8,
+        source_id -> Int8,
+        kind -> Text,
+        ids -> Array<Int8>,
+        keys -> Array<Text>,
     }
 }
 
@@ -396,6 +420,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     imports,
     labels,
     login_attempts,
+    merge_moves,
+    merges,
     notes,
     ownership_transfers,
     page_views,

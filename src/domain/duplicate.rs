@@ -30,7 +30,9 @@ const W_PHONE: f64 = 0.9;
 const W_MESSAGING: f64 = 0.9;
 const W_NAME_COMPANY: f64 = 0.7;
 const W_NAME_EMAIL_DOMAIN: f64 = 0.65;
-const W_NAME_CITY: f64 = 0.6;
+/// Below `MIN_SCORE` on purpose: in a city of millions namesakes are
+/// common, so a similar name in the same city only adds to other evidence.
+const W_NAME_CITY: f64 = 0.5;
 
 /// A contact as the rules see it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -217,7 +219,7 @@ fn email_domain(e: &str) -> Option<String> {
 }
 
 /// Free-mail domains say nothing about where someone works.
-fn is_free_mail(domain: &str) -> bool {
+pub fn is_free_mail(domain: &str) -> bool {
     matches!(
         domain,
         "gmail.com"
@@ -386,6 +388,16 @@ mod tests {
         c.emails = vec!["jon@acme.hk".into()];
         d.emails = vec!["j.smith@acme.hk".into()];
         assert!(compare(&c, &d, alone).is_some());
+        // The same city alone is not enough; with a domain it adds up.
+        let mut e = person("Jon", "Smith");
+        let mut f = person("Jon", "Smith");
+        e.city = "London".into();
+        f.city = "london".into();
+        assert_eq!(compare(&e, &f, alone), None);
+        e.emails = c.emails.clone();
+        f.emails = d.emails.clone();
+        let both = compare(&e, &f, alone).expect("domain and city");
+        assert_eq!(both.reasons.len(), 2);
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub mod country;
 pub mod duplicate;
 pub mod email;
 pub mod language;
+pub mod merge;
 pub mod note;
 pub mod password;
 pub mod phone;

@@ -376,6 +376,9 @@ fn load_ids(conn: &mut PgConnection, lookup: &mut Lookup, given: Vec<i64>) -> Qu
             match known.get(&at) {
                 None if at == id => break Err(format!("{id} is not a contact in this database")),
                 None => break Err(format!("{id} was merged into a contact that is gone")),
+                // A merged record is out of the lists like a trashed one,
+                // but its ID leads on to the contact it was merged into.
+                Some((_, Some(next))) if *next != at => at = *next,
                 Some((true, _)) if at == id => {
                     break Err(format!(
                         "{id} is in the trash; restore it or leave the ID out to create a new contact"

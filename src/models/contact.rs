@@ -130,6 +130,7 @@ pub struct Change {
     pub new_value: Option<String>,
     pub version: i32,
     pub changed_at: DateTime<Utc>,
+    pub merge_id: Option<i64>,
 }
 
 pub enum UpdateOutcome {
@@ -151,7 +152,10 @@ impl ContactRecord {
         Self::load_children(conn, contact)
     }
 
-    fn load_children(conn: &mut PgConnection, contact: Contact) -> QueryResult<ContactRecord> {
+    pub(crate) fn load_children(
+        conn: &mut PgConnection,
+        contact: Contact,
+    ) -> QueryResult<ContactRecord> {
         let id = contact.id;
         Ok(ContactRecord {
             phones: contact_phones::table
@@ -176,7 +180,7 @@ impl ContactRecord {
     }
 
     /// Every field as the change log and the conflict message name and show it.
-    fn snapshot(
+    pub(crate) fn snapshot(
         &self,
         conn: &mut PgConnection,
         fields: &[CustomField],
@@ -731,7 +735,8 @@ pub fn restore(conn: &mut PgConnection, id: i64, actor: Option<i64>) -> QueryRes
     let version: Option<i32> = diesel::update(
         contacts::table
             .find(id)
-            .filter(contacts::deleted_at.is_not_null()),
+            .filter(contacts::deleted_at.is_not_null())
+            .filter(contacts::merged_into.is_null()),
     )
     .set((
         contacts::deleted_at.eq(None::<DateTime<Utc>>),
@@ -761,14 +766,17 @@ pub fn restore(conn: &mut PgConnection, id: i64, actor: Option<i64>) -> QueryRes
 }
 
 /// Deletes a trashed contact for good, with everything that hangs off it.
+/// The records once merged into it go with it: they were its history.
 pub fn purge(conn: &mut PgConnection, id: i64) -> QueryResult<bool> {
-    let n = diesel::delete(
-        contacts::table
-            .find(id)
-            .filter(contacts::deleted_at.is_not_null()),
+    let n = diesel::sql_query(
+        "WITH RECURSIVE gone AS ( \
+           SELECT id FROM contacts WHERE id = $1 AND deleted_at IS NOT NULL AND merged_into IS NULL \
+           UNION SELECT c.id FROM contacts c JOIN gone ON c.merged_into = gone.id) \
+         DELETE FROM contacts WHERE id IN (SELECT id FROM gone)",
     )
+    .bind::<diesel::sql_types::BigInt, _>(id)
     .execute(conn)?;
-    Ok(n == 1)
+    Ok(n >= 1)
 }
 
 /// Other live contacts that already have one of these emails or phones:

@@ -243,7 +243,7 @@ fn like_pattern(term: &str) -> String {
 fn conditions(f: &Filters, reach: &Reach, binds: &mut Vec<Bind>) -> Vec<String> {
     let mut out = vec![
         if f.trash {
-            "c.deleted_at IS NOT NULL"
+            "c.deleted_at IS NOT NULL AND c.merged_into IS NULL"
         } else {
             "c.deleted_at IS NULL"
         }

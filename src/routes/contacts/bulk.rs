@@ -224,6 +224,29 @@ pub async fn bulk_action(
         );
         return Ok(back());
     }
+    if form.action == "merge" {
+        // The wizard takes it from here, with the ticked contacts.
+        let n = form.ids.len();
+        if form.all || !(2..=crate::models::merge::MAX_RECORDS).contains(&n) {
+            flash(
+                &me.session,
+                "error",
+                format!(
+                    "Tick between 2 and {} contacts to merge.",
+                    crate::models::merge::MAX_RECORDS
+                ),
+            );
+            return Ok(back());
+        }
+        let query: Vec<(&str, String)> = form.ids.iter().map(|i| ("id", i.to_string())).collect();
+        return Ok(Either::Left(
+            Redirect::to(format!(
+                "/contacts/merge?{}",
+                serde_urlencoded::to_string(&query).unwrap_or_default()
+            ))
+            .see_other(),
+        ));
+    }
     let app = state.clone();
     let choices = db::run(&state.pool, move |conn| Ok(app.choices(conn)?)).await?;
     let edit = match form.edit(&choices) {

@@ -38,6 +38,16 @@ pub struct LogLine {
     pub field: Option<String>,
     pub old: Option<Value>,
     pub new: Option<Value>,
+    /// A merge: the merge, and the records it took in, whose own history
+    /// stays readable.
+    pub merge: Option<MergeLine>,
+}
+
+pub struct MergeLine {
+    pub id: i64,
+    pub records: Vec<(i64, String)>,
+    /// Offer to undo it: not undone yet.
+    pub undo: bool,
 }
 
 /// A value, shortened when long.
@@ -80,7 +90,10 @@ impl LogLine {
             "create" => "created this contact",
             "delete" => "moved this contact to the trash",
             "restore" => "restored this contact from the trash",
-            "merge" => "merged records into this contact",
+            "merge" => "merged into this contact",
+            "unmerge" => "undid the merge of",
+            "merged_into" => "merged this record into",
+            "unmerged" => "undid the merge of this record into",
             "note" => "added a note",
             "note_edit" if c.field.as_deref() == Some("Pinned note") => {
                 if c.new_value.as_deref() == Some("pinned") {
@@ -106,7 +119,9 @@ impl LogLine {
             "note" | "note_edit" | "note_delete" if c.field.as_deref() != Some("Pinned note") => {
                 (None, nonempty(&c.old_value), nonempty(&c.new_value))
             }
-            "share" => (None, None, nonempty(&c.new_value)),
+            "share" | "merged_into" | "unmerged" | "unmerge" => {
+                (None, None, nonempty(&c.new_value))
+            }
             "unshare" => (None, nonempty(&c.old_value), None),
             _ => (None, None, None),
         };
@@ -118,6 +133,7 @@ impl LogLine {
             field,
             old,
             new,
+            merge: None,
         }
     }
 }
@@ -168,14 +184,37 @@ pub fn load_lines(
     } else {
         None
     };
-    let lines = rows
-        .iter()
-        .map(|(c, name)| {
-            let who = c.staff_id.zip(name.clone());
-            LogLine::of(c, who, zone)
-        })
-        .collect();
+    let mut lines = Vec::with_capacity(rows.len());
+    for (c, name) in &rows {
+        let who = c.staff_id.zip(name.clone());
+        let mut line = LogLine::of(c, who, zone);
+        if let (Some(merge_id), "merge") = (c.merge_id, c.action.as_str()) {
+            line.merge = Some(merge_line(conn, merge_id)?);
+        }
+        lines.push(line);
+    }
     Ok((lines, next))
+}
+
+fn merge_line(conn: &mut PgConnection, id: i64) -> QueryResult<MergeLine> {
+    use crate::schema::{contacts, merges};
+    let (merged, undone): (Vec<i64>, Option<DateTime<Utc>>) = merges::table
+        .find(id)
+        .select((merges::merged_ids, merges::undone_at))
+        .first(conn)?;
+    let records = contacts::table
+        .filter(contacts::id.eq_any(&merged))
+        .order(contacts::id)
+        .select((contacts::id, contacts::first_name, contacts::last_name))
+        .load::<(i64, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, f, l)| (id, crate::models::contact::display_name(&f, &l)))
+        .collect();
+    Ok(MergeLine {
+        id,
+        records,
+        undo: undone.is_none(),
+    })
 }
 
 #[derive(Deserialize, Default, Clone)]

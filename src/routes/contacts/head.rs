@@ -38,6 +38,8 @@ pub struct ContactHead {
     pub engagements: i64,
     pub page_views: i64,
     pub tab: Tab,
+    /// For a merged record: the contact it lives on as (id, name).
+    pub merged_into: Option<(i64, String)>,
 }
 
 impl ContactHead {
@@ -56,11 +58,36 @@ impl ContactHead {
             .first(conn)
             .optional()?
             .ok_or(AppError::NotFound)?;
-        if contact.deleted_at.is_some() && !member.admin {
-            return Err(AppError::NotFound);
-        }
-        if !visibility::sees(conn, member, id)? {
-            return Err(AppError::NotFound);
+        // A merged record's pages lead to the contact it was merged into;
+        // its own history stays readable, to whoever may see that contact.
+        let merged_into = match contact.merged_into {
+            Some(_) => {
+                let target =
+                    crate::models::merge::final_target(conn, id)?.ok_or(AppError::NotFound)?;
+                if !visibility::sees(conn, member, target)? {
+                    return Err(AppError::NotFound);
+                }
+                if tab != Tab::Changes {
+                    return Err(AppError::SeeOther(format!(
+                        "/contacts/{target}?merged={id}"
+                    )));
+                }
+                let name = contacts::table
+                    .find(target)
+                    .select(Contact::as_select())
+                    .first(conn)?
+                    .display_name();
+                Some((target, name))
+            }
+            None => None,
+        };
+        if merged_into.is_none() {
+            if contact.deleted_at.is_some() && !member.admin {
+                return Err(AppError::NotFound);
+            }
+            if !visibility::sees(conn, member, id)? {
+                return Err(AppError::NotFound);
+            }
         }
         let changes = contact_changes::table
             .filter(contact_changes::contact_id.eq(id))
@@ -86,6 +113,7 @@ impl ContactHead {
             engagements,
             page_views,
             tab,
+            merged_into,
         })
     }
 
@@ -100,6 +128,11 @@ impl ContactHead {
 
     pub fn is_live(&self) -> bool {
         self.contact.deleted_at.is_none()
+    }
+
+    /// In the trash on its own, not merged away.
+    pub fn in_trash(&self) -> bool {
+        self.contact.deleted_at.is_some() && self.merged_into.is_none()
     }
 
     pub fn on(&self, tab: &str) -> bool {

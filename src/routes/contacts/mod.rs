@@ -6,10 +6,12 @@ pub mod bulk;
 pub mod changes;
 pub mod create;
 pub mod delete;
+pub mod duplicates;
 pub mod engagements;
 pub mod form;
 pub mod head;
 pub mod list;
+pub mod merge;
 pub mod notes;
 pub mod ownership;
 pub mod sharing;
@@ -28,6 +30,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/contacts/bulk", web::post().to(bulk::bulk_action))
         .route("/contacts/trash", web::get().to(delete::list_trash))
+        .route("/contacts/merge", web::get().to(merge::wizard))
+        .route("/contacts/merge", web::post().to(merge::perform))
+        .route("/contacts/{id}/merge", web::get().to(merge::merge_with))
+        .route("/merges/{id}/undo", web::get().to(merge::confirm_undo))
+        .route("/merges/{id}/undo", web::post().to(merge::undo))
+        .route("/admin/merges", web::get().to(merge::recent_merges))
+        .route("/duplicates", web::get().to(duplicates::list))
+        .route("/duplicates/dismiss", web::post().to(duplicates::dismiss))
+        .route("/duplicates/scan", web::post().to(duplicates::scan_now))
         .route("/contacts/{id}", web::get().to(show::show_contact))
         .route(
             "/contacts/{id}/activity",

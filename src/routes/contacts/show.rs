@@ -54,14 +54,54 @@ pub struct ContactShowPage {
     /// A note that was refused, with why: shown again in the form.
     note_draft: String,
     note_error: Option<String>,
+    /// Arrived by a link to a record merged into this contact: its name.
+    merged_from: Option<(i64, String)>,
+    /// Likely duplicates of this contact: (id, name, why).
+    likely: Vec<(i64, String, String)>,
+}
+
+impl ContactShowPage {
+    /// The merge wizard with this contact and its likely duplicates.
+    fn likely_merge_url(&self) -> String {
+        let mut ids: Vec<(&str, String)> = vec![("id", self.head.id().to_string())];
+        ids.extend(self.likely.iter().map(|(id, _, _)| ("id", id.to_string())));
+        format!(
+            "/contacts/merge?{}",
+            serde_urlencoded::to_string(&ids).unwrap_or_default()
+        )
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct ShowQuery {
+    merged: Option<i64>,
 }
 
 pub async fn show_contact(
     state: web::Data<AppState>,
     me: CurrentStaff,
     id: web::Path<i64>,
+    query: web::Query<ShowQuery>,
 ) -> AppResult<ContactShowPage> {
-    profile_page(&state, &me, id.into_inner(), None).await
+    let id = id.into_inner();
+    let mut page = profile_page(&state, &me, id, None).await?;
+    if let Some(from) = query.merged {
+        page.merged_from = db::run(&state.pool, move |conn| {
+            use crate::schema::contacts;
+            use diesel::prelude::*;
+            if crate::models::merge::final_target(conn, from)? != Some(id) {
+                return Ok(None);
+            }
+            let (f, l): (String, String) = contacts::table
+                .find(from)
+                .select((contacts::first_name, contacts::last_name))
+                .first(conn)?;
+            Ok(Some((from, crate::models::contact::display_name(&f, &l))))
+        })
+        .await?;
+    }
+    Ok(page)
 }
 
 /// The Profile tab; `refused` is a note the form sent back, with why.
@@ -73,7 +113,7 @@ pub async fn profile_page(
 ) -> AppResult<ContactShowPage> {
     let member = Member::of(me);
     let zone = me.staff.time_zone.clone();
-    let (head, rec, fields, owner, created_by, changes, notes) =
+    let (head, rec, fields, owner, created_by, changes, (notes, likely)) =
         db::run(&state.pool, move |conn| {
             let head = ContactHead::load(conn, member, id, Tab::Profile)?;
             let rec = ContactRecord::load(conn, id)?;
@@ -90,7 +130,23 @@ pub async fn profile_page(
             let created_by = name_of(conn, rec.contact.created_by)?.map(|(_, n)| n);
             let (changes, _) = load_lines(conn, id, &LogFilter::default(), None, 5, &zone)?;
             let notes = Note::of_contact(conn, id)?;
-            Ok((head, rec, fields, owner, created_by, changes, notes))
+            let limited = crate::models::visibility::limited_to(conn, member)?;
+            let mut likely = Vec::new();
+            if head.is_live() {
+                for (other, why) in crate::models::duplicates::of_contact(conn, id, limited)? {
+                    let name = ContactRecord::load(conn, other)?.contact.display_name();
+                    likely.push((other, name, why));
+                }
+            }
+            Ok((
+                head,
+                rec,
+                fields,
+                owner,
+                created_by,
+                changes,
+                (notes, likely),
+            ))
         })
         .await?;
     let c = &rec.contact;
@@ -148,6 +204,8 @@ pub async fn profile_page(
         notes: notes.into_iter().map(|n| NoteView::of(n, me)).collect(),
         note_draft,
         note_error,
+        merged_from: None,
+        likely,
         head,
         phones: rec
             .phones

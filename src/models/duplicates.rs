@@ -1,0 +1,773 @@
+//! Finding likely duplicates across the whole database, and keeping the
+//! list current. The rules are `domain::duplicate`; this module decides
+//! which pairs to put to them and stores the verdicts in `duplicate_pairs`.
+//!
+//! A full pass loads every live contact's names, company, city, emails,
+//! phones and social IDs once and puts to the rules only the pairs that
+//! share a blocking key: the same email, phone digits or social ID, or the
+//! same company (folded) with a name word beginning alike, or the same
+//! non-free email domain with the same two name beginnings. A similar name
+//! in the same city is never enough on its own (see the rules), so the city
+//! is no blocking key. Later passes look only at contacts changed since,
+//! from the indexes: same email, phone, social ID or company.
+//!
+//! Passes are rows of `duplicate_scans`, run by whichever instance claims
+//! one (an advisory lock marks it running, so a crashed instance frees it);
+//! each writes its findings in one transaction, so a restarted pass simply
+//! starts again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Weak;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Float8, Nullable, Text, Timestamptz};
+
+use crate::AppState;
+use crate::domain::duplicate::{
+    Candidate, SHARED_PHONE, compare, fold, name_words, normal_email, phone_digits,
+};
+
+/// The advisory lock space of duplicate passes ("CBD").
+const LOCK_SPACE: i32 = 0x0043_4244;
+/// More changed contacts than this since the last pass: a full pass instead.
+const RECENT_LIMIT: i64 = 20_000;
+/// A full pass at least this often, for what later passes cannot see
+/// (similar names behind a shared email domain).
+const FULL_EVERY: Duration = Duration::from_secs(24 * 3600);
+/// Blocks larger than this are too common to mean anything.
+const MAX_BLOCK: usize = 60;
+const TICK: Duration = Duration::from_secs(3);
+
+/// Starts the thread that runs duplicate passes; it ends with the app.
+pub fn spawn_scanner(state: Weak<AppState>) {
+    let spawned = std::thread::Builder::new()
+        .name("duplicate-scanner".into())
+        .spawn(move || {
+            loop {
+                let Some(app) = state.upgrade() else { return };
+                let pool = app.pool.clone();
+                drop(app);
+                match pool
+                    .get()
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut c| tick(&mut c).map_err(|e| e.to_string()))
+                {
+                    Ok(Some(stats)) => log::info!("duplicate pass: {stats:?}"),
+                    Ok(None) => {}
+                    Err(e) => log::warn!("duplicate pass: {e}"),
+                }
+                std::thread::sleep(TICK);
+            }
+        });
+    if let Err(e) = spawned {
+        log::error!("could not start the duplicate scanner: {e}");
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub kind: String,
+    pub contacts: usize,
+    pub compared: usize,
+    pub pairs: usize,
+    pub seconds: f64,
+}
+
+#[derive(QueryableByName)]
+struct ScanRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    since: Option<DateTime<Utc>>,
+}
+
+#[derive(QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    ok: bool,
+}
+
+/// Queues a pass when one is due, then runs the pending one if no other
+/// instance is running it. The finished pass's figures, if one ran.
+pub fn tick(conn: &mut PgConnection) -> QueryResult<Option<Stats>> {
+    schedule(conn)?;
+    let pending: Option<ScanRow> = diesel::sql_query(
+        "SELECT id, kind, since FROM duplicate_scans WHERE status IN ('queued', 'running') ORDER BY id LIMIT 1",
+    )
+    .get_result(conn)
+    .optional()?;
+    let Some(scan) = pending else {
+        return Ok(None);
+    };
+    let locked = diesel::sql_query("SELECT pg_try_advisory_lock($1, $2::int) AS ok")
+        .bind::<diesel::sql_types::Integer, _>(LOCK_SPACE)
+        .bind::<BigInt, _>(scan.id)
+        .get_result::<Flag>(conn)?
+        .ok;
+    if !locked {
+        return Ok(None);
+    }
+    let result = run_scan(conn, &scan);
+    if let Err(e) = &result {
+        diesel::sql_query(
+            "UPDATE duplicate_scans SET status = 'failed', error = $2, finished_at = now() WHERE id = $1",
+        )
+        .bind::<BigInt, _>(scan.id)
+        .bind::<Text, _>(e.to_string())
+        .execute(conn)?;
+    }
+    diesel::sql_query("SELECT pg_advisory_unlock($1, $2::int) AS ok")
+        .bind::<diesel::sql_types::Integer, _>(LOCK_SPACE)
+        .bind::<BigInt, _>(scan.id)
+        .get_result::<Flag>(conn)?;
+    result.map(Some)
+}
+
+/// Queues a full pass (never run, or due) or a pass over the contacts
+/// changed since the last one. At most one pass waits at a time (a unique
+/// index), whichever instance asks.
+fn schedule(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query(
+        "INSERT INTO duplicate_scans (kind, since) \
+         SELECT CASE WHEN full_at IS NULL OR full_at < now() - make_interval(secs => $1) THEN 'full' ELSE 'recent' END, mark \
+         FROM (SELECT (SELECT max(mark) FROM duplicate_scans WHERE status = 'done' AND kind = 'full') AS full_at, \
+                      (SELECT max(mark) FROM duplicate_scans WHERE status = 'done') AS mark) s \
+         WHERE NOT EXISTS (SELECT 1 FROM duplicate_scans WHERE status IN ('queued', 'running')) \
+           AND EXISTS (SELECT 1 FROM contacts WHERE deleted_at IS NULL) \
+           AND (full_at IS NULL OR full_at < now() - make_interval(secs => $1) \
+                OR (SELECT max(updated_at) FROM contacts WHERE deleted_at IS NULL) > mark) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind::<Float8, _>(FULL_EVERY.as_secs_f64())
+    .execute(conn)
+    .map(drop)
+}
+
+/// Queues a full pass now (an administrator asked).
+pub fn request_full(conn: &mut PgConnection, by: i64) -> QueryResult<bool> {
+    let n = diesel::sql_query(
+        "INSERT INTO duplicate_scans (kind, requested_by) SELECT 'full', $1 \
+         WHERE NOT EXISTS (SELECT 1 FROM duplicate_scans WHERE status IN ('queued', 'running')) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind::<BigInt, _>(by)
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+fn run_scan(conn: &mut PgConnection, scan: &ScanRow) -> QueryResult<Stats> {
+    let started = std::time::Instant::now();
+    // Contacts changed from here on are the next pass's.
+    diesel::sql_query(
+        "UPDATE duplicate_scans SET status = 'running', started_at = now(), mark = now() WHERE id = $1",
+    )
+    .bind::<BigInt, _>(scan.id)
+    .execute(conn)?;
+    let changed: Option<Vec<i64>> = match (scan.kind.as_str(), scan.since) {
+        ("recent", Some(since)) => {
+            let ids: Vec<i64> = diesel::sql_query(
+                "SELECT id FROM contacts WHERE deleted_at IS NULL AND updated_at > $1 ORDER BY updated_at LIMIT $2",
+            )
+            .bind::<Timestamptz, _>(since)
+            .bind::<BigInt, _>(RECENT_LIMIT + 1)
+            .load::<Id>(conn)?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+            (ids.len() as i64 <= RECENT_LIMIT).then_some(ids)
+        }
+        _ => None,
+    };
+    let mut stats = match &changed {
+        Some(ids) => recent_pass(conn, scan.id, ids)?,
+        None => full_pass(conn, scan.id)?,
+    };
+    stats.seconds = started.elapsed().as_secs_f64();
+    diesel::sql_query(
+        "UPDATE duplicate_scans SET status = 'done', finished_at = now(), kind = $2, \
+           contacts_seen = $3, pairs_found = $4 WHERE id = $1",
+    )
+    .bind::<BigInt, _>(scan.id)
+    .bind::<Text, _>(&stats.kind)
+    .bind::<BigInt, _>(stats.contacts as i64)
+    .bind::<BigInt, _>(stats.pairs as i64)
+    .execute(conn)?;
+    Ok(stats)
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+#[derive(QueryableByName)]
+struct PersonRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    first_name: String,
+    #[diesel(sql_type = Text)]
+    last_name: String,
+    #[diesel(sql_type = Text)]
+    company: String,
+    #[diesel(sql_type = Text)]
+    city: String,
+}
+
+#[derive(QueryableByName)]
+struct ValueRow {
+    #[diesel(sql_type = BigInt)]
+    contact_id: i64,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+/// Live contacts as the rules see them: all of them, or those of `ids`.
+pub fn load_candidates(
+    conn: &mut PgConnection,
+    ids: Option<&[i64]>,
+) -> QueryResult<HashMap<i64, Candidate>> {
+    let filter = |alias: &str| match ids {
+        Some(_) => format!("AND {alias} = ANY($1)"),
+        None => String::new(),
+    };
+    let bind_ids = ids.map(<[i64]>::to_vec).unwrap_or_default();
+    let people: Vec<PersonRow> = diesel::sql_query(format!(
+        "SELECT id, first_name, last_name, company, city FROM contacts WHERE deleted_at IS NULL {}",
+        filter("id")
+    ))
+    .bind::<Array<BigInt>, _>(&bind_ids)
+    .load(conn)?;
+    let mut out: HashMap<i64, Candidate> = people
+        .into_iter()
+        .map(|p| {
+            (
+                p.id,
+                Candidate {
+                    first_name: p.first_name,
+                    last_name: p.last_name,
+                    company: p.company,
+                    city: p.city,
+                    ..Candidate::default()
+                },
+            )
+        })
+        .collect();
+    for (table, kind, value) in [
+        ("contact_emails", "''", "email"),
+        ("contact_phones", "''", "number"),
+        ("contact_socials", "kind", "handle"),
+    ] {
+        let rows: Vec<ValueRow> = diesel::sql_query(format!(
+            "SELECT contact_id, {kind} AS kind, {value} AS value FROM {table} WHERE true {}",
+            filter("contact_id")
+        ))
+        .bind::<Array<BigInt>, _>(&bind_ids)
+        .load(conn)?;
+        for r in rows {
+            if let Some(c) = out.get_mut(&r.contact_id) {
+                match table {
+                    "contact_emails" => c.emails.push(r.value),
+                    "contact_phones" => c.phones.push(r.value),
+                    _ => c.messaging.push((r.kind, r.value)),
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// FNV-1a: a fingerprint that stays the same across runs and releases.
+fn fnv(parts: &[&str]) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.as_bytes().iter().chain(std::iter::once(&0u8)) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h as i64
+}
+
+/// What the rules look at in a contact, as one value: a dismissed pair
+/// comes back only when this changes for one of its two contacts.
+fn fingerprint(c: &Candidate) -> i64 {
+    let mut emails: Vec<String> = c.emails.iter().map(|e| normal_email(e)).collect();
+    emails.sort();
+    let mut phones: Vec<String> = c.phones.iter().map(|p| phone_digits(p)).collect();
+    phones.sort();
+    let mut social: Vec<String> = c
+        .messaging
+        .iter()
+        .map(|(k, h)| format!("{k}:{}", h.trim().to_lowercase()))
+        .collect();
+    social.sort();
+    let words = name_words(&c.first_name, &c.last_name).join(" ");
+    let company = fold(&c.company);
+    let city = fold(&c.city);
+    let (e, p, s) = (emails.join(","), phones.join(","), social.join(","));
+    fnv(&[&words, &company, &city, &e, &p, &s])
+}
+
+fn prefix(word: &str) -> String {
+    word.chars().take(3).collect()
+}
+
+fn domain_of(email: &str) -> Option<String> {
+    normal_email(email)
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_string())
+}
+
+/// The keys under which a contact may meet its duplicates.
+fn block_keys(c: &Candidate, free_mail: &dyn Fn(&str) -> bool) -> Vec<String> {
+    let mut keys = Vec::new();
+    for e in &c.emails {
+        keys.push(format!("e:{}", normal_email(e)));
+    }
+    for p in &c.phones {
+        keys.push(format!("p:{}", phone_digits(p)));
+    }
+    for (k, h) in &c.messaging {
+        keys.push(format!("m:{k}:{}", h.trim().to_lowercase()));
+    }
+    let words = name_words(&c.first_name, &c.last_name);
+    let company = fold(&c.company);
+    if !company.is_empty() {
+        for w in &words {
+            keys.push(format!("c:{company}:{}", prefix(w)));
+        }
+    }
+    let pair: Vec<String> = words.iter().map(|w| prefix(w)).collect();
+    let mut domains: Vec<String> = c.emails.iter().filter_map(|e| domain_of(e)).collect();
+    domains.sort();
+    domains.dedup();
+    for d in domains {
+        if !free_mail(&d) {
+            keys.push(format!("d:{d}:{}", pair.join(" ")));
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// A pair the rules judged likely duplicates.
+struct Found {
+    a: i64,
+    b: i64,
+    score: f64,
+    reasons: String,
+    fingerprint: i64,
+}
+
+fn judge(
+    people: &HashMap<i64, Candidate>,
+    pairs: impl Iterator<Item = (i64, i64)>,
+    shared: &HashMap<String, usize>,
+) -> (usize, Vec<Found>) {
+    let mut compared = 0;
+    let mut out = Vec::new();
+    for (a, b) in pairs {
+        let (Some(ca), Some(cb)) = (people.get(&a), people.get(&b)) else {
+            continue;
+        };
+        compared += 1;
+        if let Some(v) = compare(ca, cb, |d| shared.get(d).copied().unwrap_or(1)) {
+            out.push(Found {
+                a,
+                b,
+                score: v.score,
+                reasons: v
+                    .reasons
+                    .iter()
+                    .map(|r| r.describe())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                fingerprint: fnv(&[&fingerprint(ca).to_string(), &fingerprint(cb).to_string()]),
+            });
+        }
+    }
+    (compared, out)
+}
+
+fn full_pass(conn: &mut PgConnection, scan: i64) -> QueryResult<Stats> {
+    let people = load_candidates(conn, None)?;
+    let free = crate::domain::duplicate::is_free_mail;
+    let mut blocks: HashMap<String, Vec<i64>> = HashMap::new();
+    for (id, c) in &people {
+        for k in block_keys(c, &free) {
+            blocks.entry(k).or_default().push(*id);
+        }
+    }
+    let shared: HashMap<String, usize> = blocks
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("p:").map(|d| (d.to_string(), v.len())))
+        .filter(|(_, n)| *n > 1)
+        .collect();
+    let mut pairs: HashSet<(i64, i64)> = HashSet::new();
+    for (key, ids) in &blocks {
+        let cap = if key.starts_with("p:") {
+            SHARED_PHONE
+        } else {
+            MAX_BLOCK
+        };
+        if ids.len() < 2 || ids.len() > cap {
+            continue;
+        }
+        for (i, a) in ids.iter().enumerate() {
+            for b in &ids[i + 1..] {
+                pairs.insert((*a.min(b), *a.max(b)));
+            }
+        }
+    }
+    drop(blocks);
+    let (compared, found) = judge(&people, pairs.into_iter(), &shared);
+    let stats = Stats {
+        kind: "full".into(),
+        contacts: people.len(),
+        compared,
+        pairs: found.len(),
+        seconds: 0.0,
+    };
+    drop(people);
+    conn.transaction(|conn| {
+        store(conn, scan, &found)?;
+        // Pairs no longer found go, unless dismissed: a dismissal lasts.
+        diesel::sql_query(
+            "DELETE FROM duplicate_pairs WHERE dismissed_at IS NULL AND seen_by <> $1",
+        )
+        .bind::<BigInt, _>(scan)
+        .execute(conn)
+        .map(drop)
+    })?;
+    Ok(stats)
+}
+
+fn recent_pass(conn: &mut PgConnection, scan: i64, changed: &[i64]) -> QueryResult<Stats> {
+    // Who each changed contact may duplicate, from the indexes.
+    #[derive(QueryableByName)]
+    struct Pair {
+        #[diesel(sql_type = BigInt)]
+        a: i64,
+        #[diesel(sql_type = BigInt)]
+        b: i64,
+    }
+    let found_pairs: Vec<Pair> = diesel::sql_query(
+        "SELECT x.contact_id AS a, y.contact_id AS b FROM contact_emails x \
+           JOIN contact_emails y ON lower(y.email) = lower(x.email) AND y.contact_id <> x.contact_id \
+           WHERE x.contact_id = ANY($1) \
+         UNION SELECT x.contact_id, y.contact_id FROM contact_phones x \
+           JOIN contact_phones y ON y.number = x.number AND y.contact_id <> x.contact_id \
+           WHERE x.contact_id = ANY($1) \
+         UNION SELECT x.contact_id, y.contact_id FROM contact_socials x \
+           JOIN contact_socials y ON lower(y.handle) = lower(x.handle) AND y.kind = x.kind AND y.contact_id <> x.contact_id \
+           WHERE x.contact_id = ANY($1) \
+         UNION SELECT x.id, y.id FROM contacts x \
+           JOIN LATERAL (SELECT y.id FROM contacts y WHERE lower(y.company) = lower(x.company) \
+                           AND y.deleted_at IS NULL AND y.id <> x.id LIMIT 500) y ON true \
+           WHERE x.id = ANY($1) AND x.company <> ''",
+    )
+    .bind::<Array<BigInt>, _>(changed)
+    .load(conn)?;
+    let mut ids: Vec<i64> = changed.to_vec();
+    ids.extend(found_pairs.iter().map(|p| p.b));
+    ids.sort_unstable();
+    ids.dedup();
+    let people = load_candidates(conn, Some(&ids))?;
+    #[derive(QueryableByName)]
+    struct Shared {
+        #[diesel(sql_type = Text)]
+        number: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let numbers: Vec<String> = changed
+        .iter()
+        .filter_map(|id| people.get(id))
+        .flat_map(|c| c.phones.iter().cloned())
+        .collect();
+    let shared: HashMap<String, usize> = diesel::sql_query(
+        "SELECT number, count(*) AS n FROM contact_phones WHERE number = ANY($1) GROUP BY number",
+    )
+    .bind::<Array<Text>, _>(&numbers)
+    .load::<Shared>(conn)?
+    .into_iter()
+    .map(|s| (phone_digits(&s.number), s.n as usize))
+    .collect();
+    let pairs: HashSet<(i64, i64)> = found_pairs
+        .iter()
+        .map(|p| (p.a.min(p.b), p.a.max(p.b)))
+        .collect();
+    let (compared, found) = judge(&people, pairs.into_iter(), &shared);
+    let stats = Stats {
+        kind: "recent".into(),
+        contacts: changed.len(),
+        compared,
+        pairs: found.len(),
+        seconds: 0.0,
+    };
+    conn.transaction(|conn| {
+        store(conn, scan, &found)?;
+        diesel::sql_query(
+            "DELETE FROM duplicate_pairs WHERE dismissed_at IS NULL AND seen_by <> $1 \
+             AND (a = ANY($2) OR b = ANY($2))",
+        )
+        .bind::<BigInt, _>(scan)
+        .bind::<Array<BigInt>, _>(changed)
+        .execute(conn)
+        .map(drop)
+    })?;
+    Ok(stats)
+}
+
+/// Writes the pairs found; a dismissed pair stays dismissed while its two
+/// contacts hold what they held when it was dismissed.
+fn store(conn: &mut PgConnection, scan: i64, found: &[Found]) -> QueryResult<()> {
+    for chunk in found.chunks(5_000) {
+        let a: Vec<i64> = chunk.iter().map(|f| f.a).collect();
+        let b: Vec<i64> = chunk.iter().map(|f| f.b).collect();
+        let score: Vec<f64> = chunk.iter().map(|f| f.score).collect();
+        let reasons: Vec<&str> = chunk.iter().map(|f| f.reasons.as_str()).collect();
+        let fp: Vec<i64> = chunk.iter().map(|f| f.fingerprint).collect();
+        diesel::sql_query(
+            "INSERT INTO duplicate_pairs (a, b, score, reasons, fingerprint, seen_by) \
+             SELECT *, $6 FROM unnest($1::bigint[], $2::bigint[], $3::float8[], $4::text[], $5::bigint[]) \
+             ON CONFLICT (a, b) DO UPDATE SET score = EXCLUDED.score, reasons = EXCLUDED.reasons, \
+               seen_by = EXCLUDED.seen_by, \
+               dismissed_at = CASE WHEN duplicate_pairs.fingerprint = EXCLUDED.fingerprint THEN duplicate_pairs.dismissed_at END, \
+               dismissed_by = CASE WHEN duplicate_pairs.fingerprint = EXCLUDED.fingerprint THEN duplicate_pairs.dismissed_by END, \
+               fingerprint = EXCLUDED.fingerprint",
+        )
+        .bind::<Array<BigInt>, _>(&a)
+        .bind::<Array<BigInt>, _>(&b)
+        .bind::<Array<Float8>, _>(&score)
+        .bind::<Array<Text>, _>(&reasons)
+        .bind::<Array<BigInt>, _>(&fp)
+        .bind::<BigInt, _>(scan)
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A group of contacts that are likely one person.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub ids: Vec<i64>,
+    pub score: f64,
+    pub reasons: Vec<String>,
+}
+
+#[derive(QueryableByName)]
+struct PairRow {
+    #[diesel(sql_type = BigInt)]
+    a: i64,
+    #[diesel(sql_type = BigInt)]
+    b: i64,
+    #[diesel(sql_type = Float8)]
+    score: f64,
+    #[diesel(sql_type = Text)]
+    reasons: String,
+}
+
+/// The groups of likely duplicates that `limited` (a member under
+/// Restricted visibility, or nobody) may see in full, strongest first:
+/// pairs joined into groups where they share a contact.
+pub fn groups(conn: &mut PgConnection, limited: Option<i64>) -> QueryResult<Vec<Group>> {
+    let visible = match limited {
+        Some(_) => format!(
+            "AND {} AND {}",
+            crate::models::visibility::row_check("ca", 1),
+            crate::models::visibility::row_check("cb", 1)
+        ),
+        None => String::new(),
+    };
+    let rows: Vec<PairRow> = diesel::sql_query(format!(
+        "SELECT p.a, p.b, p.score, p.reasons FROM duplicate_pairs p \
+         JOIN contacts ca ON ca.id = p.a AND ca.deleted_at IS NULL \
+         JOIN contacts cb ON cb.id = p.b AND cb.deleted_at IS NULL \
+         WHERE p.dismissed_at IS NULL AND ($1 IS NULL OR true) {visible}"
+    ))
+    .bind::<Nullable<BigInt>, _>(limited)
+    .load(conn)?;
+    Ok(group_pairs(
+        rows.into_iter()
+            .map(|r| (r.a, r.b, r.score, r.reasons))
+            .collect(),
+    ))
+}
+
+/// Joins pairs that share a contact into groups, strongest first.
+pub fn group_pairs(pairs: Vec<(i64, i64, f64, String)>) -> Vec<Group> {
+    let mut parent: HashMap<i64, i64> = HashMap::new();
+    fn root(parent: &mut HashMap<i64, i64>, x: i64) -> i64 {
+        let mut r = x;
+        while let Some(p) = parent.get(&r).copied().filter(|p| *p != r) {
+            r = p;
+        }
+        parent.insert(x, r);
+        r
+    }
+    for (a, b, _, _) in &pairs {
+        let (ra, rb) = (root(&mut parent, *a), root(&mut parent, *b));
+        if ra != rb {
+            parent.insert(ra.max(rb), ra.min(rb));
+        }
+    }
+    let mut groups: HashMap<i64, Group> = HashMap::new();
+    for (a, b, score, reasons) in pairs {
+        let r = root(&mut parent, a);
+        let g = groups.entry(r).or_insert_with(|| Group {
+            ids: Vec::new(),
+            score: 0.0,
+            reasons: Vec::new(),
+        });
+        for id in [a, b] {
+            if !g.ids.contains(&id) {
+                g.ids.push(id);
+            }
+        }
+        g.score = g.score.max(score);
+        for r in reasons.lines() {
+            if !g.reasons.iter().any(|x| x == r) {
+                g.reasons.push(r.to_string());
+            }
+        }
+    }
+    let mut out: Vec<Group> = groups.into_values().collect();
+    for g in &mut out {
+        g.ids.sort_unstable();
+    }
+    out.sort_by(|x, y| {
+        y.score
+            .total_cmp(&x.score)
+            .then_with(|| x.ids.first().cmp(&y.ids.first()))
+    });
+    out
+}
+
+/// Dismisses every pair among `ids`: they are not duplicates.
+pub fn dismiss(conn: &mut PgConnection, ids: &[i64], by: i64) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE duplicate_pairs SET dismissed_at = now(), dismissed_by = $2 \
+         WHERE a = ANY($1) AND b = ANY($1) AND dismissed_at IS NULL",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<BigInt, _>(by)
+    .execute(conn)
+}
+
+/// The likely duplicates of contact `id` that `limited` may see, with why.
+pub fn of_contact(
+    conn: &mut PgConnection,
+    id: i64,
+    limited: Option<i64>,
+) -> QueryResult<Vec<(i64, String)>> {
+    #[derive(QueryableByName)]
+    struct Other {
+        #[diesel(sql_type = BigInt)]
+        other: i64,
+        #[diesel(sql_type = Text)]
+        reasons: String,
+    }
+    let visible = match limited {
+        Some(_) => format!("AND {}", crate::models::visibility::row_check("c", 2)),
+        None => String::new(),
+    };
+    Ok(diesel::sql_query(format!(
+        "SELECT CASE WHEN p.a = $1 THEN p.b ELSE p.a END AS other, p.reasons FROM duplicate_pairs p \
+         JOIN contacts c ON c.id = CASE WHEN p.a = $1 THEN p.b ELSE p.a END AND c.deleted_at IS NULL \
+         WHERE (p.a = $1 OR p.b = $1) AND p.dismissed_at IS NULL AND ($2 IS NULL OR true) {visible} \
+         ORDER BY p.score DESC LIMIT 4"
+    ))
+    .bind::<BigInt, _>(id)
+    .bind::<Nullable<BigInt>, _>(limited)
+    .load::<Other>(conn)?
+    .into_iter()
+    .map(|o| (o.other, o.reasons.replace('\n', "; ")))
+    .collect())
+}
+
+/// The latest pass, for the Duplicates page: (kind, status, finished, contacts, pairs).
+#[derive(QueryableByName, Debug)]
+pub struct LastScan {
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub status: String,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = BigInt)]
+    pub contacts_seen: i64,
+}
+
+pub fn last_scan(conn: &mut PgConnection) -> QueryResult<Option<LastScan>> {
+    diesel::sql_query(
+        "SELECT kind, status, finished_at, contacts_seen FROM duplicate_scans ORDER BY id DESC LIMIT 1",
+    )
+    .get_result(conn)
+    .optional()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_sharing_a_contact_form_one_group_strongest_first() {
+        let g = group_pairs(vec![
+            (1, 2, 0.7, "similar name at the same company (Acme)".into()),
+            (2, 3, 0.95, "same email, case aside (a@x)".into()),
+            (5, 9, 0.9, "same phone digits (+1)".into()),
+        ]);
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].ids, vec![1, 2, 3]);
+        assert_eq!(g[0].score, 0.95);
+        assert_eq!(g[0].reasons.len(), 2);
+        assert_eq!(g[1].ids, vec![5, 9]);
+    }
+
+    #[test]
+    fn a_typo_and_swapped_names_at_one_company_share_a_block() {
+        let free = |_: &str| false;
+        let mut a = Candidate {
+            first_name: "Maria".into(),
+            last_name: "Gonzalez".into(),
+            company: "Acme Ltd".into(),
+            ..Candidate::default()
+        };
+        let b = Candidate {
+            first_name: "Gonzales".into(),
+            last_name: "MARIA".into(),
+            company: "ACME LTD".into(),
+            ..Candidate::default()
+        };
+        let ka = block_keys(&a, &free);
+        assert!(block_keys(&b, &free).iter().any(|k| ka.contains(k)));
+        a.company.clear();
+        let ka = block_keys(&a, &free);
+        assert!(!block_keys(&b, &free).iter().any(|k| ka.contains(k)));
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_case_and_order_but_not_a_new_email() {
+        let mut a = Candidate {
+            first_name: "Mei".into(),
+            last_name: "Chan".into(),
+            emails: vec!["a@x.example".into(), "b@y.example".into()],
+            ..Candidate::default()
+        };
+        let f = fingerprint(&a);
+        a.emails = vec!["B@y.example".into(), "a@x.example".into()];
+        assert_eq!(fingerprint(&a), f);
+        a.emails.push("c@z.example".into());
+        assert_ne!(fingerprint(&a), f);
+    }
+}
