@@ -136,22 +136,14 @@ pub async fn timed_get(client: &awc::Client, url: &str, cookie: &str) -> Duratio
     t.elapsed()
 }
 
-/// The database holding `n` generated contacts and the bench administrator,
-/// loaded on first use and reused by later runs; its URL.
-pub fn base_database(pg: &EmbeddedPostgres, n: i64) -> String {
-    let dbname = format!("contactbook_bench_{n}");
-    pg.ensure_database(&dbname).expect("database");
-    let url = pg.url(&dbname);
-    let pool = db::build_pool(&url, 2, Duration::from_secs(5)).expect("pool");
-    db::run_migrations(&pool).expect("migrate");
-    drop(pool);
-    let mut conn = PgConnection::establish(&url).expect("connect");
-    let admin = match Staff::find_by_email(&mut conn, "bench@example.com").expect("query") {
+/// The bench administrator, created on first use; their id.
+pub fn ensure_admin(conn: &mut PgConnection) -> i64 {
+    match Staff::find_by_email(conn, "bench@example.com").expect("query") {
         Some(s) => s.id,
         None => {
             let hash = hash_password(PASSWORD).expect("hash");
             Staff::insert(
-                &mut conn,
+                conn,
                 &NewStaff {
                     email: "bench@example.com",
                     display_name: "Bench Admin",
@@ -168,7 +160,20 @@ pub fn base_database(pg: &EmbeddedPostgres, n: i64) -> String {
             .expect("admin")
             .id
         }
-    };
+    }
+}
+
+/// The database holding `n` generated contacts and the bench administrator,
+/// loaded on first use and reused by later runs; its URL.
+pub fn base_database(pg: &EmbeddedPostgres, n: i64) -> String {
+    let dbname = format!("contactbook_bench_{n}");
+    pg.ensure_database(&dbname).expect("database");
+    let url = pg.url(&dbname);
+    let pool = db::build_pool(&url, 2, Duration::from_secs(5)).expect("pool");
+    db::run_migrations(&pool).expect("migrate");
+    drop(pool);
+    let mut conn = PgConnection::establish(&url).expect("connect");
+    let admin = ensure_admin(&mut conn);
     let have = count(&mut conn, "SELECT count(*) AS n FROM contacts");
     if have != n {
         sql_query("TRUNCATE contacts CASCADE")

@@ -111,7 +111,8 @@ pub fn tick(conn: &mut PgConnection) -> QueryResult<Option<Stats>> {
     if !locked {
         return Ok(None);
     }
-    let result = run_scan(conn, &scan);
+    // A full pass reads every contact in a few long statements.
+    let result = crate::db::without_timeouts(conn, |c| run_scan(c, &scan));
     if let Err(e) = &result {
         diesel::sql_query(
             "UPDATE duplicate_scans SET status = 'failed', error = $2, finished_at = now() WHERE id = $1",
