@@ -25,9 +25,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Float8, Nullable, Text, Timestamptz};
 
 use crate::AppState;
-use crate::domain::duplicate::{
-    Candidate, SHARED_PHONE, compare, fold, name_words, normal_email, phone_digits,
-};
+use crate::domain::duplicate::{Candidate, compare, fold, name_words, normal_email, phone_digits};
 
 /// The advisory lock space of duplicate passes ("CBD").
 const LOCK_SPACE: i32 = 0x0043_4244;
@@ -73,6 +71,8 @@ pub struct Stats {
     pub compared: usize,
     pub pairs: usize,
     pub seconds: f64,
+    /// Where a full pass spent its time: reading, blocking, judging, writing.
+    pub phases: [f64; 4],
 }
 
 #[derive(QueryableByName)]
@@ -129,12 +129,15 @@ pub fn tick(conn: &mut PgConnection) -> QueryResult<Option<Stats>> {
 }
 
 /// Queues a full pass (never run, or due) or a pass over the contacts
-/// changed since the last one. At most one pass waits at a time (a unique
+/// changed since the last one began (less a minute: a write whose
+/// transaction began before and committed after that moment carries an
+/// earlier time). At most one pass waits at a time (a unique
 /// index), whichever instance asks.
 fn schedule(conn: &mut PgConnection) -> QueryResult<()> {
     diesel::sql_query(
         "INSERT INTO duplicate_scans (kind, since) \
-         SELECT CASE WHEN full_at IS NULL OR full_at < now() - make_interval(secs => $1) THEN 'full' ELSE 'recent' END, mark \
+         SELECT CASE WHEN full_at IS NULL OR full_at < now() - make_interval(secs => $1) THEN 'full' ELSE 'recent' END, \
+                mark - interval '1 minute' \
          FROM (SELECT (SELECT max(mark) FROM duplicate_scans WHERE status = 'done' AND kind = 'full') AS full_at, \
                       (SELECT max(mark) FROM duplicate_scans WHERE status = 'done') AS mark) s \
          WHERE NOT EXISTS (SELECT 1 FROM duplicate_scans WHERE status IN ('queued', 'running')) \
@@ -327,37 +330,56 @@ fn domain_of(email: &str) -> Option<String> {
         .map(|(_, d)| d.to_string())
 }
 
-/// The keys under which a contact may meet its duplicates.
-fn block_keys(c: &Candidate, free_mail: &dyn Fn(&str) -> bool) -> Vec<String> {
-    let mut keys = Vec::new();
+/// The keys under which a contact may meet its duplicates, each given to
+/// `key` (the same key may come twice).
+fn each_key(c: &Candidate, free_mail: &dyn Fn(&str) -> bool, key: &mut dyn FnMut(&str)) {
+    let mut buf = String::new();
+    let mut emit = |parts: &[&str]| {
+        buf.clear();
+        for p in parts {
+            buf.push_str(p);
+        }
+        key(&buf);
+    };
     for e in &c.emails {
-        keys.push(format!("e:{}", normal_email(e)));
+        emit(&["e:", &normal_email(e)]);
     }
     for p in &c.phones {
-        keys.push(format!("p:{}", phone_digits(p)));
+        emit(&["p:", &phone_digits(p)]);
     }
     for (k, h) in &c.messaging {
-        keys.push(format!("m:{k}:{}", h.trim().to_lowercase()));
+        emit(&["m:", k, ":", &h.trim().to_lowercase()]);
     }
     let words = name_words(&c.first_name, &c.last_name);
     let company = fold(&c.company);
     if !company.is_empty() {
         for w in &words {
-            keys.push(format!("c:{company}:{}", prefix(w)));
+            emit(&["c:", &company, ":", &prefix(w)]);
         }
     }
     let pair: Vec<String> = words.iter().map(|w| prefix(w)).collect();
+    let pair = pair.join(" ");
     let mut domains: Vec<String> = c.emails.iter().filter_map(|e| domain_of(e)).collect();
     domains.sort();
     domains.dedup();
     for d in domains {
         if !free_mail(&d) {
-            keys.push(format!("d:{d}:{}", pair.join(" ")));
+            emit(&["d:", &d, ":", &pair]);
         }
     }
+}
+
+#[cfg(test)]
+fn block_keys(c: &Candidate, free_mail: &dyn Fn(&str) -> bool) -> Vec<String> {
+    let mut keys = Vec::new();
+    each_key(c, free_mail, &mut |k| keys.push(k.to_string()));
     keys.sort();
     keys.dedup();
     keys
+}
+
+fn key_hash(k: &str) -> u64 {
+    fnv(&[k]) as u64
 }
 
 /// A pair the rules judged likely duplicates.
@@ -372,7 +394,7 @@ struct Found {
 fn judge(
     people: &HashMap<i64, Candidate>,
     pairs: impl Iterator<Item = (i64, i64)>,
-    shared: &HashMap<String, usize>,
+    shared: &dyn Fn(&str) -> usize,
 ) -> (usize, Vec<Found>) {
     let mut compared = 0;
     let mut out = Vec::new();
@@ -381,7 +403,7 @@ fn judge(
             continue;
         };
         compared += 1;
-        if let Some(v) = compare(ca, cb, |d| shared.get(d).copied().unwrap_or(1)) {
+        if let Some(v) = compare(ca, cb, shared) {
             out.push(Found {
                 a,
                 b,
@@ -400,44 +422,57 @@ fn judge(
 }
 
 fn full_pass(conn: &mut PgConnection, scan: i64) -> QueryResult<Stats> {
+    let t = std::time::Instant::now();
     let people = load_candidates(conn, None)?;
+    let loaded = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
     let free = crate::domain::duplicate::is_free_mail;
-    let mut blocks: HashMap<String, Vec<i64>> = HashMap::new();
+    // (key hash, contact id), sorted: runs of one key are its block. A
+    // sorted vector of a few million entries is far cheaper than a map of
+    // string keys; two keys sharing a hash only cost a comparison.
+    let mut keyed: Vec<(u64, i64)> = Vec::with_capacity(people.len() * 5);
     for (id, c) in &people {
-        for k in block_keys(c, &free) {
-            blocks.entry(k).or_default().push(*id);
-        }
+        each_key(c, &free, &mut |k| keyed.push((key_hash(k), *id)));
     }
-    let shared: HashMap<String, usize> = blocks
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix("p:").map(|d| (d.to_string(), v.len())))
-        .filter(|(_, n)| *n > 1)
-        .collect();
+    keyed.sort_unstable();
+    keyed.dedup();
     let mut pairs: HashSet<(i64, i64)> = HashSet::new();
-    for (key, ids) in &blocks {
-        let cap = if key.starts_with("p:") {
-            SHARED_PHONE
-        } else {
-            MAX_BLOCK
-        };
-        if ids.len() < 2 || ids.len() > cap {
-            continue;
+    let mut phone_blocks: HashMap<u64, usize> = HashMap::new();
+    let mut start = 0;
+    while start < keyed.len() {
+        let key = keyed[start].0;
+        let mut end = start + 1;
+        while end < keyed.len() && keyed[end].0 == key {
+            end += 1;
         }
-        for (i, a) in ids.iter().enumerate() {
-            for b in &ids[i + 1..] {
-                pairs.insert((*a.min(b), *a.max(b)));
+        let n = end - start;
+        if n >= 2 {
+            phone_blocks.insert(key, n);
+            if n <= MAX_BLOCK {
+                for i in start..end {
+                    for j in i + 1..end {
+                        let (a, b) = (keyed[i].1, keyed[j].1);
+                        pairs.insert((a.min(b), a.max(b)));
+                    }
+                }
             }
         }
+        start = end;
     }
-    drop(blocks);
-    let (compared, found) = judge(&people, pairs.into_iter(), &shared);
-    let stats = Stats {
-        kind: "full".into(),
-        contacts: people.len(),
-        compared,
-        pairs: found.len(),
-        seconds: 0.0,
+    drop(keyed);
+    let blocked = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    // How many contacts carry a number: its block's size.
+    let shared = |digits: &str| {
+        phone_blocks
+            .get(&key_hash(&format!("p:{digits}")))
+            .copied()
+            .unwrap_or(1)
     };
+    let (compared, found) = judge(&people, pairs.into_iter(), &shared);
+    let judged = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    let contacts = people.len();
     drop(people);
     conn.transaction(|conn| {
         store(conn, scan, &found)?;
@@ -449,7 +484,14 @@ fn full_pass(conn: &mut PgConnection, scan: i64) -> QueryResult<Stats> {
         .execute(conn)
         .map(drop)
     })?;
-    Ok(stats)
+    Ok(Stats {
+        kind: "full".into(),
+        contacts,
+        compared,
+        pairs: found.len(),
+        seconds: 0.0,
+        phases: [loaded, blocked, judged, t.elapsed().as_secs_f64()],
+    })
 }
 
 fn recent_pass(conn: &mut PgConnection, scan: i64, changed: &[i64]) -> QueryResult<Stats> {
@@ -473,7 +515,7 @@ fn recent_pass(conn: &mut PgConnection, scan: i64, changed: &[i64]) -> QueryResu
            WHERE x.contact_id = ANY($1) \
          UNION SELECT x.id, y.id FROM contacts x \
            JOIN LATERAL (SELECT y.id FROM contacts y WHERE lower(y.company) = lower(x.company) \
-                           AND y.deleted_at IS NULL AND y.id <> x.id LIMIT 500) y ON true \
+                           AND y.deleted_at IS NULL AND y.id <> x.id LIMIT 200) y ON true \
            WHERE x.id = ANY($1) AND x.company <> ''",
     )
     .bind::<Array<BigInt>, _>(changed)
@@ -495,7 +537,7 @@ fn recent_pass(conn: &mut PgConnection, scan: i64, changed: &[i64]) -> QueryResu
         .filter_map(|id| people.get(id))
         .flat_map(|c| c.phones.iter().cloned())
         .collect();
-    let shared: HashMap<String, usize> = diesel::sql_query(
+    let counts: HashMap<String, usize> = diesel::sql_query(
         "SELECT number, count(*) AS n FROM contact_phones WHERE number = ANY($1) GROUP BY number",
     )
     .bind::<Array<Text>, _>(&numbers)
@@ -503,6 +545,7 @@ fn recent_pass(conn: &mut PgConnection, scan: i64, changed: &[i64]) -> QueryResu
     .into_iter()
     .map(|s| (phone_digits(&s.number), s.n as usize))
     .collect();
+    let shared = |d: &str| counts.get(d).copied().unwrap_or(1);
     let pairs: HashSet<(i64, i64)> = found_pairs
         .iter()
         .map(|p| (p.a.min(p.b), p.a.max(p.b)))
@@ -513,7 +556,7 @@ fn recent_pass(conn: &mut PgConnection, scan: i64, changed: &[i64]) -> QueryResu
         contacts: changed.len(),
         compared,
         pairs: found.len(),
-        seconds: 0.0,
+        ..Stats::default()
     };
     conn.transaction(|conn| {
         store(conn, scan, &found)?;

@@ -243,18 +243,19 @@ fn shown(key: &str, cols: &merge::Columns, owners: &HashMap<i64, String>) -> Str
     }
 }
 
+/// The records with what the wizard shows beside them.
+struct Loaded {
+    sides: Vec<Side>,
+    custom_fields: Vec<CustomField>,
+    owners: HashMap<i64, String>,
+    counts: Option<Counts>,
+    /// record id → its activity in words ("3 enquiries, 2 notes")
+    activity: HashMap<i64, String>,
+}
+
 /// Loads the records of `state` as `member` may see them; an error page
 /// when one is hidden from them (as if it did not exist).
-async fn load(
-    state: &AppState,
-    me: &CurrentStaff,
-    wizard: &WizardState,
-) -> AppResult<(
-    Vec<Side>,
-    Vec<CustomField>,
-    HashMap<i64, String>,
-    Option<Counts>,
-)> {
+async fn load(state: &AppState, me: &CurrentStaff, wizard: &WizardState) -> AppResult<Loaded> {
     let member = Member::of(me);
     let ids = wizard.ids.clone();
     let req = wizard.request(me.staff.id);
@@ -285,7 +286,24 @@ async fn load(
         } else {
             None
         };
-        Ok((sides, fields, owners, counts))
+        let mut activity = HashMap::new();
+        for s in &sides {
+            let c = Counts {
+                notes: crate::models::count_of_contact(conn, "notes", s.id())?,
+                enquiries: crate::models::count_of_contact(conn, "enquiries", s.id())?,
+                engagements: crate::models::count_of_contact(conn, "engagements", s.id())?,
+                page_views: crate::models::count_of_contact(conn, "page_views", s.id())?,
+                ..Counts::default()
+            };
+            activity.insert(s.id(), moving_words(&c).join(", "));
+        }
+        Ok(Loaded {
+            sides,
+            custom_fields: fields,
+            owners,
+            counts,
+            activity,
+        })
     })
     .await
 }
@@ -393,7 +411,13 @@ async fn render(
             problems,
         });
     }
-    let (sides, custom_fields, owners, counts) = load(state, me, wizard).await?;
+    let Loaded {
+        sides,
+        custom_fields,
+        owners,
+        counts,
+        activity,
+    } = load(state, me, wizard).await?;
     for s in &sides {
         // The versions the wizard was opened at; later steps carry them on.
         wizard
@@ -418,7 +442,13 @@ async fn render(
     let keep = wizard.keep.unwrap_or_default();
     let records = sides
         .iter()
-        .map(|s| record_of(s, &owners, &zone, s.id() == keep))
+        .map(|s| {
+            let mut r = record_of(s, &owners, &zone, s.id() == keep);
+            if let Some(a) = activity.get(&s.id()).filter(|a| !a.is_empty()) {
+                r.lines.push(("Activity", a.clone()));
+            }
+            r
+        })
         .collect();
     let req = wizard.request(me.staff.id);
     let mut fields = Vec::new();
