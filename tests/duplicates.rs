@@ -125,6 +125,9 @@ async fn planted_pairs_are_found_with_reasons_and_a_switchboard_is_not_evidence(
     assert!(profile.text(".likely-duplicates").contains("Garcia Jose"));
     assert!(profile.exists(&format!("a[href='/contacts/merge?id={jose}&id={jose2}']")));
 
+    // Merge with… offers them first, ticked.
+    let picker = b.get(&format!("/contacts/{jose}/merge")).await;
+    assert!(picker.exists(&format!("input[name='id'][value='{jose2}'][checked]")));
     // Not duplicates: gone for good, even after a full pass…
     let res = b
         .post(

@@ -31,6 +31,7 @@ struct Fixture {
     notes: usize,
     enquiries: usize,
     page_views: usize,
+    calls: usize,
 }
 
 fn q(s: &str) -> String {
@@ -94,6 +95,11 @@ fn insert(conn: &mut PgConnection, f: &Fixture) -> i64 {
     for n in 0..f.enquiries {
         sql += &format!(
             "INSERT INTO enquiries (contact_id, visitor_name, token_hash) VALUES ({id}, 'Visitor', sha256('{id}-{n}'::bytea));"
+        );
+    }
+    for _ in 0..f.calls {
+        sql += &format!(
+            "INSERT INTO engagements (contact_id, staff_id, kind, number, outcome) VALUES ({id}, {author}, 'call', '+85291234567', 'answered');"
         );
     }
     for n in 0..f.page_views {
@@ -228,6 +234,7 @@ async fn the_wizard_walks_three_steps_and_the_merge_loses_nothing() {
             notes: 2,
             enquiries: 3,
             page_views: 4,
+            calls: 2,
             ..Default::default()
         },
     );
@@ -280,6 +287,7 @@ async fn the_wizard_walks_three_steps_and_the_merge_loses_nothing() {
         "2 notes",
         "3 enquiries",
         "4 page views",
+        "2 calls and SMS",
         "Mei Chen",
     ] {
         assert!(summary.contains(words), "{words} in {summary}");
@@ -347,6 +355,12 @@ async fn the_wizard_walks_three_steps_and_the_merge_loses_nothing() {
     );
     assert_eq!(
         one(format!(
+            "SELECT count(*) FROM engagements WHERE contact_id = {a}"
+        )),
+        2
+    );
+    assert_eq!(
+        one(format!(
             "SELECT count(*) FROM contacts WHERE id = {a} AND last_name = 'Chen' AND job_title = 'Buyer' AND owner_id = {admin}"
         )),
         1
@@ -400,6 +414,8 @@ async fn the_wizard_walks_three_steps_and_the_merge_loses_nothing() {
     assert_eq!(to, format!("/contacts/{a}?merged={bb}"));
     let landed = b.get(&to).await;
     assert!(landed.text(".flash-warning").contains("Mei Chen"));
+    let edit = b.get(&format!("/contacts/{bb}/edit")).await;
+    assert_eq!(edit.location(), Some(format!("/contacts/{a}?merged={bb}")));
     // Its own history stays readable, and the kept one's log names it.
     let history = b.get(&format!("/contacts/{bb}/changes")).await;
     assert_eq!(history.status, 200);

@@ -131,7 +131,8 @@ pub fn tick(conn: &mut PgConnection) -> QueryResult<Option<Stats>> {
 /// Queues a full pass (never run, or due) or a pass over the contacts
 /// changed since the last one began (less a minute: a write whose
 /// transaction began before and committed after that moment carries an
-/// earlier time). At most one pass waits at a time (a unique
+/// earlier time). After a failed pass, none for five minutes, rather than
+/// failing again every few seconds. At most one pass waits at a time (a unique
 /// index), whichever instance asks.
 fn schedule(conn: &mut PgConnection) -> QueryResult<()> {
     diesel::sql_query(
@@ -141,12 +142,20 @@ fn schedule(conn: &mut PgConnection) -> QueryResult<()> {
          FROM (SELECT (SELECT max(mark) FROM duplicate_scans WHERE status = 'done' AND kind = 'full') AS full_at, \
                       (SELECT max(mark) FROM duplicate_scans WHERE status = 'done') AS mark) s \
          WHERE NOT EXISTS (SELECT 1 FROM duplicate_scans WHERE status IN ('queued', 'running')) \
+           AND NOT EXISTS (SELECT 1 FROM duplicate_scans WHERE status = 'failed' AND finished_at > now() - interval '5 minutes') \
            AND EXISTS (SELECT 1 FROM contacts WHERE deleted_at IS NULL) \
            AND (full_at IS NULL OR full_at < now() - make_interval(secs => $1) \
                 OR (SELECT max(updated_at) FROM contacts WHERE deleted_at IS NULL) > mark) \
          ON CONFLICT DO NOTHING",
     )
     .bind::<Float8, _>(FULL_EVERY.as_secs_f64())
+    .execute(conn)?;
+    // A pass every few seconds while people edit: keep a week of them, and
+    // always the last full one (it says when the next is due).
+    diesel::sql_query(
+        "DELETE FROM duplicate_scans WHERE status IN ('done', 'failed') AND finished_at < now() - interval '7 days' \
+         AND id < coalesce((SELECT max(id) FROM duplicate_scans WHERE status = 'done' AND kind = 'full'), 0)",
+    )
     .execute(conn)
     .map(drop)
 }

@@ -686,7 +686,7 @@ pub fn merge(conn: &mut PgConnection, req: &Request) -> QueryResult<MergeOutcome
         version,
         merge_id,
     };
-    log(conn, entry)?;
+    // The merge's own entry last, so that it heads the log above its fields.
     let after_snapshot = ContactRecord::load(conn, kept)?.snapshot(conn, &fields)?;
     log_fields(
         conn,
@@ -698,6 +698,7 @@ pub fn merge(conn: &mut PgConnection, req: &Request) -> QueryResult<MergeOutcome
             ..entry
         },
     )?;
+    log(conn, entry)?;
     let journal = serde_json::to_string(&journal)
         .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     diesel::update(merges::table.find(merge_id))
@@ -1130,7 +1131,7 @@ pub fn undo(
         version,
         merge_id,
     };
-    log(conn, entry)?;
+    // The merge's own entry last, so that it heads the log above its fields.
     let after_snapshot = ContactRecord::load(conn, kept)?.snapshot(conn, &fields)?;
     log_fields(
         conn,
@@ -1142,6 +1143,7 @@ pub fn undo(
             ..entry
         },
     )?;
+    log(conn, entry)?;
     diesel::update(merges::table.find(merge_id))
         .set((
             merges::undone_at.eq(Some(Utc::now())),

@@ -740,7 +740,7 @@ pub async fn merge_with(
     let member = Member::of(&me);
     let q = query.q.trim().to_string();
     let q2 = q.clone();
-    let (head, found) = db::run(&state.pool, move |conn| {
+    let (head, found, suggested) = db::run(&state.pool, move |conn| {
         let head = crate::routes::contacts::head::ContactHead::load(
             conn,
             member,
@@ -753,7 +753,20 @@ pub async fn merge_with(
         } else {
             Vec::new()
         };
-        Ok((head, found))
+        // Likely duplicates first, ticked: usually what was looked for.
+        let mut suggested = Vec::new();
+        for (other, why) in crate::models::duplicates::of_contact(conn, id, limited)? {
+            let c: Contact = contacts::table
+                .find(other)
+                .select(Contact::as_select())
+                .first(conn)?;
+            suggested.push(Candidate {
+                id: other,
+                name: c.display_name(),
+                detail: why,
+            });
+        }
+        Ok((head, found, suggested))
     })
     .await?;
     Ok(PickPage {
@@ -761,6 +774,7 @@ pub async fn merge_with(
         head,
         q,
         found,
+        suggested,
     })
 }
 
@@ -849,6 +863,8 @@ pub struct PickPage {
     head: crate::routes::contacts::head::ContactHead,
     q: String,
     found: Vec<Candidate>,
+    /// Likely duplicates, with why.
+    suggested: Vec<Candidate>,
 }
 
 /// `/admin/merges`: the latest merges, to review or undo.

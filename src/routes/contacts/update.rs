@@ -19,6 +19,13 @@ use crate::{
 };
 
 fn live(rec: ContactRecord) -> Result<ContactRecord, AppError> {
+    // An old link to a merged record leads to the contact it lives on.
+    if let Some(into) = rec.contact.merged_into {
+        return Err(AppError::SeeOther(format!(
+            "/contacts/{into}?merged={}",
+            rec.contact.id
+        )));
+    }
     if rec.contact.deleted_at.is_some() {
         Err(AppError::NotFound)
     } else {
