@@ -119,8 +119,10 @@ fn main() {
         &[("RUST_LOG", "warn,contactbook::models::duplicates=info")],
     );
     let base = format!("http://127.0.0.1:{port}");
+    let pid = app.0.id();
     let sys = actix_rt::System::new();
     sys.block_on(support::wait_ready(&base));
+    let (_, rss_before) = support::memory(pid);
     let cookie = sys.block_on(support::sign_in(&base));
     // The app queues its first full pass by itself; wait for it to end,
     // measuring the list and a search meanwhile.
@@ -173,8 +175,9 @@ fn main() {
     )
     .get_result(&mut conn)
     .expect("pass");
+    let (peak, _) = support::memory(pid);
     println!(
-        "full detection pass: {} in {:.1} s over {} contacts, {} pairs",
+        "full detection pass: {} in {:.1} s over {} contacts, {} pairs; app resident before {rss_before:.0} MB, peak {peak:.0} MB",
         pass.status, pass.seconds, pass.contacts_seen, pass.pairs_found
     );
     // Each round's p95 of 8 requests: their median, and the worst round.

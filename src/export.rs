@@ -196,6 +196,39 @@ fn some_sql() -> String {
     )
 }
 
+/// The contacts among `$1` (ids), all between `$2` and `$3`: the children of
+/// the whole id range are read along their indexes and aggregated in one
+/// pass, instead of five lookups per contact. For dense chunks (a view that
+/// matches a good part of the contacts), where the range holds little else.
+fn range_sql() -> String {
+    let child = |table: &str, value: &str| {
+        format!(
+            "LEFT JOIN (SELECT contact_id, string_agg(kind || ':' || {value}, E'\\x1e' ORDER BY position, id) v \
+               FROM {table} WHERE contact_id BETWEEN $2 AND $3 GROUP BY contact_id)"
+        )
+    };
+    format!(
+        "SELECT {CONTACT_COLUMNS}, p.v AS phones, e.v AS emails, s.v AS socials, l.v AS labels, f.v AS custom \
+         FROM contacts c \
+         {} p ON p.contact_id = c.id \
+         {} e ON e.contact_id = c.id \
+         {} s ON s.contact_id = c.id \
+         LEFT JOIN (SELECT cl.contact_id, string_agg(l.name, E'\\x1e' ORDER BY lower(l.name)) v \
+                    FROM contact_labels cl JOIN labels l ON l.id = cl.label_id \
+                    WHERE cl.contact_id BETWEEN $2 AND $3 GROUP BY cl.contact_id) l ON l.contact_id = c.id \
+         LEFT JOIN (SELECT contact_id, string_agg(field_id || ':' || value, E'\\x1e') v \
+                    FROM custom_field_values WHERE contact_id BETWEEN $2 AND $3 GROUP BY contact_id) f ON f.contact_id = c.id \
+         WHERE c.id = ANY($1) AND c.deleted_at IS NULL ORDER BY c.id",
+        child("contact_phones", "number"),
+        child("contact_emails", "email"),
+        child("contact_socials", "handle"),
+    )
+}
+
+/// A chunk whose ids span at most this many times their number is read by
+/// range (`range_sql`); sparser ones contact by contact.
+const DENSE: i64 = 4;
+
 /// The next ids to export, in id order.
 fn next_ids(conn: &mut PgConnection, selection: &Selection, after: i64) -> QueryResult<Vec<i64>> {
     match selection {
@@ -462,10 +495,19 @@ fn read_rows(
             return Ok(());
         };
         after = last;
-        let rows: Vec<ExportRow> = diesel::sql_query(some_sql())
-            .bind::<Array<BigInt>, _>(&ids)
-            .load(conn)
-            .map_err(|e| e.to_string())?;
+        let first = ids[0];
+        let rows: Vec<ExportRow> = if last - first < DENSE * ids.len() as i64 {
+            diesel::sql_query(range_sql())
+                .bind::<Array<BigInt>, _>(&ids)
+                .bind::<BigInt, _>(first)
+                .bind::<BigInt, _>(last)
+                .load(conn)
+        } else {
+            diesel::sql_query(some_sql())
+                .bind::<Array<BigInt>, _>(&ids)
+                .load(conn)
+        }
+        .map_err(|e| e.to_string())?;
         if tx.send(rows).is_err() {
             return Ok(());
         }

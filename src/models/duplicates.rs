@@ -297,6 +297,77 @@ pub fn load_candidates(
     Ok(out)
 }
 
+#[derive(QueryableByName)]
+struct WholeRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    first_name: String,
+    #[diesel(sql_type = Text)]
+    last_name: String,
+    #[diesel(sql_type = Text)]
+    company: String,
+    #[diesel(sql_type = Text)]
+    city: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    emails: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    phones: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    socials: Option<String>,
+}
+
+/// Every live contact as the rules see it, one at a time (read row by row,
+/// each table's values aggregated in one pass, as the full export does);
+/// how many there were.
+fn each_candidate(
+    conn: &mut PgConnection,
+    each: &mut dyn FnMut(i64, Candidate),
+) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let rows = diesel::sql_query(
+            "SELECT c.id, c.first_name, c.last_name, c.company, c.city, e.v AS emails, p.v AS phones, s.v AS socials \
+             FROM contacts c \
+             LEFT JOIN (SELECT contact_id, string_agg(email, E'\\x1e') v FROM contact_emails GROUP BY contact_id) e \
+               ON e.contact_id = c.id \
+             LEFT JOIN (SELECT contact_id, string_agg(number, E'\\x1e') v FROM contact_phones GROUP BY contact_id) p \
+               ON p.contact_id = c.id \
+             LEFT JOIN (SELECT contact_id, string_agg(kind || E'\\x1f' || handle, E'\\x1e') v FROM contact_socials \
+                        GROUP BY contact_id) s ON s.contact_id = c.id \
+             WHERE c.deleted_at IS NULL",
+        )
+        .load_iter::<WholeRow, diesel::pg::PgRowByRowLoadingMode>(conn)?;
+        let split = |v: Option<String>| -> Vec<String> {
+            v.map(|v| v.split('\u{1e}').map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        let mut n = 0;
+        for row in rows {
+            let r = row?;
+            n += 1;
+            each(
+                r.id,
+                Candidate {
+                    first_name: r.first_name,
+                    last_name: r.last_name,
+                    company: r.company,
+                    city: r.city,
+                    emails: split(r.emails),
+                    phones: split(r.phones),
+                    messaging: split(r.socials)
+                        .into_iter()
+                        .filter_map(|s| {
+                            s.split_once('\u{1f}')
+                                .map(|(k, h)| (k.to_string(), h.to_string()))
+                        })
+                        .collect(),
+                },
+            );
+        }
+        Ok(n)
+    })
+}
+
 /// FNV-1a: a fingerprint that stays the same across runs and releases.
 fn fnv(parts: &[&str]) -> i64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -432,17 +503,18 @@ fn judge(
 
 fn full_pass(conn: &mut PgConnection, scan: i64) -> QueryResult<Stats> {
     let t = std::time::Instant::now();
-    let people = load_candidates(conn, None)?;
-    let loaded = t.elapsed().as_secs_f64();
-    let t = std::time::Instant::now();
     let free = crate::domain::duplicate::is_free_mail;
     // (key hash, contact id), sorted: runs of one key are its block. A
     // sorted vector of a few million entries is far cheaper than a map of
-    // string keys; two keys sharing a hash only cost a comparison.
-    let mut keyed: Vec<(u64, i64)> = Vec::with_capacity(people.len() * 5);
-    for (id, c) in &people {
-        each_key(c, &free, &mut |k| keyed.push((key_hash(k), *id)));
-    }
+    // string keys; two keys sharing a hash only cost a comparison. Each
+    // contact is read, keyed and let go, so memory holds the keys, not a
+    // million contacts.
+    let mut keyed: Vec<(u64, i64)> = Vec::new();
+    let contacts = each_candidate(conn, &mut |id, c| {
+        each_key(&c, &free, &mut |k| keyed.push((key_hash(k), id)));
+    })?;
+    let loaded = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
     keyed.sort_unstable();
     keyed.dedup();
     let mut pairs: HashSet<(i64, i64)> = HashSet::new();
@@ -469,6 +541,11 @@ fn full_pass(conn: &mut PgConnection, scan: i64) -> QueryResult<Stats> {
         start = end;
     }
     drop(keyed);
+    // Only the contacts of candidate pairs are read whole.
+    let mut wanted: Vec<i64> = pairs.iter().flat_map(|(a, b)| [*a, *b]).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let people = load_candidates(conn, Some(&wanted))?;
     let blocked = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
     // How many contacts carry a number: its block's size.
@@ -481,7 +558,6 @@ fn full_pass(conn: &mut PgConnection, scan: i64) -> QueryResult<Stats> {
     let (compared, found) = judge(&people, pairs.into_iter(), &shared);
     let judged = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
-    let contacts = people.len();
     drop(people);
     conn.transaction(|conn| {
         store(conn, scan, &found)?;
