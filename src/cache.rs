@@ -3,7 +3,7 @@
 //! instance clear it at once; other instances catch up within the lifetime.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{Arc, Condvar, Mutex},
     time::{Duration, Instant},
 };
 
@@ -48,17 +48,65 @@ impl<T> Cached<T> {
     }
 }
 
-/// Several [`Cached`] values by key, for a handful of keys.
+/// Several [`Cached`] values by key, for a handful of keys. A value is
+/// loaded by one request at a time: when it has expired, the others keep
+/// getting the old copy meanwhile; when there is none (never loaded, or
+/// cleared by a write), they wait for the one load instead of all asking
+/// the database the same thing at once.
 pub struct CachedByKey<K, T> {
     lifetime: Duration,
-    slots: Mutex<Vec<(K, Instant, Arc<T>)>>,
+    slots: Mutex<Slots<K, T>>,
+    loaded: Condvar,
 }
+
+struct Slots<K, T> {
+    entries: Vec<Slot<K, T>>,
+    /// Bumped by `clear`: a load that began before it is not kept.
+    generation: u64,
+}
+
+struct Slot<K, T> {
+    key: K,
+    value: Option<(Instant, Arc<T>)>,
+    loading: bool,
+}
+
+/// Marks the end of a load, however it ends (a panicking load included),
+/// and wakes those waiting for it.
+struct Loading<'a, K: PartialEq, T> {
+    cache: &'a CachedByKey<K, T>,
+    key: &'a K,
+}
+
+impl<K: PartialEq, T> Drop for Loading<'_, K, T> {
+    fn drop(&mut self) {
+        let mut slots = self.cache.lock();
+        if let Some(s) = slots.entries.iter_mut().find(|s| s.key == *self.key) {
+            s.loading = false;
+        }
+        drop(slots);
+        self.cache.loaded.notify_all();
+    }
+}
+
+impl<K, T> CachedByKey<K, T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slots<K, T>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// How long a request waits for another's load before loading itself.
+const WAIT_FOR_LOAD: Duration = Duration::from_secs(5);
 
 impl<K: PartialEq + Clone, T> CachedByKey<K, T> {
     pub fn new(lifetime: Duration) -> CachedByKey<K, T> {
         CachedByKey {
             lifetime,
-            slots: Mutex::new(Vec::new()),
+            slots: Mutex::new(Slots {
+                entries: Vec::new(),
+                generation: 0,
+            }),
+            loaded: Condvar::new(),
         }
     }
 
@@ -67,23 +115,74 @@ impl<K: PartialEq + Clone, T> CachedByKey<K, T> {
         key: &K,
         load: impl FnOnce() -> Result<T, E>,
     ) -> Result<Arc<T>, E> {
+        let waited_since = Instant::now();
+        let mut slots = self.lock();
+        let generation = loop {
+            let lifetime = self.lifetime;
+            match slots.entries.iter_mut().find(|s| s.key == *key) {
+                Some(Slot {
+                    value: Some((at, value)),
+                    ..
+                }) if at.elapsed() < lifetime => return Ok(value.clone()),
+                // Someone is loading: the old copy meanwhile, or wait for
+                // theirs (not for ever: a stuck load must not hold a page).
+                Some(Slot {
+                    loading: true,
+                    value,
+                    ..
+                }) if waited_since.elapsed() < WAIT_FOR_LOAD => {
+                    if let Some((_, old)) = value {
+                        return Ok(old.clone());
+                    }
+                    slots = self
+                        .loaded
+                        .wait_timeout(slots, WAIT_FOR_LOAD)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+                Some(slot) => {
+                    slot.loading = true;
+                    break slots.generation;
+                }
+                None => {
+                    slots.entries.retain(|s| {
+                        s.loading
+                            || s.value
+                                .as_ref()
+                                .is_some_and(|(at, _)| at.elapsed() < lifetime)
+                    });
+                    slots.entries.push(Slot {
+                        key: key.clone(),
+                        value: None,
+                        loading: true,
+                    });
+                    break slots.generation;
+                }
+            }
+        };
+        drop(slots);
+        let guard = Loading { cache: self, key };
+        let value = Arc::new(load()?);
         {
-            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((_, at, value)) = slots.iter().find(|(k, _, _)| k == key)
-                && at.elapsed() < self.lifetime
+            let mut slots = self.lock();
+            // Loaded from before a write that cleared the cache: answer
+            // this request with it, but keep nothing stale.
+            if slots.generation == generation
+                && let Some(s) = slots.entries.iter_mut().find(|s| s.key == *key)
             {
-                return Ok(value.clone());
+                s.value = Some((Instant::now(), value.clone()));
             }
         }
-        let value = Arc::new(load()?);
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.retain(|(k, at, _)| k != key && at.elapsed() < self.lifetime);
-        slots.push((key.clone(), Instant::now(), value.clone()));
+        drop(guard);
         Ok(value)
     }
 
     pub fn clear(&self) {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut slots = self.lock();
+        slots.generation += 1;
+        for s in &mut slots.entries {
+            s.value = None;
+        }
     }
 }
 
@@ -156,5 +255,68 @@ mod tests {
         assert_eq!(loads, 3);
         let failed = cache.get_or_load(&"c", || Err("db down"));
         assert_eq!(failed, Err("db down"), "errors are not kept");
+        assert_eq!(
+            cache.get_or_load(&"c", || -> Result<i32, &str> { Ok(4) }),
+            Ok(Arc::new(4)),
+            "and the next request loads again"
+        );
+    }
+
+    #[test]
+    fn many_requests_at_once_load_a_value_once() {
+        let cache: CachedByKey<u8, u32> = CachedByKey::new(Duration::from_secs(60));
+        let loads = std::sync::atomic::AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    let v = cache.get_or_load(&1, || -> Result<u32, ()> {
+                        std::thread::sleep(Duration::from_millis(50));
+                        Ok(loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1)
+                    });
+                    assert_eq!(v.map(|v| *v), Ok(1));
+                });
+            }
+        });
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn an_expired_value_is_served_while_one_request_reloads_it() {
+        let cache: CachedByKey<u8, u32> = CachedByKey::new(Duration::from_millis(20));
+        let _ = cache.get_or_load(&1, || -> Result<u32, ()> { Ok(1) });
+        std::thread::sleep(Duration::from_millis(30));
+        let started = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            let reload = s.spawn(|| {
+                cache.get_or_load(&1, || -> Result<u32, ()> {
+                    started.wait();
+                    std::thread::sleep(Duration::from_millis(100));
+                    Ok(2)
+                })
+            });
+            started.wait();
+            // While the reload runs, the old copy, at once.
+            let t = Instant::now();
+            let old = cache.get_or_load(&1, || -> Result<u32, ()> { Ok(99) });
+            assert_eq!(old.map(|v| *v), Ok(1));
+            assert!(t.elapsed() < Duration::from_millis(50));
+            assert_eq!(reload.join().map(|r| r.map(|v| *v)).ok(), Some(Ok(2)));
+        });
+    }
+
+    #[test]
+    fn a_load_begun_before_a_clear_is_not_kept() {
+        let cache: CachedByKey<u8, u32> = CachedByKey::new(Duration::from_secs(60));
+        let v = cache.get_or_load(&1, || -> Result<u32, ()> {
+            cache_clear_during_load(&cache);
+            Ok(1)
+        });
+        assert_eq!(v.map(|v| *v), Ok(1));
+        let again = cache.get_or_load(&1, || -> Result<u32, ()> { Ok(2) });
+        assert_eq!(again.map(|v| *v), Ok(2), "loaded afresh after the clear");
+    }
+
+    fn cache_clear_during_load(cache: &CachedByKey<u8, u32>) {
+        cache.clear();
     }
 }
