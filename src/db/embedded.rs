@@ -363,6 +363,10 @@ fn spawn_server(
         .arg(format!("unix_socket_directories={}", socket_dir.display()))
         .arg("-c")
         .arg(format!("port={PORT}"))
+        // Each app instance keeps a pool of connections (10 by default),
+        // and the test suites run many apps at once against one cluster:
+        // 100, PostgreSQL's default, was found too few.
+        .args(["-c", "max_connections=300"])
         .current_dir(base)
         .stdin(Stdio::null())
         .stdout(log)

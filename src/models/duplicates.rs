@@ -56,6 +56,9 @@ pub fn spawn_scanner(state: Weak<AppState>) {
                     Ok(None) => {}
                     Err(e) => log::warn!("duplicate pass: {e}"),
                 }
+                // Not holding the pool while idle: an app shutting down
+                // closes its connections at once.
+                drop(pool);
                 std::thread::sleep(TICK);
             }
         });
