@@ -19,6 +19,18 @@ use support::{count, memory};
 fn main() {
     let (_pg, url, n, data) = support::million_copy("contactbook_bench_export");
     let mut conn = PgConnection::establish(&url).expect("connect");
+    // Half of the contacts under one label: the issue's view of 500,000.
+    {
+        use diesel::connection::SimpleConnection;
+        conn.batch_execute(
+            "INSERT INTO labels (name) VALUES ('Half') ON CONFLICT DO NOTHING; \
+             INSERT INTO contact_labels (contact_id, label_id) \
+             SELECT c.id, l.id FROM contacts c, labels l WHERE l.name = 'Half' AND c.id % 2 = 0 ON CONFLICT DO NOTHING; \
+             ANALYZE contact_labels;",
+        )
+        .expect("half");
+    }
+    let half = count(&mut conn, "SELECT id AS n FROM labels WHERE name = 'Half'");
     let port = support::free_port();
     let app = support::start_app(&url, port, &data.join("export-app"));
     let pid = app.0.id();
@@ -41,7 +53,13 @@ fn main() {
         std::thread::sleep(Duration::from_millis(500));
     }
     println!("{n} contacts");
+    let half_view = format!("label={half}");
+    let half_sql = format!(
+        "SELECT count(*) AS n FROM contacts c JOIN contact_labels cl ON cl.contact_id = c.id \
+         WHERE c.deleted_at IS NULL AND cl.label_id = {half}"
+    );
     for (view, sql) in [
+        (half_view.as_str(), half_sql.as_str()),
         (
             "type=lead",
             "SELECT count(*) AS n FROM contacts WHERE deleted_at IS NULL AND contact_type = 'lead'",

@@ -675,6 +675,27 @@ pub fn count_capped(conn: &mut PgConnection, filters: &Filters, cap: i64) -> Que
         .n)
 }
 
+/// `head`, the view's conditions on alias `c` (who may see what included)
+/// and `tail`, with their values bound: for a query that reads a whole view
+/// in one go, such as the export of a large one. `head` ends in `WHERE` and
+/// binds nothing.
+pub fn matching_query(
+    filters: &Filters,
+    head: &str,
+    tail: &str,
+) -> diesel::query_builder::BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
+    let mut binds = Vec::new();
+    let mut conds = conditions(filters, &Reach::All, &mut binds);
+    if let Some(member) = filters.visible_to {
+        binds.push(Bind::Int(member));
+        conds.push(crate::models::visibility::predicate("c", binds.len()));
+    }
+    bind_all(
+        diesel::sql_query(format!("{head} {} {tail}", conds.join(" AND "))).into_boxed(),
+        binds,
+    )
+}
+
 /// How long a member's set sizes serve their estimates: they only scale
 /// them, and counting the sets on every search costs a millisecond.
 pub const SIZES_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30);
