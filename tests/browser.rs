@@ -653,3 +653,178 @@ async fn a_planted_pair_is_found_merged_in_three_steps_and_the_merge_undone() {
     );
     d.quit().await;
 }
+
+/// axe-core's source, fetched by `scripts/test` (pinned in it).
+fn axe_source() -> String {
+    let path = std::env::var("AXE_CORE_JS").unwrap_or_else(|_| {
+        format!(
+            "{}/target/axe-core-4.10.3/axe.min.js",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("axe-core not found at {path} ({e}): run scripts/test, which fetches it, or set AXE_CORE_JS")
+    })
+}
+
+/// Every page a signed-in administrator reaches, at 1280 and 360 px: no
+/// serious or critical accessibility violation (axe-core) and no sideways
+/// scrolling. Screenshots of each go to target/screenshots/page-*.png.
+#[actix_rt::test]
+async fn every_page_passes_axe_and_fits_at_1280_and_360_px() {
+    use diesel::connection::SimpleConnection;
+    let axe = axe_source();
+    let app = spawn_app().await;
+    let (admin, b) = app.signed_in_admin().await;
+    let agent = app.add_staff(
+        "Bea Buyer",
+        "bea@example.com",
+        contactbook::domain::staff::Role::Agent,
+    );
+    app.conn()
+        .batch_execute(&format!(
+            "INSERT INTO labels (name) VALUES ('VIP'); \
+             INSERT INTO custom_fields (label, kind) VALUES ('Account', 'text'); \
+             INSERT INTO contacts (first_name, last_name, company, job_title, city, owner_id) VALUES \
+               ('Mei', 'Chan', 'Harbour Foods', 'Buyer', 'Hong Kong', {admin}), \
+               ('May', 'Chan', '', '', 'Hong Kong', {agent}), \
+               ('Tom', 'Baker', 'Baker & Sons', 'Owner', 'London', {admin}), \
+               ('Old', 'Record', '', '', '', {admin}); \
+             INSERT INTO contact_emails (contact_id, kind, email) SELECT id, 'work', \
+               CASE WHEN first_name = 'May' THEN 'MEI@harbour.example' ELSE lower(first_name) || '@harbour.example' END FROM contacts; \
+             INSERT INTO contact_phones (contact_id, kind, number) SELECT id, 'mobile', '+8529' || lpad(id::text, 7, '0') FROM contacts; \
+             INSERT INTO contact_labels SELECT c.id, l.id FROM contacts c, labels l WHERE c.first_name = 'Mei'; \
+             INSERT INTO notes (contact_id, author_id, body) SELECT id, {admin}, 'Called about the order.' FROM contacts WHERE first_name = 'Mei'; \
+             UPDATE contacts SET deleted_at = now() WHERE first_name = 'Old';"
+        ))
+        .expect("fixtures");
+    contactbook::models::duplicates::tick(&mut app.conn()).expect("pass");
+    let mei = app.count("SELECT id FROM contacts WHERE first_name = 'Mei'");
+    let may = app.count("SELECT id FROM contacts WHERE first_name = 'May'");
+    let tom = app.count("SELECT id FROM contacts WHERE first_name = 'Tom'");
+    // A merge to undo, and an enquiry.
+    {
+        let mut conn = app.conn();
+        let version = |conn: &mut diesel::PgConnection, id: i64| -> i32 {
+            use contactbook::schema::contacts;
+            use diesel::prelude::*;
+            contacts::table
+                .find(id)
+                .select(contacts::version)
+                .first(conn)
+                .expect("version")
+        };
+        let other = app.count("SELECT id FROM contacts WHERE first_name = 'Old'");
+        conn.batch_execute(&format!(
+            "UPDATE contacts SET deleted_at = NULL WHERE id = {other}"
+        ))
+        .expect("restore");
+        let req = contactbook::models::merge::Request {
+            ids: vec![tom, other],
+            kept: tom,
+            versions: [
+                (tom, version(&mut conn, tom)),
+                (other, version(&mut conn, other)),
+            ]
+            .into_iter()
+            .collect(),
+            picks: Default::default(),
+            actor: Some(admin),
+        };
+        use diesel::Connection;
+        conn.transaction(|c| contactbook::models::merge::merge(c, &req))
+            .expect("merge");
+    }
+    let support = b.get("/support").await;
+    let sent = b
+        .post(
+            "/support",
+            &support.csrf(),
+            &[
+                ("first_name", "Vera"),
+                ("last_name", "Visitor"),
+                ("email", "vera@visitor.example"),
+                ("message", "Where is my order?"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let enquiry = app.count("SELECT max(id) FROM enquiries");
+    let merge_id = app.count("SELECT max(id) FROM merges");
+    app.conn()
+        .batch_execute(&format!(
+            "INSERT INTO contacts (first_name, last_name, deleted_at, owner_id) VALUES ('Trashed', 'Person', now(), {admin});"
+        ))
+        .expect("trash");
+
+    let pages: Vec<String> = [
+        "/contacts".to_string(),
+        "/contacts?view=mine".into(),
+        "/contacts?q=chan".into(),
+        "/contacts/new".into(),
+        "/contacts/new/full".into(),
+        format!("/contacts/{mei}"),
+        format!("/contacts/{mei}/activity"),
+        format!("/contacts/{mei}/sharing"),
+        format!("/contacts/{mei}/changes"),
+        format!("/contacts/{mei}/edit"),
+        format!("/contacts/{mei}/transfer"),
+        format!("/contacts/{mei}/delete"),
+        format!("/contacts/{mei}/merge?q=chan"),
+        format!("/contacts/{mei}/engagements/new?kind=call"),
+        format!("/contacts/merge?id={mei}&id={may}"),
+        format!("/contacts/merge?id={mei}&id={may}&keep={mei}&step=2"),
+        format!("/contacts/merge?id={mei}&id={may}&keep={mei}&step=3"),
+        format!("/merges/{merge_id}/undo"),
+        "/duplicates".into(),
+        "/contacts/trash".into(),
+        "/enquiries".into(),
+        format!("/enquiries/{enquiry}"),
+        "/imports".into(),
+        "/staff".into(),
+        format!("/staff/{agent}"),
+        "/me/profile".into(),
+        "/admin".into(),
+        "/admin/staff".into(),
+        "/admin/labels".into(),
+        "/admin/custom-fields".into(),
+        "/admin/settings".into(),
+        "/admin/journey".into(),
+        "/admin/merges".into(),
+        "/support".into(),
+    ]
+    .into();
+    let cookie = b.cookie("contactbook").expect("session");
+    let d = Driver::start().await;
+    d.goto(&format!("{}/static/favicon.svg", app.base)).await;
+    d.add_cookie("contactbook", &cookie).await;
+    let mut failures = Vec::new();
+    for width in [1280, 360] {
+        d.set_window_size(width, 900).await;
+        for page in &pages {
+            d.goto(&format!("{}{page}", app.base)).await;
+            let title = d.title().await;
+            assert!(
+                !title.starts_with("Page not found") && !title.starts_with("Something went wrong"),
+                "{page}: {title}"
+            );
+            let overflow = d.overflow().await;
+            if overflow != 0 {
+                failures.push(format!(
+                    "{page} at {width} px scrolls sideways by {overflow} px"
+                ));
+            }
+            for v in d.axe(&axe).await {
+                failures.push(format!("{page} at {width} px: {v}"));
+            }
+            let name: String = page
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            d.screenshot(&format!("page-{}-{width}", name.trim_matches('-')))
+                .await;
+        }
+    }
+    d.quit().await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -283,6 +283,51 @@ impl Driver {
             .map(str::to_string)
     }
 
+    /// How far the page scrolls sideways, in CSS pixels (0 when it fits).
+    pub async fn overflow(&self) -> i64 {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": "return document.documentElement.scrollWidth - document.documentElement.clientWidth;", "args": [] })),
+        )
+        .await
+        .as_i64()
+        .unwrap_or(i64::MAX)
+    }
+
+    /// Runs axe-core (`source`, its `axe.min.js`) on the page: its serious
+    /// and critical violations, each as "rule: the elements".
+    pub async fn axe(&self, source: &str) -> Vec<String> {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": source, "args": [] })),
+        )
+        .await;
+        let found = self
+            .cmd(
+                "POST",
+                "/execute/async",
+                Some(json!({
+                    "script": "const done = arguments[arguments.length - 1]; \
+                        axe.run(document, { resultTypes: ['violations'] }).then(r => done(r.violations \
+                          .filter(v => v.impact === 'serious' || v.impact === 'critical') \
+                          .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))), \
+                          e => done(['axe failed: ' + e]));",
+                    "args": []
+                })),
+            )
+            .await;
+        found
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![format!("axe gave no answer: {found}")])
+    }
+
     /// Text of the whole page body, as rendered; empty while a page is loading.
     pub async fn page_text(&self) -> String {
         let url = format!("{}/session/{}/execute/sync", self.base, self.session);
