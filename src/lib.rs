@@ -183,7 +183,10 @@ async fn setup_gate(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let path = req.path();
-    let exempt = path == "/setup" || path == "/healthz" || path.starts_with("/static/");
+    let exempt = path == "/setup"
+        || path == "/healthz"
+        || path == "/favicon.ico"
+        || path.starts_with("/static/");
     if !exempt && let Some(state) = req.app_data::<web::Data<AppState>>().cloned() {
         match state.setup_done().await {
             Ok(true) => {}

@@ -755,3 +755,12 @@ async fn sessions_can_live_in_redis() {
     replay.set_cookie("contactbook", &cookie);
     assert_eq!(replay.get("/staff").await.status, 303);
 }
+
+#[actix_rt::test]
+async fn the_icon_answers_at_the_address_browsers_ask_for_without_signing_in() {
+    let app = spawn_app().await;
+    let res = app.browser().get("/favicon.ico").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("content-type").as_deref(), Some("image/svg+xml"));
+    assert!(res.body.contains("<svg"));
+}

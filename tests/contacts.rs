@@ -780,6 +780,11 @@ async fn duplicates_are_flagged_with_a_link_and_may_be_saved_anyway() {
     assert!(res.text(".flash-warning").contains("may be a duplicate"));
     assert!(res.exists(&format!(".flash-warning a[href='/contacts/{first}']")));
     assert_eq!(app.count("SELECT count(*) FROM contacts"), 1);
+    assert_eq!(
+        res.text("button[value='create']"),
+        "Save anyway",
+        "the button says what it does now"
+    );
     let again = b
         .post(
             "/contacts/new",

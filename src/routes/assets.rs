@@ -9,7 +9,13 @@ const JS: &str = include_str!("../../static/app.js");
 const ICON: &str = include_str!("../../static/favicon.svg");
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/static/{file}", web::get().to(asset));
+    cfg.route("/static/{file}", web::get().to(asset))
+        // Browsers ask for it there whatever the page says.
+        .route("/favicon.ico", web::get().to(favicon));
+}
+
+async fn favicon() -> HttpResponse {
+    asset(web::Path::from("favicon.svg".to_string())).await
 }
 
 /// A short content hash, added to asset URLs so browsers may cache them for long.
