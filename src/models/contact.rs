@@ -297,18 +297,21 @@ impl ContactRecord {
     }
 }
 
-struct LogEntry<'a> {
-    contact_id: i64,
-    staff_id: Option<i64>,
-    source: &'a str,
-    action: &'a str,
-    field: Option<&'a str>,
-    old_value: Option<&'a str>,
-    new_value: Option<&'a str>,
-    version: i32,
+/// One change log row; a merge's rows (and its undo's) name the merge.
+#[derive(Clone, Copy)]
+pub(crate) struct LogEntry<'a> {
+    pub contact_id: i64,
+    pub staff_id: Option<i64>,
+    pub source: &'a str,
+    pub action: &'a str,
+    pub field: Option<&'a str>,
+    pub old_value: Option<&'a str>,
+    pub new_value: Option<&'a str>,
+    pub version: i32,
+    pub merge_id: Option<i64>,
 }
 
-fn log_change(conn: &mut PgConnection, e: LogEntry<'_>) -> QueryResult<()> {
+pub(crate) fn log_change(conn: &mut PgConnection, e: LogEntry<'_>) -> QueryResult<()> {
     diesel::insert_into(contact_changes::table)
         .values((
             contact_changes::contact_id.eq(e.contact_id),
@@ -319,9 +322,34 @@ fn log_change(conn: &mut PgConnection, e: LogEntry<'_>) -> QueryResult<()> {
             contact_changes::old_value.eq(e.old_value),
             contact_changes::new_value.eq(e.new_value),
             contact_changes::version.eq(e.version),
+            contact_changes::merge_id.eq(e.merge_id),
         ))
         .execute(conn)
         .map(drop)
+}
+
+/// One `base` entry per field whose value (as the change log shows it)
+/// differs between the two snapshots.
+pub(crate) fn log_field_changes(
+    conn: &mut PgConnection,
+    before: &[(String, String)],
+    after: &[(String, String)],
+    base: LogEntry<'_>,
+) -> QueryResult<()> {
+    for ((field, old), (_, new)) in before.iter().zip(after.iter()) {
+        if old != new {
+            log_change(
+                conn,
+                LogEntry {
+                    field: Some(field),
+                    old_value: Some(old),
+                    new_value: Some(new),
+                    ..base
+                },
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Records something that happened to a contact without changing its
@@ -352,6 +380,7 @@ pub fn log_event(conn: &mut PgConnection, e: Event<'_>) -> QueryResult<()> {
             old_value: e.old_value,
             new_value: e.new_value,
             version,
+            merge_id: None,
         },
     )
 }
@@ -408,6 +437,7 @@ pub fn transfer_owner(
             old_value: Some(&old_name),
             new_value: Some(&new_name),
             version,
+            merge_id: None,
         },
     )?;
     Ok(true)
@@ -562,6 +592,7 @@ pub fn create(
             old_value: None,
             new_value: Some(&name),
             version: 1,
+            merge_id: None,
         },
     )?;
     Ok(id)
@@ -671,23 +702,22 @@ pub fn update(
     refresh_search_text(conn, id)?;
     let after = ContactRecord::load(conn, id)?;
     let after_snapshot = after.snapshot(conn, &fields)?;
-    for ((field, old), (_, new)) in before_snapshot.iter().zip(after_snapshot.iter()) {
-        if old != new {
-            log_change(
-                conn,
-                LogEntry {
-                    contact_id: id,
-                    staff_id: actor,
-                    source,
-                    action: "update",
-                    field: Some(field),
-                    old_value: Some(old),
-                    new_value: Some(new),
-                    version,
-                },
-            )?;
-        }
-    }
+    log_field_changes(
+        conn,
+        &before_snapshot,
+        &after_snapshot,
+        LogEntry {
+            contact_id: id,
+            staff_id: actor,
+            source,
+            action: "update",
+            field: None,
+            old_value: None,
+            new_value: None,
+            version,
+            merge_id: None,
+        },
+    )?;
     Ok(UpdateOutcome::Saved { version })
 }
 
@@ -725,6 +755,7 @@ pub fn soft_delete(
             old_value: None,
             new_value: None,
             version,
+            merge_id: None,
         },
     )?;
     Ok(true)
@@ -760,6 +791,7 @@ pub fn restore(conn: &mut PgConnection, id: i64, actor: Option<i64>) -> QueryRes
             old_value: None,
             new_value: None,
             version,
+            merge_id: None,
         },
     )?;
     Ok(true)

@@ -13,18 +13,21 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Nullable, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     domain::merge::{Collection, Item, default_source, unite},
     models::{
-        contact::{Contact, ContactRecord, display_name, refresh_search_text, source},
+        contact::{
+            Contact, ContactRecord, LogEntry, display_name, log_change, log_field_changes,
+            refresh_search_text, source,
+        },
         custom_field::CustomField,
     },
     schema::{
-        contact_changes, contact_emails, contact_labels, contact_phones, contact_shares,
-        contact_socials, contacts, custom_field_values, merges,
+        contact_changes, contact_emails, contact_labels, contact_shares, contacts,
+        custom_field_values, merges,
     },
 };
 
@@ -209,87 +212,56 @@ pub fn outcome(req: &Request, sides: &[Side]) -> (Columns, HashMap<i64, String>)
     (cols, custom)
 }
 
-fn items_of(
-    sides: &[Side],
-    pick: impl Fn(&Side) -> Vec<Item>,
-    kept: i64,
-) -> (Vec<Item>, Vec<Item>) {
-    let mut k = Vec::new();
-    let mut o = Vec::new();
-    for s in sides {
-        if s.id() == kept {
-            k = pick(s);
-        } else {
-            o.extend(pick(s));
-        }
+/// The three united lists: which, their table, the column of their value,
+/// and whether the kind is part of a value's identity (a social ID's
+/// network; a phone or email is the same whatever its kind).
+const LISTS: [(Collection, &str, &str, bool); 3] = [
+    (Collection::Phones, "contact_phones", "number", false),
+    (Collection::Emails, "contact_emails", "email", false),
+    (Collection::Socials, "contact_socials", "handle", true),
+];
+
+/// One record's values of a list.
+fn items(r: &ContactRecord, col: Collection) -> Vec<Item> {
+    let item = |id: i64, kind: &str, value: &str, verified: bool| Item {
+        id,
+        kind: kind.to_string(),
+        value: value.to_string(),
+        verified,
+    };
+    match col {
+        Collection::Phones => r
+            .phones
+            .iter()
+            .map(|p| item(p.id, &p.kind, &p.number, p.verified))
+            .collect(),
+        Collection::Emails => r
+            .emails
+            .iter()
+            .map(|e| item(e.id, &e.kind, &e.email, e.verified))
+            .collect(),
+        Collection::Socials => r
+            .socials
+            .iter()
+            .map(|x| item(x.id, &x.kind, &x.handle, x.verified))
+            .collect(),
     }
-    (k, o)
 }
 
-/// The union of each list: phones, emails, social IDs.
+/// The union of each list: phones, emails, social IDs (in `LISTS` order).
 pub fn unions(req: &Request, sides: &[Side]) -> [(Collection, crate::domain::merge::Union); 3] {
-    let phones = items_of(
-        sides,
-        |s| {
-            s.record
-                .phones
-                .iter()
-                .map(|p| Item {
-                    id: p.id,
-                    kind: p.kind.clone(),
-                    value: p.number.clone(),
-                    verified: p.verified,
-                })
-                .collect()
-        },
-        req.kept,
-    );
-    let emails = items_of(
-        sides,
-        |s| {
-            s.record
-                .emails
-                .iter()
-                .map(|e| Item {
-                    id: e.id,
-                    kind: e.kind.clone(),
-                    value: e.email.clone(),
-                    verified: e.verified,
-                })
-                .collect()
-        },
-        req.kept,
-    );
-    let socials = items_of(
-        sides,
-        |s| {
-            s.record
-                .socials
-                .iter()
-                .map(|x| Item {
-                    id: x.id,
-                    kind: x.kind.clone(),
-                    value: x.handle.clone(),
-                    verified: x.verified,
-                })
-                .collect()
-        },
-        req.kept,
-    );
-    [
-        (
-            Collection::Phones,
-            unite(Collection::Phones, &phones.0, &phones.1),
-        ),
-        (
-            Collection::Emails,
-            unite(Collection::Emails, &emails.0, &emails.1),
-        ),
-        (
-            Collection::Socials,
-            unite(Collection::Socials, &socials.0, &socials.1),
-        ),
-    ]
+    LISTS.map(|(col, ..)| {
+        let mut kept = Vec::new();
+        let mut others = Vec::new();
+        for s in sides {
+            if s.id() == req.kept {
+                kept = items(&s.record, col);
+            } else {
+                others.extend(items(&s.record, col));
+            }
+        }
+        (col, unite(col, &kept, &others))
+    })
 }
 
 /// What a merge will move, for the wizard's summary.
@@ -304,6 +276,14 @@ pub struct Counts {
     pub engagements: i64,
     pub page_views: i64,
     pub shares: i64,
+}
+
+#[derive(QueryableByName)]
+struct KindValue {
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    value: String,
 }
 
 #[derive(QueryableByName)]
@@ -356,6 +336,15 @@ pub fn counts(conn: &mut PgConnection, req: &Request, sides: &[Side]) -> QueryRe
     })
 }
 
+/// What a merge did to one list of the kept contact, as (kind, value).
+#[derive(Serialize, Deserialize, Default, Debug, Clone)]
+pub struct ListChanges {
+    /// Values copied from the other records.
+    pub added: Vec<(String, String)>,
+    /// Its own values the merge marked verified.
+    pub verified: Vec<(String, String)>,
+}
+
 /// What undo needs besides the moved rows.
 #[derive(Serialize, Deserialize, Default, Debug, Clone)]
 pub struct Journal {
@@ -364,14 +353,8 @@ pub struct Journal {
     pub after: Columns,
     /// field id → (before, after)
     pub custom: Vec<(i64, Option<String>, Option<String>)>,
-    /// Values added to the kept contact: (kind, value) by list.
-    pub added_phones: Vec<(String, String)>,
-    pub added_emails: Vec<(String, String)>,
-    pub added_socials: Vec<(String, String)>,
-    /// The kept contact's own values the merge marked verified.
-    pub verified_phones: Vec<String>,
-    pub verified_emails: Vec<String>,
-    pub verified_socials: Vec<(String, String)>,
+    /// What changed in each list, in `LISTS` order.
+    pub lists: [ListChanges; 3],
     pub added_labels: Vec<i64>,
     pub added_shares: Vec<i64>,
     /// The newest email row at the merge: later rows were written after it.
@@ -501,68 +484,32 @@ pub fn merge(conn: &mut PgConnection, req: &Request) -> QueryResult<MergeOutcome
 
     // Phones, emails and social IDs: the others' values the kept contact
     // lacks are copied (the others keep theirs, for undo), and verified wins.
-    let [phones, emails, socials] = unions(req, &sides);
-    let base = kept_side.record.phones.len() as i32;
-    for (n, p) in phones.1.add.iter().enumerate() {
-        diesel::insert_into(contact_phones::table)
-            .values((
-                contact_phones::contact_id.eq(kept),
-                contact_phones::kind.eq(&p.kind),
-                contact_phones::number.eq(&p.value),
-                contact_phones::position.eq(base + n as i32),
-                contact_phones::verified.eq(p.verified),
+    for (((col, table, column, _), (_, union)), changes) in LISTS
+        .iter()
+        .zip(unions(req, &sides))
+        .zip(journal.lists.iter_mut())
+    {
+        let base = items(&kept_side.record, *col).len() as i32;
+        for (n, item) in union.add.iter().enumerate() {
+            diesel::sql_query(format!(
+                "INSERT INTO {table} (contact_id, kind, {column}, position, verified) VALUES ($1, $2, $3, $4, $5)"
             ))
+            .bind::<BigInt, _>(kept)
+            .bind::<Text, _>(&item.kind)
+            .bind::<Text, _>(&item.value)
+            .bind::<Integer, _>(base + n as i32)
+            .bind::<Bool, _>(item.verified)
             .execute(conn)?;
-        journal.added_phones.push((p.kind.clone(), p.value.clone()));
-    }
-    for id in &phones.1.verify {
-        let number: String = diesel::update(contact_phones::table.find(id))
-            .set(contact_phones::verified.eq(true))
-            .returning(contact_phones::number)
-            .get_result(conn)?;
-        journal.verified_phones.push(number);
-    }
-    let base = kept_side.record.emails.len() as i32;
-    for (n, e) in emails.1.add.iter().enumerate() {
-        diesel::insert_into(contact_emails::table)
-            .values((
-                contact_emails::contact_id.eq(kept),
-                contact_emails::kind.eq(&e.kind),
-                contact_emails::email.eq(&e.value),
-                contact_emails::position.eq(base + n as i32),
-                contact_emails::verified.eq(e.verified),
+            changes.added.push((item.kind.clone(), item.value.clone()));
+        }
+        for id in &union.verify {
+            let kv: KindValue = diesel::sql_query(format!(
+                "UPDATE {table} SET verified = true WHERE id = $1 RETURNING kind, {column} AS value"
             ))
-            .execute(conn)?;
-        journal.added_emails.push((e.kind.clone(), e.value.clone()));
-    }
-    for id in &emails.1.verify {
-        let email: String = diesel::update(contact_emails::table.find(id))
-            .set(contact_emails::verified.eq(true))
-            .returning(contact_emails::email)
+            .bind::<BigInt, _>(*id)
             .get_result(conn)?;
-        journal.verified_emails.push(email);
-    }
-    let base = kept_side.record.socials.len() as i32;
-    for (n, s) in socials.1.add.iter().enumerate() {
-        diesel::insert_into(contact_socials::table)
-            .values((
-                contact_socials::contact_id.eq(kept),
-                contact_socials::kind.eq(&s.kind),
-                contact_socials::handle.eq(&s.value),
-                contact_socials::position.eq(base + n as i32),
-                contact_socials::verified.eq(s.verified),
-            ))
-            .execute(conn)?;
-        journal
-            .added_socials
-            .push((s.kind.clone(), s.value.clone()));
-    }
-    for id in &socials.1.verify {
-        let (kind, handle): (String, String) = diesel::update(contact_socials::table.find(id))
-            .set(contact_socials::verified.eq(true))
-            .returning((contact_socials::kind, contact_socials::handle))
-            .get_result(conn)?;
-        journal.verified_socials.push((kind, handle));
+            changes.verified.push((kv.kind, kv.value));
+        }
     }
 
     let labels: Vec<i64> = sides
@@ -656,17 +603,18 @@ pub fn merge(conn: &mut PgConnection, req: &Request) -> QueryResult<MergeOutcome
             .get_results(conn)?;
     let into = format!("{kept_name} (#{kept})");
     for (id, v) in &marked {
-        log(
+        log_change(
             conn,
-            Entry {
-                contact: *id,
-                actor: req.actor,
+            LogEntry {
+                contact_id: *id,
+                staff_id: req.actor,
                 action: "merged_into",
+                source: source::MERGE,
                 field: None,
-                old: None,
-                new: Some(&into),
+                old_value: None,
+                new_value: Some(&into),
                 version: *v,
-                merge_id,
+                merge_id: Some(merge_id),
             },
         )?;
     }
@@ -676,88 +624,36 @@ pub fn merge(conn: &mut PgConnection, req: &Request) -> QueryResult<MergeOutcome
         .map(|s| format!("{} (#{})", s.record.contact.display_name(), s.id()))
         .collect();
     let names = names.join(", ");
-    let entry = Entry {
-        contact: kept,
-        actor: req.actor,
+    let entry = LogEntry {
+        contact_id: kept,
+        staff_id: req.actor,
         action: "merge",
+        source: source::MERGE,
         field: None,
-        old: None,
-        new: Some(&names),
+        old_value: None,
+        new_value: Some(&names),
         version,
-        merge_id,
+        merge_id: Some(merge_id),
     };
     // The merge's own entry last, so that it heads the log above its fields.
     let after_snapshot = ContactRecord::load(conn, kept)?.snapshot(conn, &fields)?;
-    log_fields(
+    log_field_changes(
         conn,
         &before_snapshot,
         &after_snapshot,
-        Entry {
+        LogEntry {
             action: "update",
-            new: None,
+            new_value: None,
             ..entry
         },
     )?;
-    log(conn, entry)?;
+    log_change(conn, entry)?;
     let journal = serde_json::to_string(&journal)
         .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
     diesel::update(merges::table.find(merge_id))
         .set(merges::journal.eq(journal))
         .execute(conn)?;
     Ok(MergeOutcome::Merged { merge_id })
-}
-
-/// A change log entry of a merge or its undo.
-#[derive(Clone, Copy)]
-struct Entry<'a> {
-    contact: i64,
-    actor: Option<i64>,
-    action: &'a str,
-    field: Option<&'a str>,
-    old: Option<&'a str>,
-    new: Option<&'a str>,
-    version: i32,
-    merge_id: i64,
-}
-
-fn log(conn: &mut PgConnection, e: Entry<'_>) -> QueryResult<()> {
-    diesel::insert_into(contact_changes::table)
-        .values((
-            contact_changes::contact_id.eq(e.contact),
-            contact_changes::staff_id.eq(e.actor),
-            contact_changes::source.eq(source::MERGE),
-            contact_changes::action.eq(e.action),
-            contact_changes::field.eq(e.field),
-            contact_changes::old_value.eq(e.old),
-            contact_changes::new_value.eq(e.new),
-            contact_changes::version.eq(e.version),
-            contact_changes::merge_id.eq(e.merge_id),
-        ))
-        .execute(conn)
-        .map(drop)
-}
-
-/// One entry per field whose value (as the change log shows it) changed.
-fn log_fields(
-    conn: &mut PgConnection,
-    before: &[(String, String)],
-    after: &[(String, String)],
-    base: Entry<'_>,
-) -> QueryResult<()> {
-    for ((field, old), (_, new)) in before.iter().zip(after.iter()) {
-        if old != new {
-            log(
-                conn,
-                Entry {
-                    field: Some(field),
-                    old: Some(old),
-                    new: Some(new),
-                    ..base
-                },
-            )?;
-        }
-    }
-    Ok(())
 }
 
 /// Writes the chosen columns onto contact `id`, bumping its version.
@@ -995,58 +891,23 @@ pub fn undo(
     }
 
     // What the merge added goes; the merged records still hold theirs.
-    for (_, number) in &journal.added_phones {
-        diesel::delete(
-            contact_phones::table
-                .filter(contact_phones::contact_id.eq(kept))
-                .filter(contact_phones::number.eq(number)),
-        )
-        .execute(conn)?;
-    }
-    for number in &journal.verified_phones {
-        diesel::update(
-            contact_phones::table
-                .filter(contact_phones::contact_id.eq(kept))
-                .filter(contact_phones::number.eq(number)),
-        )
-        .set(contact_phones::verified.eq(false))
-        .execute(conn)?;
-    }
-    for (_, email) in &journal.added_emails {
-        diesel::delete(
-            contact_emails::table
-                .filter(contact_emails::contact_id.eq(kept))
-                .filter(contact_emails::email.eq(email)),
-        )
-        .execute(conn)?;
-    }
-    for email in &journal.verified_emails {
-        diesel::update(
-            contact_emails::table
-                .filter(contact_emails::contact_id.eq(kept))
-                .filter(contact_emails::email.eq(email)),
-        )
-        .set(contact_emails::verified.eq(false))
-        .execute(conn)?;
-    }
-    for (kind, handle) in &journal.added_socials {
-        diesel::delete(
-            contact_socials::table
-                .filter(contact_socials::contact_id.eq(kept))
-                .filter(contact_socials::kind.eq(kind))
-                .filter(contact_socials::handle.eq(handle)),
-        )
-        .execute(conn)?;
-    }
-    for (kind, handle) in &journal.verified_socials {
-        diesel::update(
-            contact_socials::table
-                .filter(contact_socials::contact_id.eq(kept))
-                .filter(contact_socials::kind.eq(kind))
-                .filter(contact_socials::handle.eq(handle)),
-        )
-        .set(contact_socials::verified.eq(false))
-        .execute(conn)?;
+    for ((_, table, column, by_kind), changes) in LISTS.iter().zip(&journal.lists) {
+        let same = format!("contact_id = $1 AND {column} = $2 AND ($3::text IS NULL OR kind = $3)");
+        for (sql, values) in [
+            (format!("DELETE FROM {table} WHERE {same}"), &changes.added),
+            (
+                format!("UPDATE {table} SET verified = false WHERE {same}"),
+                &changes.verified,
+            ),
+        ] {
+            for (kind, value) in values {
+                diesel::sql_query(&sql)
+                    .bind::<BigInt, _>(kept)
+                    .bind::<Text, _>(value)
+                    .bind::<Nullable<Text>, _>(by_kind.then_some(kind))
+                    .execute(conn)?;
+            }
+        }
     }
     diesel::delete(
         contact_labels::table
@@ -1098,17 +959,18 @@ pub fn undo(
     let kept_name = ContactRecord::load(conn, kept)?.contact.display_name();
     let from = format!("{kept_name} (#{kept})");
     for (id, v) in &restored {
-        log(
+        log_change(
             conn,
-            Entry {
-                contact: *id,
-                actor,
+            LogEntry {
+                contact_id: *id,
+                staff_id: actor,
                 action: "unmerged",
+                source: source::MERGE,
                 field: None,
-                old: None,
-                new: Some(&from),
+                old_value: None,
+                new_value: Some(&from),
                 version: *v,
-                merge_id,
+                merge_id: Some(merge_id),
             },
         )?;
     }
@@ -1121,29 +983,30 @@ pub fn undo(
         .map(|(id, f, l)| format!("{} (#{id})", display_name(&f, &l)))
         .collect();
     let names = names.join(", ");
-    let entry = Entry {
-        contact: kept,
-        actor,
+    let entry = LogEntry {
+        contact_id: kept,
+        staff_id: actor,
         action: "unmerge",
+        source: source::MERGE,
         field: None,
-        old: None,
-        new: Some(&names),
+        old_value: None,
+        new_value: Some(&names),
         version,
-        merge_id,
+        merge_id: Some(merge_id),
     };
     // The merge's own entry last, so that it heads the log above its fields.
     let after_snapshot = ContactRecord::load(conn, kept)?.snapshot(conn, &fields)?;
-    log_fields(
+    log_field_changes(
         conn,
         &before_snapshot,
         &after_snapshot,
-        Entry {
+        LogEntry {
             action: "update",
-            new: None,
+            new_value: None,
             ..entry
         },
     )?;
-    log(conn, entry)?;
+    log_change(conn, entry)?;
     diesel::update(merges::table.find(merge_id))
         .set((
             merges::undone_at.eq(Some(Utc::now())),
