@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use contactbook::db::{self, embedded::EmbeddedPostgres};
+use contactbook::db;
 use contactbook::models::merge::{self, MergeOutcome, Request, UndoOutcome};
 use diesel::{Connection, PgConnection, RunQueryDsl, connection::SimpleConnection, sql_query};
 
@@ -86,14 +86,7 @@ fn generate(conn: &mut PgConnection, n: i64, admin: i64) {
 }
 
 fn main() {
-    let n: i64 = std::env::var("BENCH_CONTACTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
-    let target = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
-    let data = target.join("bench-data");
-    std::fs::create_dir_all(&data).expect("data dir");
-    let pg = EmbeddedPostgres::start(&target.join("bench-pg")).expect("start PostgreSQL");
+    let (pg, n, data) = support::bench_pg();
     let name = format!("contactbook_bench_dups_{n}");
     pg.ensure_database(&name).expect("database");
     let url = pg.url(&name);

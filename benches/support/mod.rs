@@ -301,11 +301,10 @@ pub fn start_app_with(url: &str, port: u16, dir: &Path, env: &[(&str, &str)]) ->
         .expect("start the app"))
 }
 
-/// The benches' common start: the private PostgreSQL, the base database of
-/// BENCH_CONTACTS contacts (a million unless set), and a fresh copy of it
-/// named `copy`. Returns the server (keep it), the copy's URL, the contact
-/// count and the directory for the app's data.
-pub fn million_copy(copy: &str) -> (EmbeddedPostgres, String, i64, std::path::PathBuf) {
+/// The private PostgreSQL of the benches, the number of contacts to use
+/// (BENCH_CONTACTS, a million unless set) and the directory for the app's
+/// data.
+pub fn bench_pg() -> (EmbeddedPostgres, i64, std::path::PathBuf) {
     let n: i64 = std::env::var("BENCH_CONTACTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -314,6 +313,15 @@ pub fn million_copy(copy: &str) -> (EmbeddedPostgres, String, i64, std::path::Pa
     let data = target.join("bench-data");
     std::fs::create_dir_all(&data).expect("data dir");
     let pg = EmbeddedPostgres::start(&target.join("bench-pg")).expect("start PostgreSQL");
+    (pg, n, data)
+}
+
+/// The benches' common start: the private PostgreSQL, the base database of
+/// BENCH_CONTACTS contacts (a million unless set), and a fresh copy of it
+/// named `copy`. Returns the server (keep it), the copy's URL, the contact
+/// count and the directory for the app's data.
+pub fn million_copy(copy: &str) -> (EmbeddedPostgres, String, i64, std::path::PathBuf) {
+    let (pg, n, data) = bench_pg();
     base_database(&pg, n);
     let url = fresh_copy(&pg, n, copy);
     (pg, url, n, data)

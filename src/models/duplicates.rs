@@ -221,82 +221,15 @@ struct Id {
     id: i64,
 }
 
-#[derive(QueryableByName)]
-struct PersonRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    first_name: String,
-    #[diesel(sql_type = Text)]
-    last_name: String,
-    #[diesel(sql_type = Text)]
-    company: String,
-    #[diesel(sql_type = Text)]
-    city: String,
-}
-
-#[derive(QueryableByName)]
-struct ValueRow {
-    #[diesel(sql_type = BigInt)]
-    contact_id: i64,
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = Text)]
-    value: String,
-}
-
-/// Live contacts as the rules see them: all of them, or those of `ids`.
+/// Live contacts as the rules see them, those of `ids`.
 pub fn load_candidates(
     conn: &mut PgConnection,
-    ids: Option<&[i64]>,
+    ids: &[i64],
 ) -> QueryResult<HashMap<i64, Candidate>> {
-    let filter = |alias: &str| match ids {
-        Some(_) => format!("AND {alias} = ANY($1)"),
-        None => String::new(),
-    };
-    let bind_ids = ids.map(<[i64]>::to_vec).unwrap_or_default();
-    let people: Vec<PersonRow> = diesel::sql_query(format!(
-        "SELECT id, first_name, last_name, company, city FROM contacts WHERE deleted_at IS NULL {}",
-        filter("id")
-    ))
-    .bind::<Array<BigInt>, _>(&bind_ids)
-    .load(conn)?;
-    let mut out: HashMap<i64, Candidate> = people
-        .into_iter()
-        .map(|p| {
-            (
-                p.id,
-                Candidate {
-                    first_name: p.first_name,
-                    last_name: p.last_name,
-                    company: p.company,
-                    city: p.city,
-                    ..Candidate::default()
-                },
-            )
-        })
-        .collect();
-    for (table, kind, value) in [
-        ("contact_emails", "''", "email"),
-        ("contact_phones", "''", "number"),
-        ("contact_socials", "kind", "handle"),
-    ] {
-        let rows: Vec<ValueRow> = diesel::sql_query(format!(
-            "SELECT contact_id, {kind} AS kind, {value} AS value FROM {table} WHERE true {}",
-            filter("contact_id")
-        ))
-        .bind::<Array<BigInt>, _>(&bind_ids)
-        .load(conn)?;
-        for r in rows {
-            if let Some(c) = out.get_mut(&r.contact_id) {
-                match table {
-                    "contact_emails" => c.emails.push(r.value),
-                    "contact_phones" => c.phones.push(r.value),
-                    _ => c.messaging.push((r.kind, r.value)),
-                }
-            }
-        }
-    }
+    let mut out = HashMap::with_capacity(ids.len());
+    each_candidate(conn, Some(ids), &mut |id, c| {
+        out.insert(id, c);
+    })?;
     Ok(out)
 }
 
@@ -320,26 +253,37 @@ struct WholeRow {
     socials: Option<String>,
 }
 
-/// Every live contact as the rules see it, one at a time (read row by row,
-/// each table's values aggregated in one pass, as the full export does);
-/// how many there were.
+/// Live contacts as the rules see them (all, or those of `ids`), one at a
+/// time: read row by row, each table's values aggregated in one pass as the
+/// full export does. How many there were.
 fn each_candidate(
     conn: &mut PgConnection,
+    ids: Option<&[i64]>,
     each: &mut dyn FnMut(i64, Candidate),
 ) -> QueryResult<usize> {
+    let only = |column: &str| match ids {
+        Some(_) => format!("{column} = ANY($1)"),
+        None => "true".to_string(),
+    };
+    let sql = format!(
+        "SELECT c.id, c.first_name, c.last_name, c.company, c.city, e.v AS emails, p.v AS phones, s.v AS socials \
+         FROM contacts c \
+         LEFT JOIN (SELECT contact_id, string_agg(email, E'\\x1e') v FROM contact_emails WHERE {ids} GROUP BY contact_id) e \
+           ON e.contact_id = c.id \
+         LEFT JOIN (SELECT contact_id, string_agg(number, E'\\x1e') v FROM contact_phones WHERE {ids} GROUP BY contact_id) p \
+           ON p.contact_id = c.id \
+         LEFT JOIN (SELECT contact_id, string_agg(kind || E'\\x1f' || handle, E'\\x1e') v FROM contact_socials \
+                    WHERE {ids} GROUP BY contact_id) s ON s.contact_id = c.id \
+         WHERE c.deleted_at IS NULL AND {own}",
+        ids = only("contact_id"),
+        own = only("c.id"),
+    );
     conn.transaction(|conn| {
-        let rows = diesel::sql_query(
-            "SELECT c.id, c.first_name, c.last_name, c.company, c.city, e.v AS emails, p.v AS phones, s.v AS socials \
-             FROM contacts c \
-             LEFT JOIN (SELECT contact_id, string_agg(email, E'\\x1e') v FROM contact_emails GROUP BY contact_id) e \
-               ON e.contact_id = c.id \
-             LEFT JOIN (SELECT contact_id, string_agg(number, E'\\x1e') v FROM contact_phones GROUP BY contact_id) p \
-               ON p.contact_id = c.id \
-             LEFT JOIN (SELECT contact_id, string_agg(kind || E'\\x1f' || handle, E'\\x1e') v FROM contact_socials \
-                        GROUP BY contact_id) s ON s.contact_id = c.id \
-             WHERE c.deleted_at IS NULL",
-        )
-        .load_iter::<WholeRow, diesel::pg::PgRowByRowLoadingMode>(conn)?;
+        let mut query = diesel::sql_query(sql).into_boxed();
+        if let Some(ids) = ids {
+            query = query.bind::<Array<BigInt>, _>(ids);
+        }
+        let rows = query.load_iter::<WholeRow, diesel::pg::PgRowByRowLoadingMode>(conn)?;
         let split = |v: Option<String>| -> Vec<String> {
             v.map(|v| v.split('\u{1e}').map(str::to_string).collect())
                 .unwrap_or_default()
@@ -371,16 +315,15 @@ fn each_candidate(
     })
 }
 
-/// FNV-1a: a fingerprint that stays the same across runs and releases.
+/// A hash of `parts` that stays the same across runs and releases (a
+/// stored fingerprint outlives a build); each part ends in a NUL so that
+/// ("ab", "c") and ("a", "bc") differ.
 fn fnv(parts: &[&str]) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for b in p.as_bytes().iter().chain(std::iter::once(&0u8)) {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    h as i64
+    crate::cache::fnv1a(
+        parts
+            .iter()
+            .flat_map(|p| p.bytes().chain(std::iter::once(0))),
+    ) as i64
 }
 
 /// What the rules look at in a contact, as one value: a dismissed pair
@@ -513,7 +456,7 @@ fn full_pass(conn: &mut PgConnection, scan: i64) -> QueryResult<Stats> {
     // contact is read, keyed and let go, so memory holds the keys, not a
     // million contacts.
     let mut keyed: Vec<(u64, i64)> = Vec::new();
-    let contacts = each_candidate(conn, &mut |id, c| {
+    let contacts = each_candidate(conn, None, &mut |id, c| {
         each_key(&c, &free, &mut |k| keyed.push((key_hash(k), id)));
     })?;
     let loaded = t.elapsed().as_secs_f64();
@@ -548,7 +491,7 @@ fn full_pass(conn: &mut PgConnection, scan: i64) -> QueryResult<Stats> {
     let mut wanted: Vec<i64> = pairs.iter().flat_map(|(a, b)| [*a, *b]).collect();
     wanted.sort_unstable();
     wanted.dedup();
-    let people = load_candidates(conn, Some(&wanted))?;
+    let people = load_candidates(conn, &wanted)?;
     let blocked = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
     // How many contacts carry a number: its block's size.
@@ -612,7 +555,7 @@ fn recent_pass(conn: &mut PgConnection, scan: i64, changed: &[i64]) -> QueryResu
     ids.extend(found_pairs.iter().map(|p| p.b));
     ids.sort_unstable();
     ids.dedup();
-    let people = load_candidates(conn, Some(&ids))?;
+    let people = load_candidates(conn, &ids)?;
     #[derive(QueryableByName)]
     struct Shared {
         #[diesel(sql_type = Text)]
@@ -721,14 +664,17 @@ pub fn groups(conn: &mut PgConnection, limited: Option<i64>) -> QueryResult<Vec<
         ),
         None => String::new(),
     };
-    let rows: Vec<PairRow> = diesel::sql_query(format!(
+    let mut query = diesel::sql_query(format!(
         "SELECT p.a, p.b, p.score, p.reasons FROM duplicate_pairs p \
          JOIN contacts ca ON ca.id = p.a AND ca.deleted_at IS NULL \
          JOIN contacts cb ON cb.id = p.b AND cb.deleted_at IS NULL \
-         WHERE p.dismissed_at IS NULL AND ($1 IS NULL OR true) {visible}"
+         WHERE p.dismissed_at IS NULL {visible}"
     ))
-    .bind::<Nullable<BigInt>, _>(limited)
-    .load(conn)?;
+    .into_boxed();
+    if let Some(member) = limited {
+        query = query.bind::<BigInt, _>(member);
+    }
+    let rows: Vec<PairRow> = query.load(conn)?;
     Ok(group_pairs(
         rows.into_iter()
             .map(|r| (r.a, r.b, r.score, r.reasons))
@@ -796,16 +742,21 @@ pub fn dismiss(conn: &mut PgConnection, ids: &[i64], by: i64) -> QueryResult<usi
     .execute(conn)
 }
 
-/// The likely duplicates of contact `id` that `limited` may see, with why.
+/// The likely duplicates of contact `id` that `limited` may see: (id,
+/// name, why), strongest first.
 pub fn of_contact(
     conn: &mut PgConnection,
     id: i64,
     limited: Option<i64>,
-) -> QueryResult<Vec<(i64, String)>> {
+) -> QueryResult<Vec<(i64, String, String)>> {
     #[derive(QueryableByName)]
     struct Other {
         #[diesel(sql_type = BigInt)]
-        other: i64,
+        id: i64,
+        #[diesel(sql_type = Text)]
+        first_name: String,
+        #[diesel(sql_type = Text)]
+        last_name: String,
         #[diesel(sql_type = Text)]
         reasons: String,
     }
@@ -813,18 +764,28 @@ pub fn of_contact(
         Some(_) => format!("AND {}", crate::models::visibility::row_check("c", 2)),
         None => String::new(),
     };
-    Ok(diesel::sql_query(format!(
-        "SELECT CASE WHEN p.a = $1 THEN p.b ELSE p.a END AS other, p.reasons FROM duplicate_pairs p \
+    let mut query = diesel::sql_query(format!(
+        "SELECT c.id, c.first_name, c.last_name, p.reasons FROM duplicate_pairs p \
          JOIN contacts c ON c.id = CASE WHEN p.a = $1 THEN p.b ELSE p.a END AND c.deleted_at IS NULL \
-         WHERE (p.a = $1 OR p.b = $1) AND p.dismissed_at IS NULL AND ($2 IS NULL OR true) {visible} \
+         WHERE (p.a = $1 OR p.b = $1) AND p.dismissed_at IS NULL {visible} \
          ORDER BY p.score DESC LIMIT 4"
     ))
-    .bind::<BigInt, _>(id)
-    .bind::<Nullable<BigInt>, _>(limited)
-    .load::<Other>(conn)?
-    .into_iter()
-    .map(|o| (o.other, o.reasons.replace('\n', "; ")))
-    .collect())
+    .into_boxed()
+    .bind::<BigInt, _>(id);
+    if let Some(member) = limited {
+        query = query.bind::<BigInt, _>(member);
+    }
+    Ok(query
+        .load::<Other>(conn)?
+        .into_iter()
+        .map(|o| {
+            (
+                o.id,
+                crate::models::contact::display_name(&o.first_name, &o.last_name),
+                o.reasons.replace('\n', "; "),
+            )
+        })
+        .collect())
 }
 
 /// The latest pass, for the Duplicates page: (kind, status, finished, contacts, pairs).

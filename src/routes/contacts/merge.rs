@@ -754,18 +754,10 @@ pub async fn merge_with(
             Vec::new()
         };
         // Likely duplicates first, ticked: usually what was looked for.
-        let mut suggested = Vec::new();
-        for (other, why) in crate::models::duplicates::of_contact(conn, id, limited)? {
-            let c: Contact = contacts::table
-                .find(other)
-                .select(Contact::as_select())
-                .first(conn)?;
-            suggested.push(Candidate {
-                id: other,
-                name: c.display_name(),
-                detail: why,
-            });
-        }
+        let suggested = crate::models::duplicates::of_contact(conn, id, limited)?
+            .into_iter()
+            .map(|(id, name, detail)| Candidate { id, name, detail })
+            .collect();
         Ok((head, found, suggested))
     })
     .await?;

@@ -131,13 +131,11 @@ pub async fn profile_page(
             let (changes, _) = load_lines(conn, id, &LogFilter::default(), None, 5, &zone)?;
             let notes = Note::of_contact(conn, id)?;
             let limited = crate::models::visibility::limited_to(conn, member)?;
-            let mut likely = Vec::new();
-            if head.is_live() {
-                for (other, why) in crate::models::duplicates::of_contact(conn, id, limited)? {
-                    let name = ContactRecord::load(conn, other)?.contact.display_name();
-                    likely.push((other, name, why));
-                }
-            }
+            let likely = if head.is_live() {
+                crate::models::duplicates::of_contact(conn, id, limited)?
+            } else {
+                Vec::new()
+            };
             Ok((
                 head,
                 rec,
