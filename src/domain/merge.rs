@@ -170,6 +170,32 @@ mod tests {
         assert_eq!(unite(Collection::Socials, &kept, &others).add.len(), 1);
     }
 
+    proptest! {
+        /// The default value is the kept record's when it has one, else the
+        /// first non-empty one in the order shown, and always one of the
+        /// records'.
+        #[test]
+        fn the_default_choice_prefers_the_kept_record_then_the_first_value(
+            values in prop::collection::vec(prop::sample::select(vec!["", " ", "Acme", "Globex"]), 1..6),
+            kept in any::<prop::sample::Index>(),
+        ) {
+            let records: Vec<(i64, &str)> = values.iter().enumerate().map(|(i, v)| (i as i64 + 1, *v)).collect();
+            let kept = records[kept.index(records.len())].0;
+            let chosen = default_source(kept, &records);
+            prop_assert!(records.iter().any(|(id, _)| *id == chosen));
+            let value = |id: i64| records.iter().find(|(i, _)| *i == id).map(|(_, v)| v.trim()).unwrap_or("");
+            if !value(kept).is_empty() {
+                prop_assert_eq!(chosen, kept);
+            } else if let Some((first, _)) = records.iter().find(|(_, v)| !v.trim().is_empty()) {
+                prop_assert_eq!(chosen, *first);
+            } else {
+                prop_assert_eq!(chosen, kept);
+            }
+            // Whether a field is offered: some two records differ.
+            prop_assert_eq!(differ(&values), values.iter().any(|v| *v != values[0]));
+        }
+    }
+
     fn items(max: usize) -> impl Strategy<Value = Vec<(u8, bool)>> {
         prop::collection::vec((0u8..6, any::<bool>()), 0..max)
     }
