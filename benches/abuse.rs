@@ -86,7 +86,7 @@ async fn upload(base: &str, cookie: &str, token: &str, name: &str, data: Vec<u8>
     let (_, before) = memory(pid);
     let boundary = "----contactbookabuseboundary";
     let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}.csv\"\r\nContent-Type: text/csv\r\n\r\n"
     )
     .into_bytes();
     let size = data.len();
@@ -98,7 +98,7 @@ async fn upload(base: &str, cookie: &str, token: &str, name: &str, data: Vec<u8>
         .finish();
     let started = Instant::now();
     let mut res = client
-        .post(format!("{base}/imports?csrf_token={token}"))
+        .post(format!("{base}/imports"))
         .insert_header(("Cookie", cookie.to_string()))
         .insert_header(("Origin", base.to_string()))
         .insert_header((

@@ -211,7 +211,7 @@ fn main() {
         // Upload, streamed from disk, and the preview's full checking pass.
         let boundary = "----contactbookbenchboundary";
         let head = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\ncreate\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"import.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\ncreate\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"import.csv\"\r\nContent-Type: text/csv\r\n\r\n"
         );
         let tail = format!("\r\n--{boundary}--\r\n");
         let body_file = std::fs::File::open(&file).expect("open");
@@ -221,7 +221,7 @@ fn main() {
             .chain(futures_util::stream::once(async move { Ok(actix_web::web::Bytes::from(tail)) }));
         let started = Instant::now();
         let res = client
-            .post(format!("{base}/imports?csrf_token={token}"))
+            .post(format!("{base}/imports"))
             .insert_header(("Cookie", cookie.clone()))
             .insert_header(("Origin", base.clone()))
             .insert_header(("Content-Type", format!("multipart/form-data; boundary={boundary}")))

@@ -55,20 +55,7 @@ fn main() {
         &mut conn,
         "SELECT id AS n FROM staff WHERE email = 'bench@example.com'",
     );
-    // The agent's 10,000: one contact in 100, picked by a hash of the id so
-    // that they spread over every name (the generated names repeat with the
-    // id), half owned, half shared.
-    exec(
-        &mut conn,
-        &format!("UPDATE contacts SET owner_id = {agent} WHERE (id * 2654435761) % 200 = 7"),
-    );
-    exec(
-        &mut conn,
-        &format!(
-            "INSERT INTO contact_shares (contact_id, staff_id, shared_by) \
-             SELECT id, {agent}, {bench_admin} FROM contacts WHERE (id * 2654435761) % 200 = 107"
-        ),
-    );
+    support::give_agent_their_contacts(&mut conn, agent, bench_admin);
     // The leaver owns 100,000 others.
     exec(
         &mut conn,

@@ -236,3 +236,58 @@ fn replace(e: &actix_web::Error, status: StatusCode) -> AppError {
         AppError::BadRequest(e.to_string())
     }
 }
+
+#[derive(Template)]
+#[template(path = "error_in_layout.html")]
+struct ErrorInLayout<'a> {
+    layout: crate::routes::Layout,
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+/// A page that is not there, or not for this member, keeps the header and
+/// navigation of a signed-in member, so that they carry on from it.
+pub async fn within_layout(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::FromRequest;
+    // Not cloned before the call: the handler needs the request to itself.
+    let res = next.call(req).await?;
+    let http = res.request().clone();
+    let (title, message) = match res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<AppError>())
+    {
+        Some(AppError::NotFound) => (
+            "Page not found",
+            "There is nothing at this address. It may have been moved or deleted.".to_string(),
+        ),
+        Some(AppError::Forbidden(why)) => ("Not allowed", why.to_string()),
+        _ => return Ok(res.map_into_boxed_body()),
+    };
+    if http.method() != actix_web::http::Method::GET {
+        return Ok(res.map_into_boxed_body());
+    }
+    let Ok(me) =
+        crate::auth::CurrentStaff::from_request(&http, &mut actix_web::dev::Payload::None).await
+    else {
+        return Ok(res.map_into_boxed_body());
+    };
+    let status = res.status();
+    let page = ErrorInLayout {
+        layout: crate::routes::Layout::signed_in(&me, "", http.path()),
+        status: status.as_u16(),
+        title,
+        message: &message,
+    };
+    let Ok(body) = page.render() else {
+        return Ok(res.map_into_boxed_body());
+    };
+    let response = HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body);
+    Ok(actix_web::dev::ServiceResponse::new(http, response))
+}

@@ -281,6 +281,7 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
                 AppError::BadRequest(format!("The address is not valid: {e}")).into()
             }))
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+            .wrap(from_fn(error::within_layout))
             .wrap(from_fn(security::text_guard))
             .wrap(from_fn(setup_gate))
             .wrap(from_fn(security::csrf_guard))

@@ -181,16 +181,79 @@ pub fn client_address(req: &actix_web::HttpRequest) -> String {
         .unwrap_or_default()
 }
 
-fn token_from_query(req: &ServiceRequest) -> Option<String> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-        .ok()?
-        .into_iter()
-        .find_map(|(k, v)| (k == CSRF_FIELD).then_some(v))
+/// How far into a multipart body its first field (the token) may end.
+const MULTIPART_HEAD_LIMIT: usize = 16 * 1024;
+
+/// A multipart form carries its token as its first field, so that it is
+/// checked before any file is read and never lands in a URL (or an access
+/// log). What was read to find it is put back in front of the rest.
+async fn token_from_multipart(req: &mut ServiceRequest) -> Result<Option<String>, Error> {
+    let Some(boundary) = multipart_boundary(req) else {
+        return Ok(None);
+    };
+    let mut payload = req.take_payload();
+    let mut head = BytesMut::new();
+    let mut token = None;
+    while head.len() < MULTIPART_HEAD_LIMIT {
+        let Some(chunk) = payload.next().await else {
+            break;
+        };
+        head.extend_from_slice(&chunk?);
+        if let Some(found) = first_field_token(&head, &boundary) {
+            token = found;
+            break;
+        }
+    }
+    let head = head.freeze();
+    let replay =
+        futures_util::stream::once(async move { Ok::<_, actix_web::error::PayloadError>(head) })
+            .chain(payload);
+    req.set_payload(actix_web::dev::Payload::Stream {
+        payload: Box::pin(replay),
+    });
+    Ok(token)
+}
+
+fn multipart_boundary(req: &ServiceRequest) -> Option<String> {
+    let value = req.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
+    value.split(';').find_map(|part| {
+        let (key, v) = part.trim().split_once('=')?;
+        (key.eq_ignore_ascii_case("boundary")).then(|| v.trim_matches('"').to_string())
+    })
+}
+
+/// The value of the body's first field when that field is the token; `None`
+/// while more bytes are needed to tell; `Some(None)` when it is not there.
+fn first_field_token(body: &[u8], boundary: &str) -> Option<Option<String>> {
+    let opening = format!("--{boundary}\r\n");
+    if body.len() < opening.len() {
+        return None;
+    }
+    let Some(rest) = body.strip_prefix(opening.as_bytes()) else {
+        return Some(None);
+    };
+    let headers_end = find(rest, b"\r\n\r\n")?;
+    let headers = String::from_utf8_lossy(&rest[..headers_end]).to_ascii_lowercase();
+    let named = headers.lines().any(|line| {
+        line.starts_with("content-disposition:")
+            && line.contains(&format!("name=\"{CSRF_FIELD}\""))
+            && !line.contains("filename=")
+    });
+    if !named {
+        return Some(None);
+    }
+    let value = &rest[headers_end + 4..];
+    let end = find(value, format!("\r\n--{boundary}").as_bytes())?;
+    Some(String::from_utf8(value[..end].to_vec()).ok())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Refuses every state-changing request whose origin is foreign or whose CSRF
 /// token does not match the session's. Url-encoded bodies are read here and put
-/// back for the handler; multipart forms carry the token in their action URL.
+/// back for the handler; multipart forms carry the token as their first field.
 pub async fn csrf_guard(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -223,8 +286,10 @@ pub async fn csrf_guard(
         .headers()
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| token_from_query(&req));
+        .map(str::to_string);
+    if provided.is_none() && req.content_type() == "multipart/form-data" {
+        provided = token_from_multipart(&mut req).await?;
+    }
 
     let is_urlencoded = req.content_type() == "application/x-www-form-urlencoded";
     if provided.is_none() && is_urlencoded {
@@ -322,6 +387,20 @@ pub async fn session_guard(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multipart_token_is_its_first_field() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\nabc123\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\nx\r\n--XyZ--\r\n";
+        assert_eq!(first_field_token(body, "XyZ"), Some(Some("abc123".into())));
+        // Not yet known from the first bytes alone.
+        assert_eq!(first_field_token(&body[..30], "XyZ"), None);
+        let file_first = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"csrf_token\"\r\n\r\nx\r\n--XyZ--\r\n";
+        assert_eq!(first_field_token(file_first, "XyZ"), Some(None));
+        assert_eq!(
+            first_field_token(b"garbage that is long enough", "XyZ"),
+            Some(None)
+        );
+    }
 
     #[test]
     fn next_must_stay_on_this_site() {

@@ -25,8 +25,25 @@
     }
   });
 
-  // "Add another …" buttons: without JavaScript they round-trip to the server;
-  // with it, the last row is copied in place at once.
+  // "Add another …" and "Remove" buttons: without JavaScript they round-trip
+  // to the server; with it, rows are copied or taken out in place, and the
+  // rows are numbered again so that their names stay 0, 1, 2…
+  var renumber = function (rows, group) {
+    rows.querySelectorAll("[data-row]").forEach(function (row, index) {
+      row.querySelectorAll("[name], [id], label[for], [aria-describedby]").forEach(function (el) {
+        ["name", "id", "for", "aria-describedby"].forEach(function (attr) {
+          var v = el.getAttribute(attr);
+          if (v) { el.setAttribute(attr, v.replace(/-\d+-/, "-" + index + "-")); }
+        });
+      });
+      var remove = row.querySelector("[data-remove-row]");
+      if (remove) {
+        remove.value = group + "-" + index;
+        var hidden = remove.querySelector(".visually-hidden");
+        if (hidden) { hidden.textContent = hidden.textContent.replace(/\d+$/, String(index + 1)); }
+      }
+    });
+  };
   document.querySelectorAll("[data-add-row]").forEach(function (button) {
     button.addEventListener("click", function (event) {
       var group = button.getAttribute("data-add-row");
@@ -36,24 +53,40 @@
       var last = all[all.length - 1];
       if (!last || all.length >= 20) { return; }
       event.preventDefault();
-      var index = all.length;
       var copy = last.cloneNode(true);
-      copy.querySelectorAll("[name], [id], label[for]").forEach(function (el) {
-        ["name", "id", "for", "aria-describedby"].forEach(function (attr) {
-          var v = el.getAttribute(attr);
-          if (v) { el.setAttribute(attr, v.replace(/-\d+-/, "-" + index + "-")); }
-        });
-      });
       copy.querySelectorAll(".field-error").forEach(function (el) { el.remove(); });
       copy.querySelectorAll(".has-error").forEach(function (el) { el.classList.remove("has-error"); });
       copy.querySelectorAll("input").forEach(function (el) {
         el.removeAttribute("aria-invalid");
+        el.removeAttribute("aria-describedby");
         if (el.type !== "hidden" || /-id$/.test(el.name)) { el.value = ""; }
       });
       rows.appendChild(copy);
+      renumber(rows, group);
       var first = copy.querySelector("input:not([type=hidden])");
       if (first) { first.focus(); }
     });
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-remove-row]");
+    if (!button) { return; }
+    var row = button.closest("[data-row]");
+    var rows = row && row.parentElement;
+    if (!rows || !rows.hasAttribute("data-rows")) { return; }
+    event.preventDefault();
+    var group = rows.getAttribute("data-rows");
+    var all = rows.querySelectorAll("[data-row]");
+    var next = row.nextElementSibling || row.previousElementSibling;
+    if (all.length > 1) {
+      row.remove();
+    } else {
+      // The last row stays to type in; only what it held goes.
+      row.querySelectorAll("input").forEach(function (el) { if (el.type !== "hidden" || /-id$/.test(el.name)) { el.value = ""; } });
+      next = row;
+    }
+    renumber(rows, group);
+    var focus = next && next.querySelector("input:not([type=hidden]), select");
+    if (focus) { focus.focus(); }
   });
 
   // Forms that destroy data ask once more.
@@ -152,4 +185,147 @@
         .then(function () { busy = false; });
     }, every);
   });
+  // The header's search box suggests staff and contacts as you type (a
+  // combobox: arrows move, Enter opens the chosen one, the first is chosen
+  // at once); without JavaScript it submits to the results page.
+  var box = document.getElementById("global-q");
+  if (box && window.fetch) {
+    var list = document.createElement("div");
+    list.className = "suggest";
+    list.hidden = true;
+    box.form.appendChild(list);
+    box.setAttribute("role", "combobox");
+    box.setAttribute("aria-autocomplete", "list");
+    box.setAttribute("aria-expanded", "false");
+    box.setAttribute("aria-controls", "global-suggest-list");
+    var options = [];
+    var active = -1;
+    var asked = "";
+    var timer = null;
+    var choose = function (i) {
+      options.forEach(function (o, n) { o.setAttribute("aria-selected", n === i ? "true" : "false"); });
+      active = i;
+      if (i >= 0 && options[i]) {
+        box.setAttribute("aria-activedescendant", options[i].id);
+        options[i].scrollIntoView({ block: "nearest" });
+      } else {
+        box.removeAttribute("aria-activedescendant");
+      }
+    };
+    var close = function () {
+      list.hidden = true;
+      box.setAttribute("aria-expanded", "false");
+      choose(-1);
+    };
+    var ask = function () {
+      var q = box.value.trim();
+      if (q === asked) { return; }
+      asked = q;
+      if (!q) { list.innerHTML = ""; options = []; close(); return; }
+      fetch(box.getAttribute("data-suggest") + "?q=" + encodeURIComponent(q), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html === null || q !== box.value.trim()) { return; }
+          list.innerHTML = html;
+          options = Array.prototype.slice.call(list.querySelectorAll("[role=option]"));
+          list.hidden = false;
+          box.setAttribute("aria-expanded", "true");
+          choose(options.length ? 0 : -1);
+        })
+        .catch(function () {});
+    };
+    box.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(ask, 120);
+    });
+    box.addEventListener("keydown", function (event) {
+      if (list.hidden || !options.length) { return; }
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        var step = event.key === "ArrowDown" ? 1 : -1;
+        choose((active + step + options.length) % options.length);
+      } else if (event.key === "Enter" && active >= 0) {
+        event.preventDefault();
+        window.location.href = options[active].getAttribute("data-href");
+      } else if (event.key === "Escape") {
+        close();
+      }
+    });
+    list.addEventListener("mousedown", function (event) {
+      var option = event.target.closest("[role=option]");
+      if (option) {
+        event.preventDefault();
+        window.location.href = option.getAttribute("data-href");
+      }
+    });
+    box.addEventListener("blur", function () { setTimeout(close, 150); });
+    box.addEventListener("focus", function () { if (options.length && box.value.trim() === asked) { list.hidden = false; box.setAttribute("aria-expanded", "true"); choose(0); } });
+  }
+
+  // Header menus close on Escape and on a click elsewhere, as menus do.
+  var menus = document.querySelectorAll("details.menu");
+  document.addEventListener("click", function (event) {
+    menus.forEach(function (m) { if (m.open && !m.contains(event.target)) { m.open = false; } });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") { return; }
+    menus.forEach(function (m) {
+      if (m.open) { m.open = false; m.querySelector("summary").focus(); }
+    });
+  });
+
+  // Keyboard shortcuts, each a quicker way to a link that is already there.
+  var help = document.getElementById("shortcuts");
+  var rows = Array.prototype.slice.call(document.querySelectorAll("[data-row-link]"));
+  var current = -1;
+  var typing = function (el) {
+    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  };
+  var showHelp = function () { if (help && help.showModal && !help.open) { help.showModal(); } };
+  document.querySelectorAll("[data-shortcuts]").forEach(function (b) {
+    b.hidden = false;
+    b.addEventListener("click", showHelp);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
+    if (help && help.open) { return; }
+    var go = function (selector) {
+      var link = document.querySelector(selector);
+      if (link) { event.preventDefault(); link.click(); }
+    };
+    if (event.key === "/" && box) {
+      event.preventDefault();
+      box.focus();
+      box.select();
+    } else if (event.key === "?") {
+      event.preventDefault();
+      showHelp();
+    } else if (event.key === "n") {
+      if (help) { event.preventDefault(); window.location.href = "/contacts/new"; }
+    } else if (event.key === "e") {
+      go("[data-shortcut=edit]");
+    } else if ((event.key === "j" || event.key === "k") && rows.length) {
+      event.preventDefault();
+      current = event.key === "j" ? Math.min(current + 1, rows.length - 1) : Math.max(current - 1, 0);
+      rows.forEach(function (r, i) { r.closest("tr, li").classList.toggle("row-current", i === current); });
+      rows[current].focus();
+    }
+  });
+
+  // The bulk panel counts the ticked boxes as they change.
+  var counter = document.getElementById("selected-count");
+  if (counter) {
+    var boxes = document.querySelectorAll("input[name=id][form=bulk-form]");
+    var all = document.querySelector("input[name=all]");
+    var recount = function () {
+      var n = 0;
+      boxes.forEach(function (b) { if (b.checked) { n += 1; } });
+      counter.textContent = all && all.checked ? counter.getAttribute("data-all") :
+        n === 0 ? "None selected" : n === 1 ? "1 selected" : n + " selected";
+    };
+    document.addEventListener("change", function (event) {
+      if (event.target.type === "checkbox") { recount(); }
+    });
+    recount();
+  }
 })();

@@ -325,6 +325,39 @@ async fn five_failures_lock_the_account_even_against_the_right_password() {
 }
 
 #[actix_rt::test]
+async fn an_upload_carries_its_token_as_its_first_field_never_in_the_url() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_admin().await;
+    let token = b.get("/imports").await.csrf();
+    let csv: &[u8] = b"First Name,Last Name\nAda,Lovelace\n";
+    let file = ("file", "a.csv", "text/csv", csv);
+    let in_url = format!("/imports?csrf_token={token}");
+    for (action, fields, why) in [
+        (in_url.as_str(), vec![], "in the URL"),
+        ("/imports", vec![], "missing"),
+        (
+            "/imports",
+            vec![("mode", "create"), ("csrf_token", token.as_str())],
+            "not first",
+        ),
+        ("/imports", vec![("csrf_token", "forged")], "forged"),
+    ] {
+        let res = b.upload_as_is(action, &fields, file).await;
+        assert_eq!(res.status, 403, "a token {why} is refused");
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM imports"),
+        0,
+        "nothing was read"
+    );
+    let res = b
+        .upload_as_is("/imports", &[("csrf_token", token.as_str())], file)
+        .await;
+    assert_eq!(res.status, 303, "the token as the first field is accepted");
+    assert_eq!(app.count("SELECT count(*) FROM imports"), 1);
+}
+
+#[actix_rt::test]
 async fn state_changes_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     let app = spawn_app().await;
     let (id, b) = app.signed_in_agent().await;

@@ -41,7 +41,8 @@ async fn first_visit_setup_sign_in_directory_detail_and_availability() {
     assert!(d.current_url().await.ends_with("/contacts"));
     d.wait_for_text("There are no contacts yet.").await;
 
-    // Sign out and back in.
+    // Sign out (from the menu under my name) and back in.
+    d.click(&d.find(".me-menu summary").await).await;
     d.click(&d.button("Sign out").await).await;
     d.wait_for_text("You have signed out.").await;
     d.type_into(&d.field("Email").await, "grace@example.com")
@@ -80,7 +81,8 @@ async fn first_visit_setup_sign_in_directory_detail_and_availability() {
     }
     d.screenshot("staff-detail").await;
 
-    // One click on the header changes my availability.
+    // The header's status menu changes my availability.
+    d.click(&d.find(".status-menu summary").await).await;
     let busy = d.find(".availability-switch button[value=busy]").await;
     assert_eq!(
         d.attribute(&busy, "aria-pressed").await.as_deref(),
@@ -671,6 +673,61 @@ fn axe_source() -> String {
 /// serious or critical accessibility violation (axe-core) and no sideways
 /// scrolling. Screenshots of each go to target/screenshots/page-*.png.
 #[actix_rt::test]
+async fn the_keyboard_reaches_search_suggestions_rows_and_the_edit_form() {
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_admin().await;
+    app.conn()
+        .batch_execute(
+            "INSERT INTO contacts (first_name, last_name, company, search_text) VALUES \
+               ('Mei', 'Chan', 'Harbour Foods', 'mei chan harbour foods'), \
+               ('Tom', 'Baker', 'Baker & Sons', 'tom baker baker & sons');",
+        )
+        .expect("fixtures");
+    let mei = app.count("SELECT id FROM contacts WHERE first_name = 'Mei'");
+    let cookie = b.cookie("contactbook").expect("session");
+    let d = Driver::start().await;
+    d.goto(&format!("{}/static/favicon.svg", app.base)).await;
+    d.add_cookie("contactbook", &cookie).await;
+    d.goto(&format!("{}/contacts", app.base)).await;
+
+    // `/` jumps to the search box; the first suggestion is one Enter away.
+    d.press("/").await;
+    assert_eq!(d.focused().await, "global-q");
+    d.type_into(&d.find("#global-q").await, "chan").await;
+    let first = d
+        .find("#global-suggest-list [role=option][aria-selected=true]")
+        .await;
+    assert!(d.text(&first).await.contains("Mei Chan"));
+    d.screenshot("keyboard-suggestions").await;
+    d.press("\u{E007}").await;
+    d.wait_for_text("Harbour Foods").await;
+    assert!(d.current_url().await.ends_with(&format!("/contacts/{mei}")));
+
+    // `e` edits the contact on screen; `?` lists the shortcuts.
+    d.press("e").await;
+    d.wait_for_text("Edit Mei Chan").await;
+    d.press("?").await;
+    let dialog = d.find("#shortcuts[open]").await;
+    assert!(d.text(&dialog).await.contains("New contact"));
+    d.screenshot("keyboard-help").await;
+    d.press("\u{E00C}").await; // Escape closes it.
+
+    // `j` moves down the list and Enter opens the row.
+    d.goto(&format!("{}/contacts", app.base)).await;
+    d.press("j").await;
+    d.press("j").await;
+    d.press("k").await;
+    d.press("\u{E007}").await;
+    d.wait_for_text("Harbour Foods").await;
+    assert!(
+        d.current_url().await.ends_with(&format!("/contacts/{mei}")),
+        "Mei Chan is the first row by name"
+    );
+    d.quit().await;
+}
+
+#[actix_rt::test]
 async fn every_page_passes_axe_and_fits_at_1280_and_360_px() {
     use diesel::connection::SimpleConnection;
     let axe = axe_source();
@@ -695,7 +752,8 @@ async fn every_page_passes_axe_and_fits_at_1280_and_360_px() {
              INSERT INTO contact_phones (contact_id, kind, number) SELECT id, 'mobile', '+8529' || lpad(id::text, 7, '0') FROM contacts; \
              INSERT INTO contact_labels SELECT c.id, l.id FROM contacts c, labels l WHERE c.first_name = 'Mei'; \
              INSERT INTO notes (contact_id, author_id, body) SELECT id, {admin}, 'Called about the order.' FROM contacts WHERE first_name = 'Mei'; \
-             UPDATE contacts SET deleted_at = now() WHERE first_name = 'Old';"
+             UPDATE contacts SET deleted_at = now() WHERE first_name = 'Old'; \
+             UPDATE contacts SET search_text = lower(first_name || ' ' || last_name || ' ' || company);"
         ))
         .expect("fixtures");
     contactbook::models::duplicates::tick(&mut app.conn()).expect("pass");
@@ -756,6 +814,7 @@ async fn every_page_passes_axe_and_fits_at_1280_and_360_px() {
             "INSERT INTO contacts (first_name, last_name, deleted_at, owner_id) VALUES ('Trashed', 'Person', now(), {admin});"
         ))
         .expect("trash");
+    let trashed = app.count("SELECT id FROM contacts WHERE first_name = 'Trashed'");
 
     let pages: Vec<String> = [
         "/contacts".to_string(),
@@ -792,6 +851,9 @@ async fn every_page_passes_axe_and_fits_at_1280_and_360_px() {
         "/admin/journey".into(),
         "/admin/merges".into(),
         "/support".into(),
+        "/search?q=chan".into(),
+        format!("/contacts/{trashed}/purge"),
+        "/contacts/999999999".into(),
     ]
     .into();
     let cookie = b.cookie("contactbook").expect("session");
@@ -799,32 +861,79 @@ async fn every_page_passes_axe_and_fits_at_1280_and_360_px() {
     d.goto(&format!("{}/static/favicon.svg", app.base)).await;
     d.add_cookie("contactbook", &cookie).await;
     let mut failures = Vec::new();
-    for width in [1280, 360] {
-        d.set_window_size(width, 900).await;
-        for page in &pages {
-            d.goto(&format!("{}{page}", app.base)).await;
-            let title = d.title().await;
-            assert!(
-                !title.starts_with("Page not found") && !title.starts_with("Something went wrong"),
-                "{page}: {title}"
-            );
+    for (scheme, dark) in [("light", false), ("dark", true)] {
+        d.prefer_dark(dark).await;
+        for width in [1280, 360] {
+            d.set_window_size(width, 900).await;
+            for page in &pages {
+                d.goto(&format!("{}{page}", app.base)).await;
+                let title = d.title().await;
+                let missing = page.ends_with("999999999");
+                assert!(
+                    title.starts_with("Page not found") == missing
+                        && !title.starts_with("Something went wrong"),
+                    "{page}: {title}"
+                );
+                let at = format!("{page} at {width} px ({scheme})");
+                let overflow = d.overflow().await;
+                if overflow != 0 {
+                    failures.push(format!("{at} scrolls sideways by {overflow} px"));
+                }
+                let header = d.header_height().await;
+                if width == 360 && header > 64.0 {
+                    failures.push(format!("{at}: the header is {header} px high"));
+                }
+                for v in d.axe(&axe).await {
+                    failures.push(format!("{at}: {v}"));
+                }
+                let name: String = page
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
+                d.screenshot(&format!(
+                    "page-{}-{width}{}",
+                    name.trim_matches('-'),
+                    if dark { "-dark" } else { "" }
+                ))
+                .await;
+            }
+            // The header's menus and the search suggestions, open.
+            d.goto(&format!("{}/contacts", app.base)).await;
+            for menu in [".status-menu summary", ".me-menu summary"] {
+                d.click(&d.find(menu).await).await;
+                let at = format!("{menu} open at {width} px ({scheme})");
+                let overflow = d.overflow().await;
+                if overflow != 0 {
+                    failures.push(format!("{at} scrolls sideways by {overflow} px"));
+                }
+                for v in d.axe(&axe).await {
+                    failures.push(format!("{at}: {v}"));
+                }
+                d.screenshot(&format!(
+                    "menu-{}-{width}-{scheme}",
+                    menu.trim_start_matches('.')
+                        .split(' ')
+                        .next()
+                        .unwrap_or("menu")
+                ))
+                .await;
+                d.click(&d.find(menu).await).await;
+            }
+            d.type_into(&d.find("#global-q").await, "chan").await;
+            d.find("#global-suggest-list [role=option]").await;
             let overflow = d.overflow().await;
             if overflow != 0 {
                 failures.push(format!(
-                    "{page} at {width} px scrolls sideways by {overflow} px"
+                    "suggestions at {width} px ({scheme}) scroll sideways by {overflow} px"
                 ));
             }
             for v in d.axe(&axe).await {
-                failures.push(format!("{page} at {width} px: {v}"));
+                failures.push(format!("suggestions at {width} px ({scheme}): {v}"));
             }
-            let name: String = page
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-                .collect();
-            d.screenshot(&format!("page-{}-{width}", name.trim_matches('-')))
-                .await;
+            d.screenshot(&format!("suggest-{width}-{scheme}")).await;
         }
     }
+    d.prefer_dark(false).await;
     d.quit().await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -128,10 +128,16 @@ async fn save_and_create_new_confirms_and_offers_an_empty_form() {
     assert!(next.starts_with("/contacts/new?saved="), "{next}");
     let page = b.get(&next).await;
     assert_eq!(page.status, 200);
+    let confirmations = page.texts(".flash-success");
+    assert_eq!(
+        confirmations.len(),
+        1,
+        "one confirmation: {confirmations:?}"
+    );
+    assert!(confirmations[0].contains("Tom Baker has been saved"));
     assert!(
-        page.texts(".flash-success")
-            .iter()
-            .any(|t| t.contains("Tom Baker has been saved"))
+        page.exists("#f-first_name[autofocus]"),
+        "the cursor is back in First name"
     );
     assert_eq!(
         page.attr("#f-first_name", "value").as_deref(),
@@ -467,6 +473,144 @@ async fn hostile_and_unusual_text_is_stored_and_shown_escaped() {
 }
 
 #[actix_rt::test]
+async fn the_edit_form_shows_each_phones_country_and_removes_rows_without_javascript() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let id = create_contact(
+        &b,
+        "Mei",
+        "Chan",
+        &[
+            ("phone-0-kind", "mobile"),
+            ("phone-0-country", "HK"),
+            ("phone-0-number", "9123 4567"),
+            ("phone-1-kind", "work"),
+            ("phone-1-number", "+44 20 7946 0000"),
+            ("email-0-kind", "work"),
+            ("email-0-email", "mei@harbour.example"),
+            ("email-1-kind", "personal"),
+            ("email-1-email", "mei@home.example"),
+        ],
+    )
+    .await;
+    let form = b.get(&format!("/contacts/{id}/edit")).await;
+    let selected =
+        |p: &common::Page, css: &str| p.attr(&format!("{css} option[selected]"), "value");
+    assert_eq!(selected(&form, "#f-phone-0-country").as_deref(), Some("HK"));
+    assert_eq!(
+        form.attr("#f-phone-0-number", "value").as_deref(),
+        Some("91234567")
+    );
+    assert_eq!(selected(&form, "#f-phone-1-country").as_deref(), Some("GB"));
+    assert_eq!(
+        form.attr("#f-phone-1-number", "value").as_deref(),
+        Some("2079460000")
+    );
+    assert_eq!(
+        form.label_of("button[value=phone-0]"),
+        "Remove phone number 1"
+    );
+    let fields = |remove: Option<&'static str>| {
+        let mut f = vec![
+            ("version", "1"),
+            ("first_name", "Mei"),
+            ("last_name", "Chan"),
+            ("phone-0-kind", "mobile"),
+            ("phone-0-country", "HK"),
+            ("phone-0-number", "91234567"),
+            ("phone-1-kind", "work"),
+            ("phone-1-country", "GB"),
+            ("phone-1-number", "2079460000"),
+            ("email-0-kind", "work"),
+            ("email-0-email", "mei@harbour.example"),
+            ("email-1-kind", "personal"),
+            ("email-1-email", "mei@home.example"),
+        ];
+        if let Some(r) = remove {
+            f.push(("remove", r));
+        }
+        f
+    };
+    // Saved unchanged: the numbers come back as they were, nothing logged.
+    let res = b
+        .post(&format!("/contacts/{id}/edit"), &form.csrf(), &fields(None))
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contact_changes WHERE contact_id = {id} AND action = 'update'"
+        )),
+        0,
+        "the split numbers are the same numbers"
+    );
+    // Remove redraws the form without the row; nothing is saved until Save.
+    let f = fields(Some("email-0"));
+    let redrawn = b
+        .post(&format!("/contacts/{id}/edit"), &form.csrf(), &f)
+        .await;
+    assert_eq!(redrawn.status, 200);
+    assert_eq!(
+        redrawn.attr("#f-email-0-email", "value").as_deref(),
+        Some("mei@home.example")
+    );
+    assert!(!redrawn.exists("#f-email-1-email"), "one email row left");
+    assert_eq!(
+        redrawn.attr("#f-phone-1-number", "value").as_deref(),
+        Some("2079460000"),
+        "the rest is kept"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contact_emails WHERE contact_id = {id}"
+        )),
+        2
+    );
+    let version = b
+        .get(&format!("/contacts/{id}/edit"))
+        .await
+        .attr("input[name=version]", "value")
+        .expect("version");
+    let res = b
+        .post(
+            &format!("/contacts/{id}/edit"),
+            &form.csrf(),
+            &[
+                ("version", version.as_str()),
+                ("first_name", "Mei"),
+                ("last_name", "Chan"),
+                ("phone-0-kind", "mobile"),
+                ("phone-0-country", "HK"),
+                ("phone-0-number", "91234567"),
+                ("email-0-kind", "personal"),
+                ("email-0-email", "mei@home.example"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contact_emails WHERE contact_id = {id}"
+        )),
+        1
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contact_phones WHERE contact_id = {id}"
+        )),
+        1
+    );
+    // Enter in a text field saves: the form's first submit button is Save.
+    let edit = b.get(&format!("/contacts/{id}/edit")).await;
+    assert_eq!(
+        edit.attr("form.contact-form button[type=submit]", "value")
+            .as_deref(),
+        Some("save")
+    );
+    // One name for one thing.
+    assert!(edit.text("label[for=f-team]") == "Team");
+}
+
+#[actix_rt::test]
 async fn editing_logs_each_changed_field_and_refuses_a_lost_update() {
     let app = spawn_app().await;
     let (me, b) = app.signed_in_agent().await;
@@ -569,7 +713,7 @@ async fn editing_logs_each_changed_field_and_refuses_a_lost_update() {
     assert!(
         latest
             .iter()
-            .any(|t| t.contains("Arthur Agent changed Company: from “Vogel GmbH” to “Vogel AG”")),
+            .any(|t| t.contains("Arthur Agent changed Company from “Vogel GmbH” to “Vogel AG”.")),
         "{latest:?}"
     );
 }
@@ -842,7 +986,12 @@ async fn delete_goes_to_the_trash_and_only_admins_restore_or_purge() {
 
     let (_, admin) = app.signed_in_admin().await;
     let trash = admin.get("/contacts/trash").await;
-    assert_eq!(trash.texts("tbody td a"), ["Tom Baker"]);
+    assert_eq!(trash.texts("tbody td:first-child a"), ["Tom Baker"]);
+    assert_eq!(
+        trash.attr("a.button.danger", "href"),
+        Some(format!("/contacts/{id}/purge")),
+        "Delete for good leads to a confirmation page, not a pop-up"
+    );
     let res = admin
         .post(&format!("/contacts/{id}/restore"), &trash.csrf(), &[])
         .await;
@@ -865,16 +1014,80 @@ async fn delete_goes_to_the_trash_and_only_admins_restore_or_purge() {
         1,
         "a live contact is not purged"
     );
+    assert_eq!(
+        admin.get(&format!("/contacts/{id}/purge")).await.status,
+        404,
+        "a live contact has no purge page"
+    );
     admin
         .post(&format!("/contacts/{id}/delete"), &trash.csrf(), &[])
         .await;
+    assert_eq!(b.get(&format!("/contacts/{id}/purge")).await.status, 403);
+    let confirm = admin.get(&format!("/contacts/{id}/purge")).await;
+    assert_eq!(confirm.text("h1"), "Delete Tom Baker for good?");
+    assert!(confirm.text("main form").contains("Delete for good"));
     admin
-        .post(&format!("/contacts/{id}/purge"), &trash.csrf(), &[])
+        .post(&format!("/contacts/{id}/purge"), &confirm.csrf(), &[])
         .await;
     assert_eq!(
         app.count(&format!("SELECT count(*) FROM contacts WHERE id = {id}")),
         0,
         "gone for good"
+    );
+}
+
+#[actix_rt::test]
+async fn blank_companies_sort_last_both_ways_and_pages_cross_over_to_them() {
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    // 20 named companies (co-00 … co-19) and 10 blank ones.
+    app.conn()
+        .batch_execute(
+            "INSERT INTO contacts (first_name, last_name, company) \
+             SELECT 'P', 'Named ' || n, 'co-' || lpad(n::text, 2, '0') FROM generate_series(0, 19) n; \
+             INSERT INTO contacts (first_name, last_name, company) \
+             SELECT 'P', 'Blank ' || n, '' FROM generate_series(0, 9) n;",
+        )
+        .expect("fixtures");
+    let companies = |p: &common::Page| p.texts("td.company-col");
+    for dir in ["asc", "desc"] {
+        let first = b.get(&format!("/contacts?sort=company&dir={dir}")).await;
+        let got = companies(&first);
+        assert_eq!(got.len(), 25, "{dir}");
+        let mut named: Vec<String> = (0..20).map(|n| format!("co-{n:02}")).collect();
+        if dir == "desc" {
+            named.reverse();
+        }
+        assert_eq!(got[..20], named[..], "{dir}: the named ones in order");
+        assert!(got[20..].iter().all(String::is_empty), "{dir}: then blanks");
+        assert_eq!(first.text(".pager .position"), "1–25 of 30");
+        let next = first.attr("a[rel=next]", "href").expect("next");
+        let second = b.get(&next).await;
+        assert_eq!(companies(&second).len(), 5, "{dir}: the other blanks");
+        assert!(companies(&second).iter().all(String::is_empty));
+        assert_eq!(second.text(".pager .position"), "26–30 of 30");
+        assert!(second.attr("a[rel=next]", "href").is_none());
+        // And back: the page before the second is the first again.
+        let prev = second.attr("a[rel=prev]", "href").expect("prev");
+        let back = b.get(&prev).await;
+        assert_eq!(companies(&back), companies(&first), "{dir}: back again");
+        assert_eq!(back.text(".pager .position"), "1–25 of 30");
+    }
+    // The column headers sort, and say how.
+    let list = b.get("/contacts?sort=company").await;
+    assert_eq!(
+        list.attr("th[aria-sort]", "aria-sort").as_deref(),
+        Some("ascending")
+    );
+    assert_eq!(
+        list.attr("th[aria-sort] a", "href").as_deref(),
+        Some("/contacts?sort=company&dir=desc"),
+        "a second click reverses"
+    );
+    assert_eq!(
+        list.attr("th.name-col a", "href").as_deref(),
+        Some("/contacts")
     );
 }
 
@@ -1038,7 +1251,8 @@ async fn keyset_pages_walk_forward_and_back_without_gaps() {
         for dir in ["asc", "desc"] {
             let key = match sort {
                 "name" => "sort_name",
-                "company" => "lower(company)",
+                // Blank companies last, whichever the direction.
+                "company" => "company = '', lower(company)",
                 "created" => "created_at",
                 _ => "updated_at",
             };

@@ -487,6 +487,44 @@ async fn update_mode_matches_by_email_then_phone_and_is_idempotent() {
 }
 
 #[actix_rt::test]
+async fn the_preview_names_the_labels_an_import_will_create() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    diesel::RunQueryDsl::execute(
+        diesel::sql_query("INSERT INTO labels (name) VALUES ('VIP')"),
+        &mut app.conn(),
+    )
+    .expect("label");
+    let data = b"Last Name,Contact Label\nLee,Walk-in;vip\nKim,walk-in;Fair 2026\n";
+    let page = upload(&b, "labels.csv", data).await;
+    let id = import_id(&page);
+    let preview = b.get(&format!("/imports/{id}")).await;
+    let card = preview
+        .texts("section.card")
+        .into_iter()
+        .find(|t| t.contains("New labels"))
+        .expect("a New labels card");
+    assert!(
+        card.contains("Walk-in") && card.contains("Fair 2026"),
+        "{card}"
+    );
+    assert!(
+        !card.contains("vip") && !card.contains("VIP"),
+        "VIP exists: {card}"
+    );
+    assert_eq!(
+        preview.texts(".new-labels .label-chip"),
+        ["Walk-in", "Fair 2026"],
+        "each new label once, as first written"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM labels"),
+        1,
+        "none created yet"
+    );
+}
+
+#[actix_rt::test]
 async fn import_options_set_owner_and_labels_and_preview_can_be_cancelled() {
     let app = spawn_app().await;
     let (_, b) = app.signed_in_agent().await;

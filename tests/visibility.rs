@@ -552,7 +552,8 @@ async fn a_restricted_agents_pages_hold_exactly_their_contacts_in_every_order() 
     };
     for (sort, key) in [
         ("name", "c.sort_name"),
-        ("company", "lower(c.company)"),
+        // Blank companies last, whichever the direction.
+        ("company", "c.company = '', lower(c.company)"),
         ("created", "c.created_at"),
         ("updated", "c.updated_at"),
     ] {

@@ -364,3 +364,20 @@ pub async fn wait_ready(base: &str) {
         actix_rt::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Gives `agent` 10,000 of the contacts: one in 100, picked by a hash of the
+/// id so that they spread over every name (the generated names repeat with
+/// the id), half owned and half shared with them by `admin`.
+pub fn give_agent_their_contacts(conn: &mut PgConnection, agent: i64, admin: i64) {
+    for sql in [
+        format!("UPDATE contacts SET owner_id = {agent} WHERE (id * 2654435761) % 200 = 7"),
+        format!(
+            "INSERT INTO contact_shares (contact_id, staff_id, shared_by) \
+             SELECT id, {agent}, {admin} FROM contacts WHERE (id * 2654435761) % 200 = 107"
+        ),
+    ] {
+        sql_query(&sql)
+            .execute(conn)
+            .unwrap_or_else(|e| panic!("{e}: {sql}"));
+    }
+}

@@ -139,6 +139,19 @@ pub fn parse_phone_entry(country: &str, number: &str) -> Result<Phone, String> {
     })
 }
 
+/// A stored number as the form shows it: the country picked and the national
+/// number, when typing them back gives exactly the same number; otherwise
+/// no country and the number in full.
+pub fn split_phone(number: &str, hint: &str) -> (String, String) {
+    if let Some((alpha2, code)) = crate::domain::country::country_of_number(number, hint) {
+        let national = &number[1 + code.len()..];
+        if parse_phone_entry(alpha2, national).is_ok_and(|p| p.as_str() == number) {
+            return (alpha2.to_string(), national.to_string());
+        }
+    }
+    (String::new(), number.to_string())
+}
+
 /// One row of a repeatable group as typed: `id` is set for rows that exist.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PhoneRow {
@@ -191,6 +204,8 @@ pub struct ContactForm {
     pub version: String,
     /// Set when the submit was a request to add a row, not to save.
     pub add_row: Option<String>,
+    /// Set when the submit was a request to remove a row (`phone-2`), not to save.
+    pub remove_row: Option<String>,
     pub submit: String,
 }
 
@@ -225,6 +240,7 @@ impl ContactForm {
                 "version" => f.version = v,
                 "label" => f.labels.push(v),
                 "add" => f.add_row = Some(v),
+                "remove" => f.remove_row = Some(v),
                 "submit" => f.submit = v,
                 other => {
                     let mut parts = other.splitn(3, '-');
@@ -579,6 +595,41 @@ mod tests {
         list.iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn stored_numbers_come_back_as_country_and_national_number() {
+        assert_eq!(
+            split_phone("+85291234567", ""),
+            ("HK".into(), "91234567".into())
+        );
+        assert_eq!(
+            split_phone("+12125550100", ""),
+            ("US".into(), "2125550100".into())
+        );
+        assert_eq!(
+            split_phone("+14165550100", "CA"),
+            ("CA".into(), "4165550100".into())
+        );
+        assert_eq!(
+            split_phone("+390612345678", ""),
+            ("IT".into(), "0612345678".into())
+        );
+        // A national number that starts with 0 would lose it when typed back.
+        assert_eq!(
+            split_phone("+44012345678", ""),
+            (String::new(), "+44012345678".into())
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_split_number_types_back_to_itself(digits in "[1-9][0-9]{7,15}", hint in "[A-Z]{2}") {
+            let number = format!("+{digits}");
+            let (country, national) = split_phone(&number, &hint);
+            let again = parse_phone_entry(&country, &national).map(|p| p.into_string());
+            proptest::prop_assert_eq!(again, Ok(number));
+        }
     }
 
     #[test]

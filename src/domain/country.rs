@@ -134,6 +134,32 @@ pub fn calling_code(alpha2: &str) -> Option<&'static str> {
         .map(|entry| &entry[2..])
 }
 
+/// The country a full number (`+` and digits) most likely belongs to: the
+/// longest calling code it starts with; of several countries sharing that
+/// code, `hint` (the contact's own country) when it is one of them, else the
+/// country the code is best known for.
+pub fn country_of_number(number: &str, hint: &str) -> Option<(&'static str, &'static str)> {
+    // Where a code is shared, the country most numbers with it belong to.
+    const MAIN: &[&str] = &[
+        "US", "RU", "GB", "AU", "IT", "NO", "FI", "MA", "GP", "RE", "CW", "NZ",
+    ];
+    let digits = number.strip_prefix('+')?;
+    let entries = || {
+        CALLING_CODES
+            .split_whitespace()
+            .filter_map(|e| Some((e.get(..2)?, e.get(2..)?)))
+            .filter(|(_, code)| !code.is_empty() && digits.starts_with(code))
+    };
+    let longest = entries().map(|(_, code)| code.len()).max()?;
+    let sharing: Vec<_> = entries().filter(|(_, c)| c.len() == longest).collect();
+    sharing
+        .iter()
+        .find(|(a, _)| *a == hint)
+        .or_else(|| sharing.iter().find(|(a, _)| MAIN.contains(a)))
+        .or_else(|| sharing.first())
+        .copied()
+}
+
 pub fn country_name(alpha2: &str) -> Option<&'static str> {
     countries()
         .iter()

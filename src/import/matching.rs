@@ -493,6 +493,19 @@ impl<'c> DryRun<'c> {
     /// Plans the next rows of the file, in file order.
     pub fn rows(&mut self, rows: &[(i64, ParsedRow)]) -> QueryResult<()> {
         let parsed: Vec<&ParsedRow> = rows.iter().map(|(_, r)| r).collect();
+        for name in parsed.iter().flat_map(|r| r.labels.iter()) {
+            let key = name.to_lowercase();
+            if self.labels.contains_key(&key) {
+                continue;
+            }
+            let stand_in = -(self.labels.len() as i64) - 1;
+            self.labels.insert(key, stand_in);
+            if self.summary.new_labels.len() < NEW_LABELS_LISTED {
+                self.summary.new_labels.push(name.clone());
+            } else {
+                self.summary.more_new_labels += 1;
+            }
+        }
         if !self.update_mode {
             self.summary.create += rows.len() as i64;
             self.summary.existing_ids += count_existing_ids(self.conn, &parsed, self.visible_to)?;
@@ -572,6 +585,12 @@ pub struct PlanSummary {
     pub existing_ids: i64,
     /// The first contacts that will be updated.
     pub updates: Vec<PlannedUpdate>,
+    /// Labels the file names that do not exist yet: the import creates them.
+    #[serde(default)]
+    pub new_labels: Vec<String>,
+    /// How many more new labels than `new_labels` lists.
+    #[serde(default)]
+    pub more_new_labels: i64,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
@@ -581,6 +600,9 @@ pub struct PlannedUpdate {
     pub name: String,
     pub fields: Vec<String>,
 }
+
+/// How many of the labels an import would create the preview names.
+const NEW_LABELS_LISTED: usize = 50;
 
 /// How many planned updates the preview lists.
 pub const PREVIEW_UPDATES: usize = 10;

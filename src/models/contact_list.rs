@@ -549,8 +549,103 @@ fn bind_all<'a>(
     q
 }
 
+/// Which contacts a company-sorted page reads: blank companies come after
+/// every named one, whichever the direction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Every,
+    Named,
+    Blank,
+}
+
+impl Part {
+    fn condition(self) -> Option<&'static str> {
+        match self {
+            Part::Every => None,
+            Part::Named => Some("c.company <> ''"),
+            Part::Blank => Some("c.company = ''"),
+        }
+    }
+}
+
 /// One page of contacts matching the filters.
 pub fn list(conn: &mut PgConnection, query: &ListQuery) -> QueryResult<ListPage> {
+    if query.sort != Sort::Company {
+        return list_part(conn, query, Part::Every);
+    }
+    // A cursor in the blank companies has the empty key; named ones never do.
+    let blank = |c: &Cursor| c.key.is_empty();
+    let backwards = query.before.is_some() && query.after.is_none();
+    if !backwards {
+        if query.after.as_ref().is_some_and(blank) {
+            return list_part(conn, query, Part::Blank);
+        }
+        let mut page = list_part(conn, query, Part::Named)?;
+        if page.next.is_some() {
+            return Ok(page);
+        }
+        let rest = query.per_page - page.rows.len() as i64;
+        let first_blanks = ListQuery {
+            per_page: rest.max(1),
+            after: None,
+            before: None,
+            ..query.clone()
+        };
+        let blanks = list_part(conn, &first_blanks, Part::Blank)?;
+        if rest > 0 {
+            page.next = blanks.next;
+            page.rows.extend(blanks.rows);
+        } else if !blanks.rows.is_empty() {
+            page.next = page.rows.last().map(|r| Cursor {
+                key: r.sort_key.clone(),
+                id: r.id,
+            });
+        }
+        return Ok(page);
+    }
+    if !query.before.as_ref().is_some_and(blank) {
+        return list_part(conn, query, Part::Named);
+    }
+    let mut page = list_part(conn, query, Part::Blank)?;
+    if page.prev.is_some() {
+        return Ok(page);
+    }
+    // Back past the first blank one: the last named companies, read from
+    // beyond the end of the named ones in this direction.
+    let rest = query.per_page - page.rows.len() as i64;
+    let beyond = if query.descending {
+        Cursor {
+            key: String::new(),
+            id: 0,
+        }
+    } else {
+        Cursor {
+            key: char::MAX.to_string(),
+            id: i64::MAX,
+        }
+    };
+    let last_named = ListQuery {
+        per_page: rest.max(1),
+        after: None,
+        before: Some(beyond),
+        ..query.clone()
+    };
+    let named = list_part(conn, &last_named, Part::Named)?;
+    if rest > 0 {
+        page.prev = named.prev;
+        let mut rows = named.rows;
+        rows.append(&mut page.rows);
+        page.rows = rows;
+    } else if !named.rows.is_empty() {
+        page.prev = page.rows.first().map(|r| Cursor {
+            key: r.sort_key.clone(),
+            id: r.id,
+        });
+    }
+    Ok(page)
+}
+
+fn list_part(conn: &mut PgConnection, query: &ListQuery, part: Part) -> QueryResult<ListPage> {
     let key = query.sort.key_sql();
     let key_text = if query.sort.is_time() {
         // Microseconds since the epoch: exact, and sortable as a number.
@@ -562,6 +657,7 @@ pub fn list(conn: &mut PgConnection, query: &ListQuery) -> QueryResult<ListPage>
     let reach = reach(&query.filters, &mut binds);
     let mut conds = conditions(&query.filters, &reach, &mut binds);
     conds.extend(reach.check());
+    conds.extend(part.condition().map(str::to_string));
     // Paging backwards reads the rows before the cursor in reverse order.
     let backwards = query.before.is_some() && query.after.is_none();
     let descending = query.descending != backwards;

@@ -170,6 +170,24 @@ impl Staff {
         q.load(conn)
     }
 
+    /// Active members whose name holds every word of `query`, by name; the
+    /// header's search box.
+    pub fn by_name(conn: &mut PgConnection, query: &str, limit: i64) -> QueryResult<Vec<Staff>> {
+        let mut q = staff::table
+            .filter(staff::active.eq(true))
+            .select(Staff::as_select())
+            .order((
+                diesel::dsl::sql::<diesel::sql_types::Text>("lower(display_name)"),
+                staff::id,
+            ))
+            .limit(limit)
+            .into_boxed();
+        for word in query.split_whitespace().take(8) {
+            q = q.filter(staff::display_name.ilike(format!("%{}%", like_escape(word))));
+        }
+        q.load(conn)
+    }
+
     /// Every account, active first, for administrators.
     pub fn all(conn: &mut PgConnection) -> QueryResult<Vec<Staff>> {
         staff::table

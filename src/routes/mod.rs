@@ -8,6 +8,7 @@ pub mod enquiries;
 pub mod imports;
 pub mod journey;
 pub mod me;
+pub mod search;
 pub mod staff;
 pub mod support;
 
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(contacts::configure)
         .configure(staff::configure)
         .configure(me::configure)
+        .configure(search::configure)
         .configure(admin::configure);
 }
 
@@ -176,6 +178,8 @@ pub struct Layout {
     /// The path of this page, for forms that come back here.
     pub here: String,
     pub asset_version: &'static str,
+    /// What the header's search box shows (the results page's words).
+    pub search: String,
 }
 
 impl Layout {
@@ -198,6 +202,7 @@ impl Layout {
             nav,
             here: here.into(),
             asset_version: assets::version(),
+            search: String::new(),
         }
     }
 

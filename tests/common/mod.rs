@@ -328,6 +328,15 @@ impl Page {
             .map(str::to_string)
     }
 
+    /// The text of the first element matching `css`, visually hidden parts
+    /// included, with its white space tidied: what a screen reader reads.
+    pub fn label_of(&self, css: &str) -> String {
+        self.text(css)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     pub fn exists(&self, css: &str) -> bool {
         let sel = Selector::parse(css).expect("selector");
         self.html().select(&sel).next().is_some()
@@ -486,6 +495,26 @@ impl Browser {
     /// Uploads a multipart form of text `fields` and one file (field name,
     /// file name, content type, bytes), as a browser sends it.
     pub async fn upload_with(
+        &self,
+        action: &str,
+        fields: &[(&str, &str)],
+        file: (&str, &str, &str, &[u8]),
+    ) -> Page {
+        // A token written into the action travels as the form's first field,
+        // where the browser sends it (a token in the URL is refused).
+        let (action, token) = match action.split_once("?csrf_token=") {
+            Some((path, token)) => (path, Some(token)),
+            None => (action, None),
+        };
+        let mut fields = fields.to_vec();
+        if let Some(token) = token {
+            fields.insert(0, ("csrf_token", token));
+        }
+        self.upload_as_is(action, &fields, file).await
+    }
+
+    /// Uploads exactly these fields, in this order, to exactly this URL.
+    pub async fn upload_as_is(
         &self,
         action: &str,
         fields: &[(&str, &str)],

@@ -295,6 +295,67 @@ impl Driver {
         .unwrap_or(i64::MAX)
     }
 
+    /// Runs `script` in the page and returns what it returns.
+    pub async fn run_script(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
+    /// Presses `key` wherever the focus is, as a person at the keyboard does
+    /// (WebDriver's key codes for special keys: Enter is "\u{E007}").
+    pub async fn press(&self, key: &str) {
+        self.cmd(
+            "POST",
+            "/actions",
+            Some(
+                json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
+                { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }
+            ] }] }),
+            ),
+        )
+        .await;
+    }
+
+    /// The id (or, without one, the tag name) of the focused element.
+    pub async fn focused(&self) -> String {
+        self.run_script(
+            "var e = document.activeElement; return e ? (e.id || e.tagName.toLowerCase()) : '';",
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    /// The height of the page's header in CSS pixels.
+    pub async fn header_height(&self) -> f64 {
+        self.run_script(
+            "var h = document.querySelector('header'); return h ? h.getBoundingClientRect().height : 0;",
+        )
+        .await
+        .as_f64()
+        .unwrap_or(f64::MAX)
+    }
+
+    /// Makes the page see the system's dark (or light) colour scheme, as
+    /// Chromium's DevTools protocol emulates it.
+    pub async fn prefer_dark(&self, dark: bool) {
+        let value = if dark { "dark" } else { "light" };
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": { "features": [{ "name": "prefers-color-scheme", "value": value }] }
+            })),
+        )
+        .await;
+    }
+
     /// Runs axe-core (`source`, its `axe.min.js`) on the page: its serious
     /// and critical violations, each as "rule: the elements".
     pub async fn axe(&self, source: &str) -> Vec<String> {

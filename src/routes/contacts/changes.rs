@@ -41,6 +41,11 @@ pub struct LogLine {
     /// A merge: the merge, and the records it took in, whose own history
     /// stays readable.
     pub merge: Option<MergeLine>,
+    /// A field's value changed: the line reads "changed X from … to …".
+    pub field_change: bool,
+    /// A note's text follows after a colon; other values (a colleague's
+    /// name) follow the words directly.
+    pub colon: bool,
 }
 
 pub struct MergeLine {
@@ -107,15 +112,18 @@ impl LogLine {
             "share" => "shared this contact with",
             "unshare" => "stopped sharing this contact with",
             "transfer" => "transferred ownership",
+            "update" if c.new_value.as_deref().is_none_or(str::is_empty) => "cleared",
+            "update" if c.old_value.as_deref().is_none_or(str::is_empty) => "set",
             _ => "changed",
         };
         let nonempty = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(Value::of);
         let (field, old, new) = match c.action.as_str() {
-            "update" | "transfer" => (
+            "update" => (
                 c.field.clone(),
                 nonempty(&c.old_value),
                 nonempty(&c.new_value),
             ),
+            "transfer" => (None, nonempty(&c.old_value), nonempty(&c.new_value)),
             "note" | "note_edit" | "note_delete" if c.field.as_deref() != Some("Pinned note") => {
                 (None, nonempty(&c.old_value), nonempty(&c.new_value))
             }
@@ -134,6 +142,20 @@ impl LogLine {
             old,
             new,
             merge: None,
+            field_change: matches!(c.action.as_str(), "update" | "transfer"),
+            colon: c.action.starts_with("note"),
+        }
+    }
+
+    /// How the change came about, as the line's small print says it.
+    pub fn source_words(&self) -> &'static str {
+        match self.source {
+            "by hand" => "by hand",
+            "import" => "from an import",
+            "bulk action" => "by a bulk action",
+            "merge" => "by a merge",
+            "enquiry" => "from an enquiry",
+            _ => "",
         }
     }
 }

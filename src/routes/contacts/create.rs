@@ -13,7 +13,7 @@ use crate::{
     models::visibility::{self, Member},
     routes::{
         FormResponse,
-        contacts::form::{ContactFormPage, FormChoices, Mode, add_row, today},
+        contacts::form::{ContactFormPage, FormChoices, Mode, add_row, remove_row, today},
         invalid, redirect,
     },
 };
@@ -81,9 +81,12 @@ pub async fn create_contact(
     let choices = db::run(&state.pool, FormChoices::load).await?;
 
     // "More details" and "Add another …" only redraw the form, keeping what was typed.
-    if form.submit == "more" || form.add_row.is_some() {
+    if form.submit == "more" || form.add_row.is_some() || form.remove_row.is_some() {
         if let Some(which) = form.add_row.take() {
             add_row(&mut form, &which);
+        }
+        if let Some(which) = form.remove_row.take() {
+            remove_row(&mut form, &which);
         }
         return invalid(
             ContactFormPage::new(&me, Mode::Full, "/contacts/new".into(), form, choices)
@@ -133,11 +136,7 @@ pub async fn create_contact(
     let name = display_name(&form.first_name, &form.last_name);
     log::info!("contact {id} created by staff {actor}");
     if form.submit == "create_new" {
-        flash(
-            &me.session,
-            "success",
-            format!("{name} has been saved. Add the next contact."),
-        );
+        // The new form says so itself, with a link to the contact.
         return redirect(format!("/contacts/new?saved={id}"));
     }
     flash(&me.session, "success", format!("{name} has been created."));

@@ -160,6 +160,39 @@ pub async fn restore_contact(
     }
 }
 
+#[derive(Template, WebTemplate)]
+#[template(path = "contacts/purge.html")]
+pub struct ConfirmPurgePage {
+    layout: Layout,
+    id: i64,
+    name: String,
+    company: String,
+    deleted_at: String,
+}
+
+/// "Delete for good" asks on a page of its own, like every other delete.
+pub async fn confirm_purge(
+    state: web::Data<AppState>,
+    Admin(me): Admin,
+    id: web::Path<i64>,
+) -> AppResult<ConfirmPurgePage> {
+    let id = id.into_inner();
+    let rec = db::run(&state.pool, move |conn| Ok(ContactRecord::load(conn, id)?)).await?;
+    let Some(deleted_at) = rec.contact.deleted_at else {
+        return Err(AppError::NotFound);
+    };
+    if rec.contact.merged_into.is_some() {
+        return Err(AppError::NotFound);
+    }
+    Ok(ConfirmPurgePage {
+        layout: Layout::signed_in(&me, "contacts", format!("/contacts/{id}/purge")),
+        id,
+        name: rec.contact.display_name(),
+        company: rec.contact.company.clone(),
+        deleted_at: crate::routes::when_in(deleted_at, &me.staff.time_zone),
+    })
+}
+
 pub async fn purge_contact(
     state: web::Data<AppState>,
     Admin(me): Admin,

@@ -133,6 +133,15 @@ impl ContactFormPage {
         self
     }
 
+    /// After "Save and create new" the cursor waits in First name.
+    pub fn first_name_attrs(&self) -> &'static str {
+        if self.just_saved.is_some() && self.errors.is_empty() {
+            "maxlength=\"100\" autocomplete=\"off\" autofocus"
+        } else {
+            "maxlength=\"100\" autocomplete=\"off\""
+        }
+    }
+
     pub fn my_name(&self) -> &str {
         self.layout
             .me
@@ -226,7 +235,7 @@ impl ContactFormPage {
             };
             Some(match key {
                 "contact_type" => "Type".into(),
-                "team" => "Department".into(),
+                "team" => "Team".into(),
                 "zip_code" => "ZIP code".into(),
                 "street" => "Street".into(),
                 "contact_group" => "Group".into(),
@@ -306,6 +315,28 @@ pub fn add_row(form: &mut ContactForm, which: &str) {
     }
 }
 
+/// Takes out the row a Remove button named (`phone-2`: the third phone row
+/// as the form was drawn, with its rows numbered from 0 without gaps).
+pub fn remove_row(form: &mut ContactForm, which: &str) {
+    let Some((group, index)) = which.split_once('-') else {
+        return;
+    };
+    let Ok(index) = index.parse::<usize>() else {
+        return;
+    };
+    fn cut<T>(rows: &mut Vec<T>, i: usize) {
+        if i < rows.len() {
+            rows.remove(i);
+        }
+    }
+    match group {
+        "phone" => cut(&mut form.phones, index),
+        "email" => cut(&mut form.emails, index),
+        "social" => cut(&mut form.socials, index),
+        _ => {}
+    }
+}
+
 /// The edit form as the saved record fills it; verified rows come back apart.
 pub fn form_of(
     rec: &ContactRecord,
@@ -345,11 +376,13 @@ pub fn form_of(
                 value: p.number.clone(),
             });
         } else {
+            let (country, number) =
+                crate::domain::contact::split_phone(&p.number, c.country.as_deref().unwrap_or(""));
             form.phones.push(PhoneRow {
                 id: p.id.to_string(),
                 kind: kind.as_str().into(),
-                country: String::new(),
-                number: p.number.clone(),
+                country,
+                number,
             });
         }
     }

@@ -48,6 +48,9 @@ pub struct ListParams {
     pub before: String,
     /// `mine` (owned by the viewer) or `shared` (shared with them).
     pub view: String,
+    /// Where this page starts (1-based), carried by the paging links: keyset
+    /// paging knows its place in the list only from where it came from.
+    pub at: String,
 }
 
 impl ListParams {
@@ -124,6 +127,32 @@ impl ListParams {
         }
     }
 
+    /// The position of this page's first row.
+    pub fn start(&self) -> i64 {
+        if self.after.is_empty() && self.before.is_empty() {
+            return 1;
+        }
+        self.at.parse::<i64>().unwrap_or(1).max(1)
+    }
+
+    /// This view sorted by `sort`: ascending, or the other way round when it
+    /// is sorted by it already; from the first page.
+    pub fn sorted_url(&self, sort: Sort) -> String {
+        let mut p = self.clone();
+        let current = Sort::parse(&self.sort) == sort;
+        p.dir = if current && self.dir != "desc" {
+            "desc".into()
+        } else {
+            String::new()
+        };
+        p.sort = if sort == Sort::Name {
+            String::new()
+        } else {
+            sort.as_str().into()
+        };
+        p.url("/contacts", None, None)
+    }
+
     pub fn is_filtered(&self) -> bool {
         [
             &self.q,
@@ -169,13 +198,43 @@ pub struct ContactListPage {
 
 impl ContactListPage {
     fn count_text(&self) -> String {
-        match self.count {
-            contact_list::Count::Exact(1) => "1 contact".into(),
-            contact_list::Count::Exact(n) => format!("{} contacts", group_digits(n)),
-            contact_list::Count::MoreThan(n) => format!("More than {} contacts", group_digits(n)),
-            contact_list::Count::About(n) => {
-                format!("About {} contacts", group_digits(round_estimate(n)))
-            }
+        count_words(self.count)
+    }
+
+    /// "26–50 of 1,284".
+    fn position_text(&self) -> String {
+        let start = self.params.start();
+        let end = start + self.rows.len().max(1) as i64 - 1;
+        let of = match self.count {
+            contact_list::Count::Exact(n) => group_digits(n.max(end)),
+            contact_list::Count::MoreThan(n) => format!("more than {}", group_digits(n.max(end))),
+            contact_list::Count::About(n) => format!("about {}", group_digits(round_estimate(n))),
+        };
+        format!("{}–{} of {of}", group_digits(start), group_digits(end))
+    }
+
+    fn sort_url(&self, sort: &str) -> String {
+        self.params.sorted_url(Sort::parse(sort))
+    }
+
+    fn sorted_by(&self, sort: &str) -> bool {
+        Sort::parse(&self.params.sort) == Sort::parse(sort)
+    }
+
+    /// The `aria-sort` attribute of a column header sorted by `sort`.
+    fn aria_sort(&self, sort: &str) -> &'static str {
+        match (self.sorted_by(sort), self.params.dir == "desc") {
+            (false, _) => "",
+            (true, false) => " aria-sort=\"ascending\"",
+            (true, true) => " aria-sort=\"descending\"",
+        }
+    }
+
+    fn sort_mark(&self, sort: &str) -> &'static str {
+        match (self.sorted_by(sort), self.params.dir == "desc") {
+            (false, _) => "↕",
+            (true, false) => "▲",
+            (true, true) => "▼",
         }
     }
 
@@ -194,6 +253,18 @@ impl ContactListPage {
 
     fn sorts(&self) -> [Sort; 4] {
         Sort::ALL
+    }
+}
+
+/// "1 contact", "1,284 contacts", "More than 1,000 contacts", "About 1,000,000 contacts".
+pub fn count_words(count: contact_list::Count) -> String {
+    match count {
+        contact_list::Count::Exact(1) => "1 contact".into(),
+        contact_list::Count::Exact(n) => format!("{} contacts", group_digits(n)),
+        contact_list::Count::MoreThan(n) => format!("More than {} contacts", group_digits(n)),
+        contact_list::Count::About(n) => {
+            format!("About {} contacts", group_digits(round_estimate(n)))
+        }
     }
 }
 
@@ -289,22 +360,25 @@ pub async fn list_contacts(
             }
         })
         .collect();
-    let here = params.url(
+    let paged = !params.after.is_empty() || !params.before.is_empty();
+    let mut here = params.url(
         "/contacts",
         Cursor::decode(&params.after).as_ref(),
         Cursor::decode(&params.before).as_ref(),
     );
-    let paged = !params.after.is_empty() || !params.before.is_empty();
+    if paged {
+        here.push_str(&format!("&at={}", params.start()));
+    }
     Ok(ContactListPage {
         layout: Layout::signed_in(&me, "contacts", here),
-        next_url: page
-            .next
-            .as_ref()
-            .map(|c| params.url("/contacts", Some(c), None)),
-        prev_url: page
-            .prev
-            .as_ref()
-            .map(|c| params.url("/contacts", None, Some(c))),
+        next_url: page.next.as_ref().map(|c| {
+            let at = params.start() + page.rows.len() as i64;
+            format!("{}&at={at}", params.url("/contacts", Some(c), None))
+        }),
+        prev_url: page.prev.as_ref().map(|c| {
+            let at = (params.start() - params.per_page()).max(1);
+            format!("{}&at={at}", params.url("/contacts", None, Some(c)))
+        }),
         first_url: paged.then(|| params.url("/contacts", None, None)),
         params,
         rows,

@@ -122,6 +122,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/contacts/{id}/restore",
             web::post().to(delete::restore_contact),
         )
+        .route("/contacts/{id}/purge", web::get().to(delete::confirm_purge))
         .route(
             "/contacts/{id}/purge",
             web::post().to(delete::purge_contact),

@@ -13,7 +13,7 @@ use crate::{
     models::visibility::{self, Member},
     routes::{
         FormResponse,
-        contacts::form::{ContactFormPage, FormChoices, Mode, add_row, form_of, today},
+        contacts::form::{ContactFormPage, FormChoices, Mode, add_row, form_of, remove_row, today},
         invalid, redirect,
     },
 };
@@ -185,6 +185,10 @@ async fn save(
     let page = |form: ContactForm, choices: FormChoices| edit_page(&me, via, &rec, form, choices);
     if let Some(which) = form.add_row.take() {
         add_row(&mut form, &which);
+        return invalid(page(form, choices).with_blank_rows(), StatusCode::OK);
+    }
+    if let Some(which) = form.remove_row.take() {
+        remove_row(&mut form, &which);
         return invalid(page(form, choices).with_blank_rows(), StatusCode::OK);
     }
     let input = match ContactInput::parse(&form, today(), &choices.custom_fields) {
