@@ -30,13 +30,16 @@ fn main() {
         &mut conn,
         &format!(
             "INSERT INTO staff (email, display_name, password_hash, role, time_zone, availability) VALUES \
-             ('agent@example.com', 'Restricted Agent', '{hash}', 'agent', 'UTC', 'available'); \
-             INSERT INTO staff (email, display_name, role, time_zone, availability) \
-             SELECT 'staff' || i || '@example.com', \
-                    (ARRAY['Wendy','Marco','Aisha','Kenji','Lena','Tom'])[1 + i % 6] || ' ' || \
-                    (ARRAY['Chan','Rossi','Okafor','Sato','Vogel','Baker','Smith'])[1 + i % 7] || ' ' || i, \
-                    'agent', 'UTC', 'available' FROM generate_series(1, 300) i"
+             ('agent@example.com', 'Restricted Agent', '{hash}', 'agent', 'UTC', 'available')"
         ),
+    );
+    exec(
+        &mut conn,
+        "INSERT INTO staff (email, display_name, role, time_zone, availability) \
+         SELECT 'staff' || i || '@example.com', \
+                (ARRAY['Wendy','Marco','Aisha','Kenji','Lena','Tom'])[1 + i % 6] || ' ' || \
+                (ARRAY['Chan','Rossi','Okafor','Sato','Vogel','Baker','Smith'])[1 + i % 7] || ' ' || i, \
+                'agent', 'UTC', 'available' FROM generate_series(1, 300) i",
     );
     let agent = count(
         &mut conn,

@@ -2,6 +2,11 @@
 (function () {
   "use strict";
 
+  // On a phone the list's filters start folded, unless one is set.
+  if (window.matchMedia && window.matchMedia("(max-width: 699px)").matches) {
+    document.querySelectorAll("details[data-fold-narrow=fold]").forEach(function (d) { d.open = false; });
+  }
+
   // After a failed submit, the error summary takes the focus, so that a
   // screen reader reads it and a keyboard user starts from its links.
   var summary = document.getElementById("error-summary");

@@ -815,6 +815,8 @@ async fn every_page_passes_axe_and_fits_at_1280_and_360_px() {
         ))
         .expect("trash");
     let trashed = app.count("SELECT id FROM contacts WHERE first_name = 'Trashed'");
+    let vip = app.count("SELECT id FROM labels WHERE name = 'VIP'");
+    let account = app.count("SELECT id FROM custom_fields WHERE label = 'Account'");
 
     let pages: Vec<String> = [
         "/contacts".to_string(),
@@ -853,6 +855,8 @@ async fn every_page_passes_axe_and_fits_at_1280_and_360_px() {
         "/support".into(),
         "/search?q=chan".into(),
         format!("/contacts/{trashed}/purge"),
+        format!("/admin/labels/{vip}/delete"),
+        format!("/admin/custom-fields/{account}/delete"),
         "/contacts/999999999".into(),
     ]
     .into();

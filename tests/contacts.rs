@@ -1406,6 +1406,38 @@ async fn administrators_manage_labels_and_custom_fields_that_forms_then_use() {
     assert!(details.contains("Gold"), "{details}");
     assert!(details.contains("2030-12-31"), "{details}");
     assert_eq!(show.texts(".profile-head .label-chip"), ["Newsletter"]);
+
+    // Deleting a label or a field asks on a page of its own, saying what goes.
+    let labels = admin.get("/admin/labels").await;
+    let ask = labels
+        .attr("a[href$='/delete']", "href")
+        .expect("a Delete link");
+    assert_eq!(agent.get(&ask).await.status, 403);
+    let confirm = admin.get(&ask).await;
+    assert_eq!(confirm.text("h1"), "Delete the label Newsletter?");
+    assert!(confirm.text("main").contains("the 1 contact that carry it"));
+    assert_eq!(app.count("SELECT count(*) FROM labels"), 1, "nothing yet");
+    let res = admin.post(&ask, &confirm.csrf(), &[]).await;
+    assert_eq!(res.status, 303);
+    assert_eq!(app.count("SELECT count(*) FROM labels"), 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts"),
+        1,
+        "the contact stays"
+    );
+    let fields = admin.get("/admin/custom-fields").await;
+    let ask = fields
+        .attr("a[href$='/delete']", "href")
+        .expect("a Delete link");
+    let confirm = admin.get(&ask).await;
+    assert!(confirm.text("h1").starts_with("Delete the field"));
+    assert!(
+        confirm
+            .text("main")
+            .contains("with the 1 value contacts hold in it")
+    );
+    assert_eq!(admin.post(&ask, &confirm.csrf(), &[]).await.status, 303);
+    assert_eq!(app.count("SELECT count(*) FROM custom_fields"), 1);
 }
 
 #[actix_rt::test]

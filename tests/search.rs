@@ -23,7 +23,8 @@ async fn one_box_finds_staff_by_name_and_contacts_by_name_company_email_and_phon
             "UPDATE staff SET active = false WHERE email = 'gone@example.com'; \
              INSERT INTO contacts (first_name, last_name, company, owner_id) VALUES \
                ('Mei', 'Chan', 'Harbour Foods', {me}), ('Tom', 'Baker', 'Chanel Ltd', {me}), \
-               ('Ann', 'Other', '', {me}), ('Del', 'Eted', 'Chan & Co', {me}); \
+               ('Ann', 'Other', '', {me}), ('Del', 'Eted', 'Chan & Co', {me}), \
+               ('Ada', 'Mei', '', {me}), ('Zed', 'Meier', '', {me}); \
              UPDATE contacts SET deleted_at = now() WHERE first_name = 'Del'; \
              INSERT INTO contact_emails (contact_id, kind, email) \
                SELECT id, 'work', 'ann@chan.example' FROM contacts WHERE first_name = 'Ann'; \
@@ -53,6 +54,13 @@ async fn one_box_finds_staff_by_name_and_contacts_by_name_company_email_and_phon
         "by email, name and company, in name order; not the trash"
     );
     assert!(page.text("#contact-hits").contains("3 contacts"));
+    // Names that start with what was typed come first.
+    assert_eq!(
+        b.get("/search?q=mei")
+            .await
+            .texts("section[aria-labelledby=contact-hits] .person-name"),
+        ["Mei Chan", "Ada Mei", "Zed Meier"]
+    );
     // A phone number typed the way people say it.
     let by_phone = b.get("/search?q=9123+4567").await;
     assert_eq!(
@@ -97,14 +105,20 @@ async fn the_search_box_shows_only_contacts_the_member_may_see() {
         .batch_execute(&format!(
             "UPDATE settings SET contact_visibility = 'restricted'; \
              INSERT INTO contacts (first_name, last_name, owner_id) VALUES \
-               ('Mine', 'Lee', {me}), ('Hidden', 'Lee', {other}); {REFRESH}"
+               ('Mine', 'Lee', {me}), ('Hidden', 'Lee', {other}), ('Lent', 'Lee', {other}); \
+             INSERT INTO contact_shares (contact_id, staff_id, shared_by, sort_name) \
+               SELECT id, {me}, {other}, sort_name FROM contacts WHERE first_name = 'Lent'; {REFRESH}"
         ))
         .expect("fixtures");
-    let page = b.get("/search?q=lee").await;
+    let names = |p: &common::Page| p.texts("section[aria-labelledby=contact-hits] .person-name");
     assert_eq!(
-        page.texts("section[aria-labelledby=contact-hits] .person-name"),
-        ["Mine Lee"]
+        names(&b.get("/search?q=lee").await),
+        ["Lent Lee", "Mine Lee"]
     );
+    // By the start of the name: their own and those shared with them.
+    assert_eq!(names(&b.get("/search?q=mine").await), ["Mine Lee"]);
+    assert_eq!(names(&b.get("/search?q=lent+lee").await), ["Lent Lee"]);
+    assert!(names(&b.get("/search?q=hidden").await).is_empty());
     assert!(!b.get("/search/suggest?q=lee").await.body.contains("Hidden"));
 }
 

@@ -549,6 +549,128 @@ fn bind_all<'a>(
     q
 }
 
+/// The rows of `page` (a query of contacts `c`) as the list shows them: the
+/// page's rows are chosen first and only they get their phone, email and
+/// labels looked up.
+fn rows_sql(page: &str, key_text: &str, order: &str) -> String {
+    format!(
+        "SELECT c.id, c.first_name, c.last_name, c.company, c.contact_type, c.level, c.owner_id, \
+         s.display_name AS owner_name, \
+         (SELECT p.number FROM contact_phones p WHERE p.contact_id = c.id ORDER BY p.position, p.id LIMIT 1) AS phone, \
+         (SELECT e.email FROM contact_emails e WHERE e.contact_id = c.id ORDER BY e.position, e.id LIMIT 1) AS email, \
+         c.updated_at, c.deleted_at, \
+         ARRAY(SELECT cl.label_id FROM contact_labels cl WHERE cl.contact_id = c.id ORDER BY cl.label_id) AS label_ids, \
+         {key_text} AS sort_key \
+         FROM ({page}) c LEFT JOIN staff s ON s.id = c.owner_id \
+         ORDER BY {order}"
+    )
+}
+
+/// The conditions of a quick search: the filters' and, for a limited member,
+/// that the contact is theirs to see.
+fn quick_conditions(filters: &Filters, binds: &mut Vec<Bind>) -> Vec<String> {
+    let mut conds = conditions(filters, &Reach::All, binds);
+    if let Some(member) = filters.visible_to {
+        binds.push(Bind::Int(member));
+        conds.push(crate::models::visibility::row_check("c", binds.len()));
+    }
+    conds
+}
+
+/// For the header's search box: up to `limit` contacts matching the
+/// filters whose name starts with what was typed ("mei chan" finds Mei Chan
+/// first), in name order, read along the name index. Run it without the
+/// search plan's settings: they may rule out that index.
+pub fn name_prefix_matches(
+    conn: &mut PgConnection,
+    filters: &Filters,
+    limit: i64,
+) -> QueryResult<Vec<ListRow>> {
+    let typed = filters
+        .q
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+    if typed.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The words are checked on the rows the name index finds, not looked
+    // up in the trigram index, which would find every match first.
+    let mut on_rows = filters.clone();
+    for term in on_rows.plan.terms.iter_mut() {
+        if let TermUse::Indexed(t) = term {
+            *term = TermUse::Filter(std::mem::take(t));
+        }
+    }
+    let mut binds = Vec::new();
+    let mut conds = conditions(&on_rows, &Reach::All, &mut binds);
+    binds.push(Bind::Text(typed.clone()));
+    binds.push(Bind::Text(format!("{typed}\u{10FFFF}")));
+    let (from, to) = (binds.len() - 1, binds.len());
+    conds.push(format!("c.sort_name >= ${from} AND c.sort_name < ${to}"));
+    let conds = conds.join(" AND ");
+    let page = match filters.visible_to {
+        None => format!(
+            "SELECT c.* FROM contacts c WHERE {conds} ORDER BY c.sort_name, c.id LIMIT {limit}"
+        ),
+        // A limited member's own contacts and those shared with them, each
+        // read along its own name-ordered index (see `Walk`).
+        Some(member) => {
+            binds.push(Bind::Int(member));
+            let m = binds.len();
+            format!(
+                "SELECT * FROM ( \
+                   (SELECT c.* FROM contacts c WHERE c.owner_id = ${m} AND {conds} \
+                    ORDER BY c.sort_name, c.id LIMIT {limit}) \
+                   UNION ALL \
+                   (SELECT c.* FROM contact_shares vis JOIN contacts c ON c.id = vis.contact_id \
+                    WHERE vis.staff_id = ${m} AND vis.sort_name >= ${from} AND vis.sort_name < ${to} \
+                      AND c.owner_id IS DISTINCT FROM ${m} AND {conds} \
+                    ORDER BY vis.sort_name, vis.contact_id LIMIT {limit}) \
+                 ) c ORDER BY c.sort_name, c.id LIMIT {limit}"
+            )
+        }
+    };
+    let sql = rows_sql(&page, "c.sort_name", "c.sort_name, c.id");
+    // PostgreSQL guesses few names share a prefix and would read them all
+    // to sort them; walking the name index stops at the first `limit`.
+    conn.transaction(|conn| {
+        diesel::sql_query(
+            "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)",
+        )
+        .execute(conn)?;
+        bind_all(diesel::sql_query(sql).into_boxed(), binds).load(conn)
+    })
+}
+
+/// For the header's search box: up to `limit` other contacts matching the
+/// filters (not `except`), as the search plan finds them, shown by name.
+/// Ordering every match by name would read each of thousands of rows for a
+/// common word; these are a few, and the contact list has them all in order.
+pub fn some_matches(
+    conn: &mut PgConnection,
+    filters: &Filters,
+    limit: i64,
+    except: &[i64],
+) -> QueryResult<Vec<ListRow>> {
+    if limit <= 0 {
+        return Ok(Vec::new());
+    }
+    let mut binds = Vec::new();
+    let mut conds = quick_conditions(filters, &mut binds);
+    if !except.is_empty() {
+        let ids: Vec<String> = except.iter().map(i64::to_string).collect();
+        conds.push(format!("c.id NOT IN ({})", ids.join(", ")));
+    }
+    let page = format!(
+        "SELECT c.* FROM contacts c WHERE {} LIMIT {limit}",
+        conds.join(" AND ")
+    );
+    let sql = rows_sql(&page, "c.sort_name", "c.sort_name, c.id");
+    bind_all(diesel::sql_query(sql).into_boxed(), binds).load(conn)
+}
+
 /// Which contacts a company-sorted page reads: blank companies come after
 /// every named one, whichever the direction.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -694,19 +816,7 @@ fn list_part(conn: &mut PgConnection, query: &ListQuery, part: Part) -> QueryRes
             tail(key, "c.id")
         ),
     };
-    // The page's rows are chosen first and only they get their phone, email
-    // and labels looked up.
-    let sql = format!(
-        "SELECT c.id, c.first_name, c.last_name, c.company, c.contact_type, c.level, c.owner_id, \
-         s.display_name AS owner_name, \
-         (SELECT p.number FROM contact_phones p WHERE p.contact_id = c.id ORDER BY p.position, p.id LIMIT 1) AS phone, \
-         (SELECT e.email FROM contact_emails e WHERE e.contact_id = c.id ORDER BY e.position, e.id LIMIT 1) AS email, \
-         c.updated_at, c.deleted_at, \
-         ARRAY(SELECT cl.label_id FROM contact_labels cl WHERE cl.contact_id = c.id ORDER BY cl.label_id) AS label_ids, \
-         {key_text} AS sort_key \
-         FROM ({page}) c LEFT JOIN staff s ON s.id = c.owner_id \
-         ORDER BY {key} {dir}, c.id {dir}"
-    );
+    let sql = rows_sql(&page, &key_text, &format!("{key} {dir}, c.id {dir}"));
     let mut rows: Vec<ListRow> = bind_all(diesel::sql_query(sql).into_boxed(), binds).load(conn)?;
     let more = rows.len() as i64 > query.per_page;
     rows.truncate(query.per_page as usize);

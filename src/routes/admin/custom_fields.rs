@@ -35,6 +35,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route(
             "/admin/custom-fields/{id}/delete",
+            web::get().to(confirm_delete_custom_field),
+        )
+        .route(
+            "/admin/custom-fields/{id}/delete",
             web::post().to(delete_custom_field),
         );
 }
@@ -264,6 +268,36 @@ async fn update_custom_field(
     form: web::Form<FieldForm>,
 ) -> FormResponse<CustomFieldsPage> {
     save(state, me, Some(id.into_inner()), form.into_inner()).await
+}
+
+async fn confirm_delete_custom_field(
+    state: web::Data<AppState>,
+    Admin(me): Admin,
+    id: web::Path<i64>,
+) -> AppResult<super::ConfirmDeletePage> {
+    let id = id.into_inner();
+    let (field, values) = db::run(&state.pool, move |conn| {
+        use crate::schema::custom_field_values as v;
+        use diesel::prelude::*;
+        let values: i64 = v::table
+            .filter(v::field_id.eq(id))
+            .count()
+            .get_result(conn)?;
+        Ok((CustomField::find(conn, id)?, values))
+    })
+    .await?;
+    Ok(super::ConfirmDeletePage {
+        layout: Layout::signed_in(&me, "admin", format!("/admin/custom-fields/{id}/delete")),
+        title: format!("Delete the field {}?", field.label),
+        consequence: format!(
+            "It goes from every form and contact page, with the {values} value{} contacts hold in it.",
+            if values == 1 { "" } else { "s" }
+        ),
+        action: format!("/admin/custom-fields/{id}/delete"),
+        button: "Delete field",
+        back: "/admin/custom-fields",
+        back_name: "Custom fields",
+    })
 }
 
 async fn delete_custom_field(

@@ -25,6 +25,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/labels", web::get().to(list_labels))
         .route("/admin/labels", web::post().to(create_label))
         .route("/admin/labels/{id}", web::post().to(update_label))
+        .route(
+            "/admin/labels/{id}/delete",
+            web::get().to(confirm_delete_label),
+        )
         .route("/admin/labels/{id}/delete", web::post().to(delete_label));
 }
 
@@ -218,6 +222,34 @@ async fn update_label(
     form: web::Form<LabelForm>,
 ) -> FormResponse<LabelsPage> {
     save(state, admin, Some(id.into_inner()), form.into_inner()).await
+}
+
+async fn confirm_delete_label(
+    state: web::Data<AppState>,
+    Admin(me): Admin,
+    id: web::Path<i64>,
+) -> AppResult<super::ConfirmDeletePage> {
+    let id = id.into_inner();
+    let (label, uses) = db::run(&state.pool, move |conn| {
+        let uses = Label::usage(conn)?
+            .into_iter()
+            .find_map(|(l, n)| (l == id).then_some(n))
+            .unwrap_or(0);
+        Ok((Label::find(conn, id)?, uses))
+    })
+    .await?;
+    Ok(super::ConfirmDeletePage {
+        layout: Layout::signed_in(&me, "admin", format!("/admin/labels/{id}/delete")),
+        title: format!("Delete the label {}?", label.name),
+        consequence: format!(
+            "It is taken off the {uses} contact{} that carry it; the contacts themselves stay.",
+            if uses == 1 { "" } else { "s" }
+        ),
+        action: format!("/admin/labels/{id}/delete"),
+        button: "Delete label",
+        back: "/admin/labels",
+        back_name: "Labels",
+    })
 }
 
 async fn delete_label(

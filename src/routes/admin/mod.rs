@@ -37,3 +37,17 @@ async fn show_admin_home(state: web::Data<AppState>, Admin(me): Admin) -> AppRes
         inactive: all.iter().filter(|s| !s.active).count(),
     })
 }
+
+/// The page that asks before an administrator deletes a label or a field.
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "admin/confirm_delete.html")]
+pub struct ConfirmDeletePage {
+    pub layout: crate::routes::Layout,
+    pub title: String,
+    /// What goes with it, in a sentence.
+    pub consequence: String,
+    pub action: String,
+    pub button: &'static str,
+    pub back: &'static str,
+    pub back_name: &'static str,
+}

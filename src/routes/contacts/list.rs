@@ -213,6 +213,22 @@ impl ContactListPage {
         format!("{}–{} of {of}", group_digits(start), group_digits(end))
     }
 
+    /// A filter or an order other than the default is chosen.
+    fn filters_set(&self) -> bool {
+        let p = &self.params;
+        [
+            &p.label,
+            &p.contact_type,
+            &p.level,
+            &p.owner,
+            &p.sort,
+            &p.dir,
+            &p.per,
+        ]
+        .iter()
+        .any(|v| !v.trim().is_empty())
+    }
+
     fn sort_url(&self, sort: &str) -> String {
         self.params.sorted_url(Sort::parse(sort))
     }
