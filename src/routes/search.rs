@@ -30,6 +30,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/search/suggest", web::get().to(suggest));
 }
 
+/// The results page counts this far ("More than 100 contacts"); the
+/// contact list, a click away, counts further.
+const COUNT_CAP: i64 = 100;
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct SearchQuery {
@@ -141,7 +145,7 @@ async fn find(
                 Some(contact_list::count(
                     conn,
                     &filters,
-                    crate::routes::contacts::list::COUNT_CAP,
+                    COUNT_CAP,
                     &app.set_sizes,
                 )?)
             } else {
