@@ -14,13 +14,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl, sql_query};
 
 mod support;
 
-use support::{PASSWORD, count, latency, start_app};
-
-fn exec(conn: &mut PgConnection, sql: &str) {
-    sql_query(sql)
-        .execute(conn)
-        .unwrap_or_else(|e| panic!("{e}: {sql}"));
-}
+use support::{PASSWORD, count, exec, latency, start_app};
 
 fn main() {
     let (pg, url, n, data) = support::million_copy("contactbook_bench_search");

@@ -43,6 +43,32 @@ impl AppError {
 }
 
 impl AppError {
+    /// The error page's title, message and logged reference.
+    fn page_text(&self) -> (&'static str, &str, Option<&str>) {
+        match self {
+            AppError::NotFound => (
+                "Page not found",
+                "There is nothing at this address. It may have been moved or deleted.",
+                None,
+            ),
+            AppError::Forbidden(why) => ("Not allowed", *why, None),
+            AppError::BadRequest(m) => ("That request could not be understood", m.as_str(), None),
+            AppError::PayloadTooLarge(m) => ("That upload is too large", m.as_str(), None),
+            AppError::Unavailable(_) => (
+                "ContactBook is busy",
+                "The server is busy right now. Please try again in a few seconds.",
+                None,
+            ),
+            AppError::Internal { reference, .. } => (
+                "Something went wrong",
+                "An unexpected error stopped this page. It has been logged; please try again, and quote the reference below if it keeps happening.",
+                Some(reference.as_str()),
+            ),
+            AppError::SignInRequired { .. } => ("Sign-in required", "", None),
+            AppError::SeeOther(_) => ("Moved", "", None),
+        }
+    }
+
     /// A copy to render again; an internal error keeps its logged reference.
     fn clone_for_response(&self) -> AppError {
         match self {
@@ -151,28 +177,7 @@ impl ResponseError for AppError {
                 .finish();
         }
         let status = self.status_code();
-        let (title, message, reference) = match self {
-            AppError::NotFound => (
-                "Page not found",
-                "There is nothing at this address. It may have been moved or deleted.",
-                None,
-            ),
-            AppError::Forbidden(why) => ("Not allowed", *why, None),
-            AppError::BadRequest(m) => ("That request could not be understood", m.as_str(), None),
-            AppError::PayloadTooLarge(m) => ("That upload is too large", m.as_str(), None),
-            AppError::Unavailable(_) => (
-                "ContactBook is busy",
-                "The server is busy right now. Please try again in a few seconds.",
-                None,
-            ),
-            AppError::Internal { reference, .. } => (
-                "Something went wrong",
-                "An unexpected error stopped this page. It has been logged; please try again, and quote the reference below if it keeps happening.",
-                Some(reference.as_str()),
-            ),
-            AppError::SignInRequired { .. } => ("Sign-in required", "", None),
-            AppError::SeeOther(_) => ("Moved", "", None),
-        };
+        let (title, message, reference) = self.page_text();
         let page = ErrorPage {
             status: status.as_u16(),
             title,
@@ -256,18 +261,15 @@ pub async fn within_layout(
     // Not cloned before the call: the handler needs the request to itself.
     let res = next.call(req).await?;
     let http = res.request().clone();
-    let (title, message) = match res
+    let error = match res
         .response()
         .error()
         .and_then(|e| e.as_error::<AppError>())
     {
-        Some(AppError::NotFound) => (
-            "Page not found",
-            "There is nothing at this address. It may have been moved or deleted.".to_string(),
-        ),
-        Some(AppError::Forbidden(why)) => ("Not allowed", why.to_string()),
+        Some(e @ (AppError::NotFound | AppError::Forbidden(_))) => e,
         _ => return Ok(res.map_into_boxed_body()),
     };
+    let (title, message, _) = error.page_text();
     if http.method() != actix_web::http::Method::GET {
         return Ok(res.map_into_boxed_body());
     }
@@ -281,7 +283,7 @@ pub async fn within_layout(
         layout: crate::routes::Layout::signed_in(&me, "", http.path()),
         status: status.as_u16(),
         title,
-        message: &message,
+        message,
     };
     let Ok(body) = page.render() else {
         return Ok(res.map_into_boxed_body());

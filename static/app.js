@@ -49,6 +49,13 @@
       }
     });
   };
+  // What a row holds goes, its stored id too (a new row, or none), but not
+  // the hidden values that say what the row is.
+  var emptyRow = function (row) {
+    row.querySelectorAll("input").forEach(function (el) {
+      if (el.type !== "hidden" || /-id$/.test(el.name)) { el.value = ""; }
+    });
+  };
   document.querySelectorAll("[data-add-row]").forEach(function (button) {
     button.addEventListener("click", function (event) {
       var group = button.getAttribute("data-add-row");
@@ -64,8 +71,8 @@
       copy.querySelectorAll("input").forEach(function (el) {
         el.removeAttribute("aria-invalid");
         el.removeAttribute("aria-describedby");
-        if (el.type !== "hidden" || /-id$/.test(el.name)) { el.value = ""; }
       });
+      emptyRow(copy);
       rows.appendChild(copy);
       renumber(rows, group);
       var first = copy.querySelector("input:not([type=hidden])");
@@ -86,7 +93,7 @@
       row.remove();
     } else {
       // The last row stays to type in; only what it held goes.
-      row.querySelectorAll("input").forEach(function (el) { if (el.type !== "hidden" || /-id$/.test(el.name)) { el.value = ""; } });
+      emptyRow(row);
       next = row;
     }
     renumber(rows, group);

@@ -376,8 +376,13 @@ pub fn give_agent_their_contacts(conn: &mut PgConnection, agent: i64, admin: i64
              SELECT id, {agent}, {admin} FROM contacts WHERE (id * 2654435761) % 200 = 107"
         ),
     ] {
-        sql_query(&sql)
-            .execute(conn)
-            .unwrap_or_else(|e| panic!("{e}: {sql}"));
+        exec(conn, &sql);
     }
+}
+
+/// Runs `sql`, which must succeed.
+pub fn exec(conn: &mut PgConnection, sql: &str) {
+    sql_query(sql)
+        .execute(conn)
+        .unwrap_or_else(|e| panic!("{e}: {sql}"));
 }

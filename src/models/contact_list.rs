@@ -211,6 +211,16 @@ pub struct ListRow {
     pub sort_key: String,
 }
 
+impl ListRow {
+    /// The keyset position of this row.
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            key: self.sort_key.clone(),
+            id: self.id,
+        }
+    }
+}
+
 pub struct ListPage {
     pub rows: Vec<ListRow>,
     pub next: Option<Cursor>,
@@ -566,13 +576,18 @@ fn rows_sql(page: &str, key_text: &str, order: &str) -> String {
     )
 }
 
-/// The conditions of a quick search: the filters' and, for a limited member,
-/// that the contact is theirs to see.
-fn quick_conditions(filters: &Filters, binds: &mut Vec<Bind>) -> Vec<String> {
+/// The filters' conditions and, for a limited member, that the contact is
+/// theirs to see, written by `check` (`visibility::predicate` for a query
+/// that reads the member's contacts, `row_check` for rows found otherwise).
+fn visible_conditions(
+    filters: &Filters,
+    binds: &mut Vec<Bind>,
+    check: fn(&str, usize) -> String,
+) -> Vec<String> {
     let mut conds = conditions(filters, &Reach::All, binds);
     if let Some(member) = filters.visible_to {
         binds.push(Bind::Int(member));
-        conds.push(crate::models::visibility::row_check("c", binds.len()));
+        conds.push(check("c", binds.len()));
     }
     conds
 }
@@ -658,7 +673,7 @@ pub fn some_matches(
         return Ok(Vec::new());
     }
     let mut binds = Vec::new();
-    let mut conds = quick_conditions(filters, &mut binds);
+    let mut conds = visible_conditions(filters, &mut binds, crate::models::visibility::row_check);
     if !except.is_empty() {
         let ids: Vec<String> = except.iter().map(i64::to_string).collect();
         conds.push(format!("c.id NOT IN ({})", ids.join(", ")));
@@ -718,10 +733,7 @@ pub fn list(conn: &mut PgConnection, query: &ListQuery) -> QueryResult<ListPage>
             page.next = blanks.next;
             page.rows.extend(blanks.rows);
         } else if !blanks.rows.is_empty() {
-            page.next = page.rows.last().map(|r| Cursor {
-                key: r.sort_key.clone(),
-                id: r.id,
-            });
+            page.next = page.rows.last().map(ListRow::cursor);
         }
         return Ok(page);
     }
@@ -759,10 +771,7 @@ pub fn list(conn: &mut PgConnection, query: &ListQuery) -> QueryResult<ListPage>
         rows.append(&mut page.rows);
         page.rows = rows;
     } else if !named.rows.is_empty() {
-        page.prev = page.rows.first().map(|r| Cursor {
-            key: r.sort_key.clone(),
-            id: r.id,
-        });
+        page.prev = page.rows.first().map(ListRow::cursor);
     }
     Ok(page)
 }
@@ -823,15 +832,11 @@ fn list_part(conn: &mut PgConnection, query: &ListQuery, part: Part) -> QueryRes
     if backwards {
         rows.reverse();
     }
-    let cursor_of = |r: &ListRow| Cursor {
-        key: r.sort_key.clone(),
-        id: r.id,
-    };
     let (next, prev) = if backwards {
         (
-            rows.last().map(cursor_of),
+            rows.last().map(ListRow::cursor),
             if more {
-                rows.first().map(cursor_of)
+                rows.first().map(ListRow::cursor)
             } else {
                 None
             },
@@ -839,12 +844,12 @@ fn list_part(conn: &mut PgConnection, query: &ListQuery, part: Part) -> QueryRes
     } else {
         (
             if more {
-                rows.last().map(cursor_of)
+                rows.last().map(ListRow::cursor)
             } else {
                 None
             },
             if query.after.is_some() {
-                rows.first().map(cursor_of)
+                rows.first().map(ListRow::cursor)
             } else {
                 None
             },
@@ -891,11 +896,7 @@ pub fn matching_query(
     tail: &str,
 ) -> diesel::query_builder::BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
     let mut binds = Vec::new();
-    let mut conds = conditions(filters, &Reach::All, &mut binds);
-    if let Some(member) = filters.visible_to {
-        binds.push(Bind::Int(member));
-        conds.push(crate::models::visibility::predicate("c", binds.len()));
-    }
+    let conds = visible_conditions(filters, &mut binds, crate::models::visibility::predicate);
     bind_all(
         diesel::sql_query(format!("{head} {} {tail}", conds.join(" AND "))).into_boxed(),
         binds,

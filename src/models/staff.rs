@@ -146,17 +146,24 @@ impl Staff {
             .load(conn)
     }
 
-    /// The directory: active members matching `query` by name, extension or
-    /// department, sorted by name.
-    pub fn directory(conn: &mut PgConnection, query: &str) -> QueryResult<Vec<Staff>> {
-        let mut q = staff::table
+    /// Active members in name order, to narrow down.
+    fn active_by_name()
+    -> staff::BoxedQuery<'static, diesel::pg::Pg, diesel::dsl::AsSelect<Staff, diesel::pg::Pg>>
+    {
+        staff::table
             .filter(staff::active.eq(true))
             .select(Staff::as_select())
             .order((
                 diesel::dsl::sql::<diesel::sql_types::Text>("lower(display_name)"),
                 staff::id,
             ))
-            .into_boxed();
+            .into_boxed()
+    }
+
+    /// The directory: active members matching `query` by name, extension or
+    /// department, sorted by name.
+    pub fn directory(conn: &mut PgConnection, query: &str) -> QueryResult<Vec<Staff>> {
+        let mut q = Self::active_by_name();
         let query = query.trim();
         if !query.is_empty() {
             let pattern = format!("%{}%", like_escape(query));
@@ -173,15 +180,7 @@ impl Staff {
     /// Active members whose name holds every word of `query`, by name; the
     /// header's search box.
     pub fn by_name(conn: &mut PgConnection, query: &str, limit: i64) -> QueryResult<Vec<Staff>> {
-        let mut q = staff::table
-            .filter(staff::active.eq(true))
-            .select(Staff::as_select())
-            .order((
-                diesel::dsl::sql::<diesel::sql_types::Text>("lower(display_name)"),
-                staff::id,
-            ))
-            .limit(limit)
-            .into_boxed();
+        let mut q = Self::active_by_name().limit(limit);
         for word in query.split_whitespace().take(8) {
             q = q.filter(staff::display_name.ilike(format!("%{}%", like_escape(word))));
         }

@@ -328,15 +328,6 @@ impl Page {
             .map(str::to_string)
     }
 
-    /// The text of the first element matching `css`, visually hidden parts
-    /// included, with its white space tidied: what a screen reader reads.
-    pub fn label_of(&self, css: &str) -> String {
-        self.text(css)
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-
     pub fn exists(&self, css: &str) -> bool {
         let sel = Selector::parse(css).expect("selector");
         self.html().select(&sel).next().is_some()

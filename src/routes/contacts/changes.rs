@@ -32,6 +32,7 @@ const SHORT: usize = 120;
 pub struct LogLine {
     pub when: String,
     pub who: Option<(i64, String)>,
+    /// How it came about: "by hand", "from an import".
     pub source: &'static str,
     /// What happened, after the member's name: "changed", "added a note".
     pub what: &'static str,
@@ -75,6 +76,18 @@ impl Value {
             short,
             full: Some(v.to_string()),
         }
+    }
+}
+
+/// How a change came about, as a change log line's small print says it.
+fn source_words(source: &str) -> &'static str {
+    match source {
+        "form" => "by hand",
+        "import" => "from an import",
+        "bulk" => "by a bulk action",
+        "merge" => "by a merge",
+        "enquiry" => "from an enquiry",
+        _ => "",
     }
 }
 
@@ -136,7 +149,7 @@ impl LogLine {
         LogLine {
             when: when_in(c.changed_at, zone),
             who,
-            source: source_label(&c.source),
+            source: source_words(&c.source),
             what,
             field,
             old,
@@ -144,18 +157,6 @@ impl LogLine {
             merge: None,
             field_change: matches!(c.action.as_str(), "update" | "transfer"),
             colon: c.action.starts_with("note"),
-        }
-    }
-
-    /// How the change came about, as the line's small print says it.
-    pub fn source_words(&self) -> &'static str {
-        match self.source {
-            "by hand" => "by hand",
-            "import" => "from an import",
-            "bulk action" => "by a bulk action",
-            "merge" => "by a merge",
-            "enquiry" => "from an enquiry",
-            _ => "",
         }
     }
 }
