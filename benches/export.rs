@@ -38,20 +38,7 @@ fn main() {
     let sys = actix_rt::System::new();
     sys.block_on(support::wait_ready(&base));
     let cookie = sys.block_on(support::sign_in(&base));
-    // The app's first duplicate pass runs at start: let it end first, so
-    // that the exports have the machine to themselves.
-    let started = Instant::now();
-    while count(
-        &mut conn,
-        "SELECT count(*) AS n FROM duplicate_scans WHERE status = 'done'",
-    ) == 0
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "no pass ended"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    support::wait_for_first_duplicate_pass(&mut conn);
     println!("{n} contacts");
     let half_view = format!("label={half}");
     let half_sql = format!(

@@ -76,14 +76,16 @@ fn main() {
             "SELECT substr(number, 5)::bigint AS n FROM contact_phones WHERE contact_id = {someone}"
         ),
     );
-    drop(conn);
     println!("{n} contacts, 302 staff; the agent sees 10,000 contacts (Restricted)\n");
 
     let port = support::free_port();
     let mut app = start_app(&url, port, &data.join("search-app"));
     let base = format!("http://127.0.0.1:{port}");
-    actix_rt::System::new().block_on(async {
-        support::wait_ready(&base).await;
+    let sys = actix_rt::System::new();
+    sys.block_on(support::wait_ready(&base));
+    support::wait_for_first_duplicate_pass(&mut conn);
+    drop(conn);
+    sys.block_on(async {
         let as_admin = support::sign_in(&base).await;
         let as_agent = support::sign_in_as(&base, "agent@example.com").await;
         let phone = phone.to_string();

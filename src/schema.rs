@@ -270,6 +270,7 @@ diesel::table! {
         message -> Text,
         shared_at -> Timestamptz,
         sort_name -> Text,
+        search_text -> Text,
     }
 }
 

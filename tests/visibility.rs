@@ -612,6 +612,27 @@ async fn a_restricted_agents_pages_hold_exactly_their_contacts_in_every_order() 
         walk_pages(&w.agent, "/contacts").await,
         expected("true", by_name)
     );
+    // A rare word is looked up in the words the share carries: a shared
+    // contact's new company reaches them, by any writer.
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut w.app.conn(),
+        "UPDATE contacts SET company = 'Quokka Partners', \
+         search_text = lower(concat_ws(' ', first_name, last_name, 'Quokka Partners')) \
+         WHERE last_name = 'Lent6'",
+    )
+    .expect("new company");
+    assert_eq!(
+        names(&w.agent.get("/contacts?q=quokka").await),
+        ["Gen66 Lent6"]
+    );
+    assert_eq!(
+        w.agent
+            .get("/search?q=quokka")
+            .await
+            .texts(".person-contact .person-name"),
+        ["Gen66 Lent6"]
+    );
+    assert!(names(&w.agent.get("/contacts?q=zebra+partners").await).is_empty());
 }
 
 /// Counting a common word over a Restricted agent's thousands of contacts

@@ -386,3 +386,21 @@ pub fn exec(conn: &mut PgConnection, sql: &str) {
         .execute(conn)
         .unwrap_or_else(|e| panic!("{e}: {sql}"));
 }
+
+/// The app's first duplicate pass runs at start and keeps a core busy for a
+/// while: waits for it to end, so that what is measured has the machine to
+/// itself.
+pub fn wait_for_first_duplicate_pass(conn: &mut PgConnection) {
+    let started = Instant::now();
+    while count(
+        conn,
+        "SELECT count(*) AS n FROM duplicate_scans WHERE status = 'done'",
+    ) == 0
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no pass ended"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

@@ -355,6 +355,14 @@ fn handled_ids(m: usize) -> String {
     )
 }
 
+/// `conds` with the words looked up in the share `vis`, which carries its
+/// contact's words (a trigger keeps them equal) in an index keyed by the
+/// member: a rare word's matches among a member's shares are found there
+/// instead of among every contact's.
+fn words_on_share(conds: &str) -> String {
+    conds.replace("c.search_text", "vis.search_text")
+}
+
 /// Rows `c` neither owned by nor shared with member `$m`.
 fn neither_owned_nor_shared(m: usize) -> String {
     format!(
@@ -412,6 +420,10 @@ impl Walk {
                 let tail = match set {
                     Set::Shared if sort == Sort::Name => tail("vis.sort_name", "vis.contact_id"),
                     _ => tail(sort.key_sql(), "c.id"),
+                };
+                let conds = match set {
+                    Set::Shared => words_on_share(conds),
+                    _ => conds.to_string(),
                 };
                 format!("(SELECT {what} {} AND {conds}{tail})", self.from(set))
             })
@@ -491,9 +503,10 @@ struct Counted {
 
 /// Decides how `f` reaches the member's contacts, pushing the member's bind.
 fn reach(f: &Filters, binds: &mut Vec<Bind>) -> Reach {
-    let found_otherwise = f.trash
-        || f.plan.uses_trigram_index()
-        || f.plan.terms.iter().any(|t| matches!(t, TermUse::Email(_)));
+    // A rare word's matches among the member's sets come from the sets' own
+    // word indexes (the owner and the share are keys in them), so only an
+    // email's contacts and the trash are found otherwise.
+    let found_otherwise = f.trash || f.plan.terms.iter().any(|t| matches!(t, TermUse::Email(_)));
     // "Shared with me" is the viewer's shares, all of which they may see.
     if let Some(me) = f.shared_with
         && !found_otherwise
@@ -659,31 +672,59 @@ pub fn name_prefix_matches(
     })
 }
 
-/// For the header's search box: up to `limit` other contacts matching the
-/// filters (not `except`), as the search plan finds them, shown by name.
-/// Ordering every match by name would read each of thousands of rows for a
-/// common word; these are a few, and the contact list has them all in order.
+/// For the header's search box: up to `limit` contacts matching the
+/// filters other than `except`, as the search plan finds them, shown by
+/// name; and how many match in all (`except` included), counted up to
+/// `cap + 1`. The matches are found once, as ids, for both: ordering every
+/// match by name would read each of thousands of rows for a common word,
+/// and a second lookup to count them would cost as much again.
 pub fn some_matches(
     conn: &mut PgConnection,
     filters: &Filters,
     limit: i64,
     except: &[i64],
-) -> QueryResult<Vec<ListRow>> {
-    if limit <= 0 {
-        return Ok(Vec::new());
+    cap: i64,
+) -> QueryResult<(Vec<ListRow>, i64)> {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
     }
     let mut binds = Vec::new();
-    let mut conds = visible_conditions(filters, &mut binds, crate::models::visibility::row_check);
-    if !except.is_empty() {
-        let ids: Vec<String> = except.iter().map(i64::to_string).collect();
-        conds.push(format!("c.id NOT IN ({})", ids.join(", ")));
+    let reach = reach(filters, &mut binds);
+    let mut conds = conditions(filters, &reach, &mut binds);
+    conds.extend(reach.check());
+    let conds = conds.join(" AND ");
+    let enough = (cap + 1).max(limit.max(0) + except.len() as i64);
+    let sql = match &reach {
+        // A limited member's sets, each through its own indexes.
+        Reach::Walked(walk) => format!(
+            "SELECT u.id FROM ({}) u LIMIT {enough}",
+            walk.sql("c.id", &conds, Sort::Name, &|_, _| String::new())
+        ),
+        _ => format!("SELECT c.id FROM contacts c WHERE {conds} LIMIT {enough}"),
+    };
+    let found: Vec<i64> = bind_all(diesel::sql_query(sql).into_boxed(), binds)
+        .load::<Id>(conn)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let shown: Vec<String> = found
+        .iter()
+        .filter(|id| !except.contains(id))
+        .take(limit.max(0) as usize)
+        .map(i64::to_string)
+        .collect();
+    let counted = (found.len() as i64).min(cap + 1);
+    if shown.is_empty() {
+        return Ok((Vec::new(), counted));
     }
     let page = format!(
-        "SELECT c.* FROM contacts c WHERE {} LIMIT {limit}",
-        conds.join(" AND ")
+        "SELECT c.* FROM contacts c WHERE c.id IN ({})",
+        shown.join(", ")
     );
     let sql = rows_sql(&page, "c.sort_name", "c.sort_name, c.id");
-    bind_all(diesel::sql_query(sql).into_boxed(), binds).load(conn)
+    Ok((diesel::sql_query(sql).load(conn)?, counted))
 }
 
 /// Which contacts a company-sorted page reads: blank companies come after
@@ -950,8 +991,10 @@ fn estimate_walk(
         return Ok(None);
     };
     let conds = conditions(filters, &reach, &mut binds);
-    // Without conditions the sets' indexes alone are counted.
-    if conds.len() <= 1 {
+    // Without conditions the sets' indexes alone are counted; a rare word's
+    // matches come from the word indexes and are few: counting them is
+    // cheaper than sampling the sets.
+    if conds.len() <= 1 || filters.plan.uses_trigram_index() {
         return Ok(None);
     }
     let sizes = set_sizes(conn, walk, sizes)?;

@@ -16,7 +16,7 @@ use crate::{
     error::{AppError, AppResult},
     models::{
         contact::display_name,
-        contact_list::{self, Count, Filters, ListQuery, Sort, search_terms},
+        contact_list::{self, Count, Filters, search_terms},
         search_plan::{Plan, Sample},
         staff::Staff,
         visibility::{self, Member},
@@ -122,35 +122,13 @@ async fn find(
         let (more, count) = contact_list::with_search_plan(conn, &filters, |conn| {
             let except: Vec<i64> = rows.iter().map(|r| r.id).collect();
             let rest = limit - rows.len() as i64;
-            let more = if filters.visible_to.is_some() {
-                // A limited member's list reads only their own contacts,
-                // in order: cheaper than testing a common word's thousands
-                // of matches one by one for theirs.
-                let query = ListQuery {
-                    filters: filters.clone(),
-                    sort: Sort::Name,
-                    descending: false,
-                    per_page: limit,
-                    after: None,
-                    before: None,
-                };
-                let mut page = contact_list::list(conn, &query)?.rows;
-                page.retain(|r| !except.contains(&r.id));
-                page.truncate(rest.max(0) as usize);
-                page
+            let cap = if counted { COUNT_CAP } else { 0 };
+            let (more, n) = contact_list::some_matches(conn, &filters, rest, &except, cap)?;
+            let count = counted.then_some(if n > COUNT_CAP {
+                Count::MoreThan(COUNT_CAP)
             } else {
-                contact_list::some_matches(conn, &filters, rest, &except)?
-            };
-            let count = if counted {
-                Some(contact_list::count(
-                    conn,
-                    &filters,
-                    COUNT_CAP,
-                    &app.set_sizes,
-                )?)
-            } else {
-                None
-            };
+                Count::Exact(n)
+            });
             Ok((more, count))
         })?;
         rows.extend(more);
