@@ -174,6 +174,30 @@ async fn planted_pairs_are_found_with_reasons_and_a_switchboard_is_not_evidence(
     let _ = desk;
 }
 
+/// Uploads `csv` and starts its import (create mode); the import's id.
+async fn start_import(b: &Browser, csv: &str) -> i64 {
+    let form = b.get("/imports").await;
+    let page = b
+        .upload(
+            &format!("/imports?csrf_token={}", form.csrf()),
+            "file",
+            "more.csv",
+            "text/csv",
+            csv.as_bytes(),
+        )
+        .await;
+    let id: i64 = page
+        .location()
+        .and_then(|l| l.trim_start_matches("/imports/").parse().ok())
+        .expect("import");
+    let preview = b.get(&format!("/imports/{id}")).await;
+    let res = b
+        .post(&format!("/imports/{id}/start"), &preview.csrf(), &[])
+        .await;
+    assert_eq!(res.status, 303);
+    id
+}
+
 #[actix_rt::test]
 async fn a_duplicate_arriving_by_import_is_found_by_the_next_pass() {
     let app = spawn_app().await;
@@ -196,26 +220,11 @@ async fn a_duplicate_arriving_by_import_is_found_by_the_next_pass() {
             .texts(".duplicate-group")
             .is_empty()
     );
-    let csv = "First Name,Last Name,Mobile\nMei,Chan-Wong,+852 9123 4567\n";
-    let form = b.get("/imports").await;
-    let page = b
-        .upload(
-            &format!("/imports?csrf_token={}", form.csrf()),
-            "file",
-            "more.csv",
-            "text/csv",
-            csv.as_bytes(),
-        )
-        .await;
-    let id: i64 = page
-        .location()
-        .and_then(|l| l.trim_start_matches("/imports/").parse().ok())
-        .expect("import");
-    let preview = b.get(&format!("/imports/{id}")).await;
-    let res = b
-        .post(&format!("/imports/{id}/start"), &preview.csrf(), &[])
-        .await;
-    assert_eq!(res.status, 303);
+    let id = start_import(
+        &b,
+        "First Name,Last Name,Mobile\nMei,Chan-Wong,+852 9123 4567\n",
+    )
+    .await;
     let start = Instant::now();
     while app.count(&format!(
         "SELECT count(*) FROM imports WHERE id = {id} AND status = 'done'"
@@ -252,4 +261,68 @@ async fn agents_under_restricted_visibility_see_only_groups_they_may_see_in_full
     let mine = app.count(&format!("SELECT id FROM contacts WHERE owner_id = {agent}"));
     let profile = b.get(&format!("/contacts/{mine}")).await;
     assert!(!profile.exists(".likely-duplicates"));
+}
+
+/// A large import changes more contacts every few seconds than a pass over
+/// recent changes takes, so each pass would be a full one, again and again,
+/// taking a core and memory from the import: none begins while an import
+/// writes, and the first one after it finds what it brought.
+#[actix_rt::test]
+async fn no_pass_begins_while_an_import_writes() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_admin().await;
+    add(
+        &b,
+        &[
+            ("first_name", "Mei"),
+            ("last_name", "Chan"),
+            ("phone-0-kind", "mobile"),
+            ("phone-0-country", ""),
+            ("phone-0-number", "+85291234567"),
+        ],
+    )
+    .await;
+    settle(&app).await;
+    let before = app.count("SELECT coalesce(max(id), 0) FROM duplicate_scans");
+    let mut csv = String::from("First Name,Last Name,Mobile\n");
+    for i in 0..30_000 {
+        csv.push_str(&format!("Gen{i},Person{i},+85260{i:06}\n"));
+    }
+    csv.push_str("Mei,Chan-Wong,+852 9123 4567\n");
+    let id = start_import(&b, &csv).await;
+    let start = Instant::now();
+    let mut seen_writing = 0;
+    loop {
+        let state = |cond: &str| {
+            app.count(&format!(
+                "SELECT count(*) FROM imports WHERE id = {id} AND {cond}"
+            )) == 1
+        };
+        if state("status = 'done'") {
+            break;
+        }
+        if state("status = 'running' AND imported > 0") {
+            // What the app's own scanner thread does every few seconds.
+            contactbook::models::duplicates::tick(&mut app.conn()).expect("tick");
+            seen_writing += 1;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the import did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen_writing > 0, "the import was seen writing");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM duplicate_scans WHERE id > {before} \
+             AND created_at < (SELECT finished_at FROM imports WHERE id = {id})"
+        )),
+        0,
+        "no pass was queued while the import wrote"
+    );
+    settle(&app).await;
+    let groups = b.get("/duplicates").await.texts(".duplicate-group");
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert!(groups[0].contains("same phone digits (+85291234567)"));
 }
