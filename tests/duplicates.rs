@@ -174,6 +174,21 @@ async fn planted_pairs_are_found_with_reasons_and_a_switchboard_is_not_evidence(
     let _ = desk;
 }
 
+/// Mei Chan, whose mobile the imports below bring again.
+async fn add_mei_chan(b: &Browser) -> i64 {
+    add(
+        b,
+        &[
+            ("first_name", "Mei"),
+            ("last_name", "Chan"),
+            ("phone-0-kind", "mobile"),
+            ("phone-0-country", ""),
+            ("phone-0-number", "+85291234567"),
+        ],
+    )
+    .await
+}
+
 /// Uploads `csv` and starts its import (create mode); the import's id.
 async fn start_import(b: &Browser, csv: &str) -> i64 {
     let form = b.get("/imports").await;
@@ -202,17 +217,7 @@ async fn start_import(b: &Browser, csv: &str) -> i64 {
 async fn a_duplicate_arriving_by_import_is_found_by_the_next_pass() {
     let app = spawn_app().await;
     let (_, b) = app.signed_in_admin().await;
-    let mei = add(
-        &b,
-        &[
-            ("first_name", "Mei"),
-            ("last_name", "Chan"),
-            ("phone-0-kind", "mobile"),
-            ("phone-0-country", ""),
-            ("phone-0-number", "+85291234567"),
-        ],
-    )
-    .await;
+    let mei = add_mei_chan(&b).await;
     settle(&app).await;
     assert!(
         b.get("/duplicates")
@@ -271,17 +276,7 @@ async fn agents_under_restricted_visibility_see_only_groups_they_may_see_in_full
 async fn no_pass_begins_while_an_import_writes() {
     let app = spawn_app().await;
     let (_, b) = app.signed_in_admin().await;
-    add(
-        &b,
-        &[
-            ("first_name", "Mei"),
-            ("last_name", "Chan"),
-            ("phone-0-kind", "mobile"),
-            ("phone-0-country", ""),
-            ("phone-0-number", "+85291234567"),
-        ],
-    )
-    .await;
+    add_mei_chan(&b).await;
     settle(&app).await;
     let before = app.count("SELECT coalesce(max(id), 0) FROM duplicate_scans");
     let mut csv = String::from("First Name,Last Name,Mobile\n");

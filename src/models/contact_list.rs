@@ -589,22 +589,6 @@ fn rows_sql(page: &str, key_text: &str, order: &str) -> String {
     )
 }
 
-/// The filters' conditions and, for a limited member, that the contact is
-/// theirs to see, written by `check` (`visibility::predicate` for a query
-/// that reads the member's contacts, `row_check` for rows found otherwise).
-fn visible_conditions(
-    filters: &Filters,
-    binds: &mut Vec<Bind>,
-    check: fn(&str, usize) -> String,
-) -> Vec<String> {
-    let mut conds = conditions(filters, &Reach::All, binds);
-    if let Some(member) = filters.visible_to {
-        binds.push(Bind::Int(member));
-        conds.push(check("c", binds.len()));
-    }
-    conds
-}
-
 /// For the header's search box: up to `limit` contacts matching the
 /// filters whose name starts with what was typed ("mei chan" finds Mei Chan
 /// first), in name order, read along the name index. Run it without the
@@ -690,20 +674,8 @@ pub fn some_matches(
         #[diesel(sql_type = BigInt)]
         id: i64,
     }
-    let mut binds = Vec::new();
-    let reach = reach(filters, &mut binds);
-    let mut conds = conditions(filters, &reach, &mut binds);
-    conds.extend(reach.check());
-    let conds = conds.join(" AND ");
     let enough = (cap + 1).max(limit.max(0) + except.len() as i64);
-    let sql = match &reach {
-        // A limited member's sets, each through its own indexes.
-        Reach::Walked(walk) => format!(
-            "SELECT u.id FROM ({}) u LIMIT {enough}",
-            walk.sql("c.id", &conds, Sort::Name, &|_, _| String::new())
-        ),
-        _ => format!("SELECT c.id FROM contacts c WHERE {conds} LIMIT {enough}"),
-    };
+    let (sql, binds) = unordered_sql(filters, "c.id", enough);
     let found: Vec<i64> = bind_all(diesel::sql_query(sql).into_boxed(), binds)
         .load::<Id>(conn)?
         .into_iter()
@@ -899,6 +871,26 @@ fn list_part(conn: &mut PgConnection, query: &ListQuery, part: Part) -> QueryRes
     Ok(ListPage { rows, next, prev })
 }
 
+/// `SELECT {what}` (on alias `c`) for up to `limit` contacts matching the
+/// filters, in no order, and its binds: a limited member's sets each
+/// through their own indexes (they are disjoint, and the first is read
+/// alone when it holds `limit`).
+fn unordered_sql(filters: &Filters, what: &str, limit: i64) -> (String, Vec<Bind>) {
+    let mut binds = Vec::new();
+    let reach = reach(filters, &mut binds);
+    let mut conds = conditions(filters, &reach, &mut binds);
+    conds.extend(reach.check());
+    let conds = conds.join(" AND ");
+    let sql = match &reach {
+        Reach::Walked(walk) => format!(
+            "SELECT * FROM ({}) u LIMIT {limit}",
+            walk.sql(what, &conds, Sort::Name, &|_, _| String::new())
+        ),
+        _ => format!("SELECT {what} FROM contacts c WHERE {conds} LIMIT {limit}"),
+    };
+    (sql, binds)
+}
+
 /// How many contacts match, counted up to `cap` (an exact count of a common
 /// term over a million rows would cost more than the page itself).
 pub fn count_capped(conn: &mut PgConnection, filters: &Filters, cap: i64) -> QueryResult<i64> {
@@ -907,21 +899,8 @@ pub fn count_capped(conn: &mut PgConnection, filters: &Filters, cap: i64) -> Que
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    let mut binds = Vec::new();
-    let reach = reach(filters, &mut binds);
-    let mut conds = conditions(filters, &reach, &mut binds);
-    conds.extend(reach.check());
-    let conds = conds.join(" AND ");
-    // The sets are disjoint, and the first is read alone when it holds `cap`.
-    let sql = match &reach {
-        Reach::Walked(walk) => format!(
-            "SELECT count(*) AS n FROM (SELECT 1 FROM ({}) u LIMIT {cap}) t",
-            walk.sql("1", &conds, Sort::Name, &|_, _| String::new())
-        ),
-        _ => format!(
-            "SELECT count(*) AS n FROM (SELECT 1 FROM contacts c WHERE {conds} LIMIT {cap}) t"
-        ),
-    };
+    let (rows, binds) = unordered_sql(filters, "1", cap);
+    let sql = format!("SELECT count(*) AS n FROM ({rows}) t");
     Ok(bind_all(diesel::sql_query(sql).into_boxed(), binds)
         .get_result::<N>(conn)?
         .n)
@@ -937,7 +916,11 @@ pub fn matching_query(
     tail: &str,
 ) -> diesel::query_builder::BoxedSqlQuery<'static, Pg, diesel::query_builder::SqlQuery> {
     let mut binds = Vec::new();
-    let conds = visible_conditions(filters, &mut binds, crate::models::visibility::predicate);
+    let mut conds = conditions(filters, &Reach::All, &mut binds);
+    if let Some(member) = filters.visible_to {
+        binds.push(Bind::Int(member));
+        conds.push(crate::models::visibility::predicate("c", binds.len()));
+    }
     bind_all(
         diesel::sql_query(format!("{head} {} {tail}", conds.join(" AND "))).into_boxed(),
         binds,
