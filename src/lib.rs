@@ -73,6 +73,8 @@ pub struct AppState {
     pub web_origins: cache::Cached<Vec<String>>,
     /// Wakes this instance's import runner when a job is queued.
     pub import_wake: std::sync::Arc<import::job::Wake>,
+    /// Wakes this instance's bulk-job runner when a job is queued.
+    pub bulk_wake: std::sync::Arc<import::job::Wake>,
     /// Cached once true: an administrator exists, so setup is never shown again.
     setup_done: AtomicBool,
     /// The address this instance really listens on (BIND may say port 0).
@@ -234,6 +236,7 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
         set_sizes: cache::CachedByKey::new(models::contact_list::SIZES_LIFETIME),
         open_enquiries: cache::Cached::new(Duration::from_secs(5)),
         import_wake: Default::default(),
+        bulk_wake: Default::default(),
         setup_done: AtomicBool::new(false),
         listen_addr,
     });
@@ -241,6 +244,11 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
     import::job::spawn_runner(
         std::sync::Arc::downgrade(&state.clone().into_inner()),
         state.import_wake.clone(),
+    );
+
+    models::bulk_job::spawn_runner(
+        std::sync::Arc::downgrade(&state.clone().into_inner()),
+        state.bulk_wake.clone(),
     );
 
     models::duplicates::spawn_scanner(std::sync::Arc::downgrade(&state.clone().into_inner()));

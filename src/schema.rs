@@ -1,6 +1,30 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    bulk_jobs (id) {
+        id -> Int8,
+        staff_id -> Int8,
+        action -> Text,
+        value -> Text,
+        what -> Text,
+        view_query -> Text,
+        trash -> Bool,
+        status -> Text,
+        total -> Nullable<Int8>,
+        walked -> Int8,
+        changed -> Int8,
+        after_id -> Int8,
+        attempts -> Int4,
+        error -> Nullable<Text>,
+        stopped_by -> Nullable<Int8>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        heartbeat_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     contact_changes (id) {
         id -> Int8,
         contact_id -> Int8,
@@ -403,6 +427,7 @@ diesel::joinable!(sessions -> staff (staff_id));
 diesel::joinable!(staff_avatars -> staff (staff_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    bulk_jobs,
     contact_changes,
     contact_emails,
     contact_labels,

@@ -107,31 +107,23 @@
       if (!window.confirm(form.getAttribute("data-confirm"))) { event.preventDefault(); }
     });
   });
-  // An import's progress moves without reloading; without JavaScript the page
-  // refreshes itself (a meta refresh inside <noscript>).
-  var progress = document.querySelector(".import-progress[data-active=true]");
+  // A job's progress (an import, a bulk change) moves without reloading;
+  // without JavaScript the page refreshes itself (a meta refresh inside
+  // <noscript>).
+  var progress = document.querySelector(".job-progress[data-active=true]");
   if (progress && window.fetch) {
     var url = progress.getAttribute("data-progress-url");
-    var set = function (id, value) {
-      var el = document.getElementById(id);
-      if (el) { el.textContent = value; }
-    };
     var poll = function () {
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (p) {
           if (!p) { window.setTimeout(poll, 3000); return; }
-          var bar = document.getElementById("import-bar");
+          var bar = progress.querySelector("progress");
           if (bar) { bar.max = Math.max(p.total, 1); bar.value = p.done; bar.textContent = p.percent + "%"; }
-          set("import-done", p.done);
-          set("import-total", p.total);
-          set("import-percent", p.percent);
-          set("import-rate", p.rate);
-          set("import-eta", p.eta);
-          set("import-imported", p.imported);
-          set("import-updated", p.updated);
-          set("import-unchanged", p.unchanged);
-          set("import-failed", p.failed);
+          progress.querySelectorAll("[data-field]").forEach(function (el) {
+            var value = p[el.getAttribute("data-field")];
+            if (value !== undefined) { el.textContent = value; }
+          });
           if (p.finished) { window.location.reload(); } else { window.setTimeout(poll, 1000); }
         })
         .catch(function () { window.setTimeout(poll, 3000); });

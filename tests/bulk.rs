@@ -413,3 +413,250 @@ async fn a_dense_and_a_sparse_view_export_each_contact_as_the_full_export_does()
         assert_eq!(view, expected, "{path}");
     }
 }
+
+/// A change to all that match is a job: recorded (who, what, how many),
+/// followed on its own page, seen by its member and administrators only.
+#[actix_rt::test]
+async fn a_change_to_all_that_match_is_a_recorded_job() {
+    let app = spawn_app().await;
+    let (agent, b) = app.signed_in_agent().await;
+    seed(&app, &b).await;
+    let token = b.get("/contacts?type=lead").await.csrf();
+    let done = b
+        .post(
+            "/contacts/bulk",
+            &token,
+            &[
+                ("all", "1"),
+                ("f_type", "lead"),
+                ("action", "type"),
+                ("contact_type", "prospect"),
+            ],
+        )
+        .await;
+    assert_eq!(done.location().as_deref(), Some("/contacts?type=lead"));
+    assert!(
+        b.get("/contacts")
+            .await
+            .text("main")
+            .contains("Type set to Prospect for 3 contacts.")
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM bulk_jobs WHERE staff_id = {agent} AND status = 'done' \
+             AND action = 'type' AND value = 'prospect' AND what = 'Set the type to Prospect' \
+             AND total = 3 AND walked = 3 AND changed = 3 AND view_query = 'type=lead'"
+        )),
+        1
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM contact_changes WHERE source = 'bulk' AND field = 'Type' \
+             AND old_value = 'Lead' AND new_value = 'Prospect'"
+        ),
+        3
+    );
+    let id = app.count("SELECT max(id) FROM bulk_jobs");
+
+    let record = b.get("/bulk-changes").await;
+    assert_eq!(record.status, 200);
+    assert!(record.text("tbody").contains("Set the type to Prospect"));
+    assert!(record.text("tbody").contains("Arthur Agent"));
+    assert!(record.text("tbody").contains("3 of 3"));
+    let page = b.get(&format!("/bulk-changes/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.text("h1"), "Set the type to Prospect");
+    assert_eq!(page.text("#job-summary"), "3 of 3 contacts changed.");
+    assert!(!page.exists("form[action$='/stop']"), "nothing to stop");
+    let progress = b.get(&format!("/bulk-changes/{id}/progress")).await;
+    assert!(
+        progress.body.contains("\"finished\":true"),
+        "{}",
+        progress.body
+    );
+
+    // The same change again changes nothing, and says so.
+    let again = b
+        .post(
+            "/contacts/bulk",
+            &token,
+            &[
+                ("all", "1"),
+                ("action", "type"),
+                ("contact_type", "prospect"),
+                ("f_type", "prospect"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 303);
+    assert!(
+        b.get("/contacts")
+            .await
+            .text("main")
+            .contains("Nothing changed")
+    );
+
+    // Another agent neither sees the job nor may stop it; an administrator may.
+    app.add_staff(
+        "Other Agent",
+        "other@example.com",
+        contactbook::domain::staff::Role::Agent,
+    );
+    let other = app.browser();
+    other.sign_in("other@example.com", common::PASSWORD).await;
+    assert_eq!(other.get(&format!("/bulk-changes/{id}")).await.status, 404);
+    assert!(
+        !other
+            .get("/bulk-changes")
+            .await
+            .body
+            .contains("Set the type to Prospect")
+    );
+    let token = other.get("/bulk-changes").await.csrf();
+    assert_eq!(
+        other
+            .post(&format!("/bulk-changes/{id}/stop"), &token, &[])
+            .await
+            .status,
+        404
+    );
+    let admin = app.browser();
+    admin.sign_in("owner@example.com", common::PASSWORD).await;
+    assert!(
+        admin
+            .get("/bulk-changes")
+            .await
+            .text("tbody")
+            .contains("Arthur Agent")
+    );
+}
+
+/// A running job stops after the batch it is writing; what it changed stays,
+/// and the record says who stopped it.
+#[actix_rt::test]
+async fn a_bulk_job_is_stopped_where_it_is() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    let (agent, b) = app.signed_in_agent().await;
+    seed(&app, &b).await;
+    let mut conn = app.conn();
+    // This connection plays the instance running the job: it holds the
+    // job's lock, so no runner of the app takes it.
+    diesel::sql_query(format!(
+        "INSERT INTO bulk_jobs (id, staff_id, action, value, what, status, total, walked, changed, started_at, heartbeat_at) \
+         VALUES (9001, {agent}, 'level', 'secondary', 'Set the level to Secondary', 'running', 5, 2, 2, now(), now())"
+    ))
+    .execute(&mut conn)
+    .expect("job");
+    diesel::sql_query("SELECT pg_advisory_lock(x'434242'::int, 9001)")
+        .execute(&mut conn)
+        .expect("lock");
+    let page = b.get("/bulk-changes/9001").await;
+    assert_eq!(page.text("#job-status"), "Changing the contacts");
+    assert_eq!(page.attr("progress", "value").as_deref(), Some("2"));
+    assert_eq!(page.attr("progress", "max").as_deref(), Some("5"));
+    let stopped = b.post("/bulk-changes/9001/stop", &page.csrf(), &[]).await;
+    assert_eq!(stopped.location().as_deref(), Some("/bulk-changes/9001"));
+    let after = b.get("/bulk-changes/9001").await;
+    assert!(
+        after.text("main").contains("Stopped."),
+        "{}",
+        after.text("main")
+    );
+    assert!(
+        after
+            .texts("h2")
+            .contains(&"Stopped by Arthur Agent".to_string()),
+        "{:?}",
+        after.texts("h2")
+    );
+    assert!(!after.exists("form[action$='/stop']"));
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM bulk_jobs WHERE id = 9001 AND status = 'cancelled' AND stopped_by = {agent} AND finished_at IS NOT NULL"
+        )),
+        1
+    );
+    diesel::sql_query("SELECT pg_advisory_unlock(x'434242'::int, 9001)")
+        .execute(&mut conn)
+        .expect("unlock");
+    // A stopped job is never taken up again.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE level = 'secondary'"),
+        0
+    );
+}
+
+/// Everything in the trash, or all that a trash search finds, comes back
+/// in one go (administrators only), each with its change-log line.
+#[actix_rt::test]
+async fn the_trash_is_restored_in_bulk() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    seed(&app, &b).await;
+    let token = b.get("/contacts").await.csrf();
+    b.post(
+        "/contacts/bulk",
+        &token,
+        &[("all", "1"), ("action", "delete"), ("confirmed", "1")],
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE deleted_at IS NOT NULL"),
+        5
+    );
+    // Agents have no trash.
+    assert_eq!(
+        b.post("/contacts/trash/restore", &token, &[]).await.status,
+        403
+    );
+
+    let admin = app.browser();
+    admin.sign_in("owner@example.com", common::PASSWORD).await;
+    let trash = admin.get("/contacts/trash?q=wu").await;
+    assert_eq!(
+        trash.text("form[action='/contacts/trash/restore'] button"),
+        "Restore all that match this search"
+    );
+    let back = admin
+        .post("/contacts/trash/restore", &trash.csrf(), &[("q", "wu")])
+        .await;
+    assert_eq!(back.location().as_deref(), Some("/contacts/trash?q=wu"));
+    assert!(
+        admin
+            .get("/contacts/trash")
+            .await
+            .text("main")
+            .contains("1 contact restored from the trash.")
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE deleted_at IS NULL AND last_name = 'Wu'"),
+        1
+    );
+    let trash = admin.get("/contacts/trash").await;
+    assert_eq!(
+        trash.text("form[action='/contacts/trash/restore'] button"),
+        "Restore everything in the trash"
+    );
+    admin
+        .post("/contacts/trash/restore", &trash.csrf(), &[])
+        .await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE deleted_at IS NULL"),
+        5
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM contact_changes WHERE source = 'bulk' AND action = 'restore'"
+        ),
+        5
+    );
+    assert!(
+        admin
+            .get("/contacts/trash")
+            .await
+            .text("main")
+            .contains("The trash is empty.")
+    );
+}

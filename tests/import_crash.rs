@@ -1,6 +1,7 @@
-//! An import that loses its database connection and then its whole process
-//! midway resumes where its last committed batch ended: nothing lost, nothing
-//! doubled. Runs the real binary, kills it with SIGKILL and starts it again.
+//! An import, then a bulk change of all its contacts, that lose their
+//! database connection and then their whole process midway resume where
+//! their last committed batch ended: nothing lost, nothing doubled. Runs the
+//! real binary, kills it with SIGKILL and starts it again.
 
 mod common;
 
@@ -65,7 +66,7 @@ async fn wait_until(conn: &mut PgConnection, sql: &str, what: &str) {
 }
 
 #[actix_rt::test]
-async fn a_killed_import_resumes_without_losing_or_doubling_a_row() {
+async fn a_killed_import_and_a_killed_bulk_change_resume_without_losing_or_doubling_a_row() {
     let url = test_database_url();
     let mut db = PgConnection::establish(&url).expect("connect");
     let data_dir =
@@ -162,9 +163,6 @@ async fn a_killed_import_resumes_without_losing_or_doubling_a_row() {
         "the resumed job to finish",
     )
     .await;
-    app.kill().expect("stop");
-    let _ = app.wait();
-
     let failed = ROWS / 1000;
     let valid = ROWS - failed;
     assert_eq!(number(&mut db, "SELECT count(*) FROM contacts"), valid);
@@ -231,6 +229,112 @@ async fn a_killed_import_resumes_without_losing_or_doubling_a_row() {
         number(
             &mut db,
             &format!("SELECT attempts FROM imports WHERE id = {id}")
+        ) >= 3,
+        "claimed again after each failure"
+    );
+
+    // A bulk change of every contact, as "all that match" queues it.
+    diesel::sql_query(format!(
+        "INSERT INTO bulk_jobs (staff_id, action, value, what) \
+         SELECT id, 'type', 'customer', 'Set the type to Customer' FROM staff WHERE email = '{ADMIN}'"
+    ))
+    .execute(&mut db)
+    .expect("queue the bulk job");
+    let job = number(&mut db, "SELECT max(id) FROM bulk_jobs");
+    wait_until(
+        &mut db,
+        &format!("SELECT count(*) FROM bulk_jobs WHERE id = {job} AND walked >= 5000"),
+        "the first bulk batches",
+    )
+    .await;
+    number(
+        &mut db,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    );
+    let before = number(
+        &mut db,
+        &format!("SELECT walked FROM bulk_jobs WHERE id = {job}"),
+    );
+    wait_until(
+        &mut db,
+        &format!("SELECT count(*) FROM bulk_jobs WHERE id = {job} AND walked > {before} + 5000"),
+        "the bulk job to resume after losing its connection",
+    )
+    .await;
+    app.kill().expect("SIGKILL");
+    app.wait().expect("reaped");
+    let walked = number(
+        &mut db,
+        &format!("SELECT walked FROM bulk_jobs WHERE id = {job}"),
+    );
+    assert!(
+        walked < valid,
+        "killed midway, not after the end ({walked} walked)"
+    );
+    let changed = number(
+        &mut db,
+        &format!("SELECT changed FROM bulk_jobs WHERE id = {job}"),
+    );
+    assert_eq!(changed, walked);
+    assert_eq!(
+        number(
+            &mut db,
+            "SELECT count(*) FROM contacts WHERE contact_type = 'customer'"
+        ),
+        changed,
+        "what was committed and what the job recorded agree"
+    );
+
+    let mut app = start(&url, port, &data_dir);
+    wait_up(&base).await;
+    wait_until(
+        &mut db,
+        &format!("SELECT count(*) FROM bulk_jobs WHERE id = {job} AND status = 'done'"),
+        "the resumed bulk job to finish",
+    )
+    .await;
+    app.kill().expect("stop");
+    let _ = app.wait();
+    assert_eq!(
+        number(
+            &mut db,
+            "SELECT count(*) FROM contacts WHERE contact_type = 'customer'"
+        ),
+        valid
+    );
+    assert_eq!(
+        number(
+            &mut db,
+            "SELECT count(*) FROM contact_changes WHERE source = 'bulk' AND field = 'Type'"
+        ),
+        valid,
+        "one change-log row a contact"
+    );
+    assert_eq!(
+        number(
+            &mut db,
+            "SELECT count(DISTINCT contact_id) FROM contact_changes WHERE source = 'bulk'"
+        ),
+        valid
+    );
+    assert_eq!(
+        number(
+            &mut db,
+            &format!("SELECT changed FROM bulk_jobs WHERE id = {job}")
+        ),
+        valid
+    );
+    assert_eq!(
+        number(
+            &mut db,
+            &format!("SELECT walked FROM bulk_jobs WHERE id = {job}")
+        ),
+        valid
+    );
+    assert!(
+        number(
+            &mut db,
+            &format!("SELECT attempts FROM bulk_jobs WHERE id = {job}")
         ) >= 3,
         "claimed again after each failure"
     );

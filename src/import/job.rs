@@ -63,7 +63,7 @@ impl Wake {
         }
     }
 
-    fn wait(&self, timeout: Duration) {
+    pub fn wait(&self, timeout: Duration) {
         if let Ok(f) = self.flag.lock()
             && let Ok((mut f, _)) = self.cond.wait_timeout_while(f, timeout, |f| !*f)
         {

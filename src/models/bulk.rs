@@ -18,6 +18,37 @@ pub enum BulkEdit {
     AddLabel(i64),
     RemoveLabel(i64),
     Delete,
+    /// Out of the trash (walks the trash, not the live list).
+    Restore,
+}
+
+impl BulkEdit {
+    /// The job table's (action, value) for this edit.
+    pub fn to_stored(&self) -> (&'static str, String) {
+        match self {
+            BulkEdit::Type(t) => ("type", t.as_str().to_string()),
+            BulkEdit::Level(l) => ("level", l.as_str().to_string()),
+            BulkEdit::Owner(o) => ("owner", o.to_string()),
+            BulkEdit::AddLabel(l) => ("add_label", l.to_string()),
+            BulkEdit::RemoveLabel(l) => ("remove_label", l.to_string()),
+            BulkEdit::Delete => ("delete", String::new()),
+            BulkEdit::Restore => ("restore", String::new()),
+        }
+    }
+
+    /// The edit a job stored; None for a value that no longer reads.
+    pub fn from_stored(action: &str, value: &str) -> Option<BulkEdit> {
+        Some(match action {
+            "type" => BulkEdit::Type(value.parse().ok()?),
+            "level" => BulkEdit::Level(value.parse().ok()?),
+            "owner" => BulkEdit::Owner(value.parse().ok()?),
+            "add_label" => BulkEdit::AddLabel(value.parse().ok()?),
+            "remove_label" => BulkEdit::RemoveLabel(value.parse().ok()?),
+            "delete" => BulkEdit::Delete,
+            "restore" => BulkEdit::Restore,
+            _ => return None,
+        })
+    }
 }
 
 /// Sets a text column (`contact_type` or `level`) whose stored values are
@@ -105,6 +136,15 @@ WITH upd AS (
 INSERT INTO contact_changes (contact_id, staff_id, source, action, version)
 SELECT id, $2, 'bulk', 'delete', version FROM upd";
 
+/// A contact merged into another stays in the trash: its undo is the
+/// merge's own.
+const RESTORE: &str = "\
+WITH upd AS (
+    UPDATE contacts SET deleted_at = NULL, deleted_by = NULL, version = version + 1
+    WHERE id = ANY($1) AND deleted_at IS NOT NULL AND merged_into IS NULL RETURNING id, version)
+INSERT INTO contact_changes (contact_id, staff_id, source, action, version)
+SELECT id, $2, 'bulk', 'restore', version FROM upd";
+
 /// Applies `edit` to the live contacts among `ids`; how many changed (those
 /// that already had the value are left alone and not counted).
 pub fn apply(
@@ -132,26 +172,7 @@ pub fn apply(
             .bind::<BigInt, _>(*l)
             .execute(conn),
         BulkEdit::Delete => base(DELETE).execute(conn),
-    }
-}
-
-/// Applies `edit` to every contact `filters` match, one transaction per
-/// batch of ids.
-pub fn apply_matching(
-    conn: &mut PgConnection,
-    edit: &BulkEdit,
-    filters: &Filters,
-    actor: i64,
-) -> QueryResult<usize> {
-    let mut after = 0i64;
-    let mut total = 0;
-    loop {
-        let ids = contact_list::ids_after(conn, filters, after, BATCH)?;
-        let Some(&last) = ids.last() else {
-            return Ok(total);
-        };
-        after = last;
-        total += conn.transaction(|conn| apply(conn, edit, &ids, actor))?;
+        BulkEdit::Restore => base(RESTORE).execute(conn),
     }
 }
 

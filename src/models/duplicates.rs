@@ -137,7 +137,7 @@ pub fn tick(conn: &mut PgConnection) -> QueryResult<Option<Stats>> {
 /// earlier time). After a failed pass, none for five minutes, rather than
 /// failing again every few seconds. At most one pass waits at a time (a unique
 /// index), whichever instance asks. None while an import is writing (its
-/// heartbeat fresh): a large one changes more than `RECENT_LIMIT` contacts
+/// heartbeat fresh) or a bulk job is: a large one changes more than `RECENT_LIMIT` contacts
 /// every few seconds, and each pass would then be a full one, over and over,
 /// taking a core and hundreds of MB from the import; the first pass after it
 /// looks at everything it wrote.
@@ -151,6 +151,7 @@ fn schedule(conn: &mut PgConnection) -> QueryResult<()> {
          WHERE NOT EXISTS (SELECT 1 FROM duplicate_scans WHERE status IN ('queued', 'running')) \
            AND NOT EXISTS (SELECT 1 FROM duplicate_scans WHERE status = 'failed' AND finished_at > now() - interval '5 minutes') \
            AND NOT EXISTS (SELECT 1 FROM imports WHERE status = 'running' AND heartbeat_at > now() - interval '1 minute') \
+           AND NOT EXISTS (SELECT 1 FROM bulk_jobs WHERE status = 'running' AND heartbeat_at > now() - interval '1 minute') \
            AND EXISTS (SELECT 1 FROM contacts WHERE deleted_at IS NULL) \
            AND (full_at IS NULL OR full_at < now() - make_interval(secs => $1) \
                 OR (SELECT max(updated_at) FROM contacts WHERE deleted_at IS NULL) > mark) \

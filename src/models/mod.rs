@@ -1,6 +1,7 @@
 //! Database access: one file per table, each with its row struct and queries.
 
 pub mod bulk;
+pub mod bulk_job;
 pub mod contact;
 pub mod contact_list;
 pub mod custom_field;

@@ -1,6 +1,7 @@
 //! Bulk actions on the contact list: the ticked contacts, or all that match
-//! the view. Edits apply at once; moving to the trash asks first, stating
-//! the count; export streams the CSV.
+//! the view. Edits to ticked contacts apply at once, those to all that match
+//! run as a job (`bulk_jobs`); moving to the trash asks first, stating the
+//! count; export streams the CSV.
 
 use actix_web::{
     Either, HttpResponse,
@@ -22,7 +23,12 @@ use crate::{
         contact_list::{Filters, ListChoices},
         search_plan::Sample,
     },
-    routes::{Layout, contacts::list::ListParams, imports::csv_download},
+    routes::{
+        Layout,
+        contacts::bulk_jobs::{self, Asked},
+        contacts::list::ListParams,
+        imports::csv_download,
+    },
 };
 
 /// The bulk form as submitted.
@@ -142,6 +148,36 @@ impl BulkForm {
             BulkEdit::AddLabel(l) => format!("Label {} added to {n}.", label_name(*l)),
             BulkEdit::RemoveLabel(l) => format!("Label {} removed from {n}.", label_name(*l)),
             BulkEdit::Delete => format!("{n} moved to the trash."),
+            BulkEdit::Restore => format!("{n} restored from the trash."),
+        }
+    }
+
+    /// What `edit` does, in words, for the record of bulk changes.
+    fn what(edit: &BulkEdit, choices: &ListChoices) -> String {
+        let label_name = |id: i64| {
+            choices
+                .labels
+                .iter()
+                .find(|l| l.id == id)
+                .map(|l| l.name.clone())
+                .unwrap_or_default()
+        };
+        match edit {
+            BulkEdit::Type(t) => format!("Set the type to {}", t.label()),
+            BulkEdit::Level(l) => format!("Set the level to {}", l.label()),
+            BulkEdit::Owner(o) => format!(
+                "Set the owner to {}",
+                choices
+                    .owners
+                    .iter()
+                    .find(|(id, _)| id == o)
+                    .map(|(_, n)| n.as_str())
+                    .unwrap_or("")
+            ),
+            BulkEdit::AddLabel(l) => format!("Add the label {}", label_name(*l)),
+            BulkEdit::RemoveLabel(l) => format!("Remove the label {}", label_name(*l)),
+            BulkEdit::Delete => "Move to the trash".into(),
+            BulkEdit::Restore => "Restore from the trash".into(),
         }
     }
 }
@@ -299,17 +335,27 @@ pub async fn bulk_action(
             count,
         })));
     }
+    if form.all {
+        // At a million contacts this takes minutes: a job, not a request.
+        let asked = Asked {
+            what: BulkForm::what(&edit, &choices),
+            edit: edit.clone(),
+            view: form.view.clone(),
+            trash: false,
+        };
+        let back = form.back();
+        let redirect = bulk_jobs::start(&state, &me, asked, back, |n| {
+            form.describe(&edit, n as usize, &choices)
+        })
+        .await?;
+        return Ok(Either::Left(redirect));
+    }
     let actor = me.staff.id;
     let ids = visible_ids;
-    let all = form.all;
     let e = edit.clone();
     let changed = db::run(&state.pool, move |conn| {
-        if all {
-            Ok(bulk::apply_matching(conn, &e, &filters, actor)?)
-        } else {
-            use diesel::Connection;
-            Ok(conn.transaction(|conn| bulk::apply(conn, &e, &ids, actor))?)
-        }
+        use diesel::Connection;
+        Ok(conn.transaction(|conn| bulk::apply(conn, &e, &ids, actor))?)
     })
     .await?;
     // The list's first pages may show what just changed.

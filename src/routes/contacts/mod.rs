@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod bulk;
+pub mod bulk_jobs;
 pub mod changes;
 pub mod create;
 pub mod delete;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(create::new_contact_full),
         )
         .route("/contacts/bulk", web::post().to(bulk::bulk_action))
+        .configure(bulk_jobs::configure)
         .route("/contacts/trash", web::get().to(delete::list_trash))
         .route("/contacts/merge", web::get().to(merge::wizard))
         .route("/contacts/merge", web::post().to(merge::perform))
