@@ -815,6 +815,13 @@ async fn every_page_passes_axe_and_fits_at_1280_and_360_px() {
         ))
         .expect("trash");
     let trashed = app.count("SELECT id FROM contacts WHERE first_name = 'Trashed'");
+    app.conn()
+        .batch_execute(&format!(
+            "INSERT INTO bulk_jobs (staff_id, action, value, what, view_query, status, total, walked, changed, started_at, finished_at) \
+             VALUES ({admin}, 'level', 'primary', 'Set the level to Primary', 'q=chan', 'done', 2, 2, 1, now(), now());"
+        ))
+        .expect("bulk job");
+    let bulk_job = app.count("SELECT max(id) FROM bulk_jobs");
     let vip = app.count("SELECT id FROM labels WHERE name = 'VIP'");
     let account = app.count("SELECT id FROM custom_fields WHERE label = 'Account'");
 
@@ -852,6 +859,8 @@ async fn every_page_passes_axe_and_fits_at_1280_and_360_px() {
         "/admin/settings".into(),
         "/admin/journey".into(),
         "/admin/merges".into(),
+        "/bulk-changes".into(),
+        format!("/bulk-changes/{bulk_job}"),
         "/support".into(),
         "/search?q=chan".into(),
         format!("/contacts/{trashed}/purge"),

@@ -404,3 +404,25 @@ pub fn wait_for_first_duplicate_pass(conn: &mut PgConnection) {
         std::thread::sleep(Duration::from_millis(500));
     }
 }
+
+/// Waits until no duplicate pass is queued or running, twice in a row a few
+/// seconds apart (the scanner queues its next pass every 3 s), so that a
+/// pass following a large change is not timed with what comes next; the
+/// seconds waited.
+pub fn wait_for_quiet_scanner(conn: &mut PgConnection) -> f64 {
+    let started = Instant::now();
+    let mut quiet = 0;
+    while quiet < 2 {
+        let busy = count(
+            conn,
+            "SELECT count(*) AS n FROM duplicate_scans WHERE status IN ('queued', 'running')",
+        );
+        quiet = if busy == 0 { quiet + 1 } else { 0 };
+        assert!(
+            started.elapsed() < Duration::from_secs(900),
+            "the duplicate scanner never went quiet"
+        );
+        std::thread::sleep(Duration::from_secs(4));
+    }
+    started.elapsed().as_secs_f64()
+}
