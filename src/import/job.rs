@@ -24,7 +24,7 @@ use crate::import::header::Header;
 use crate::import::matching::{self, Lookup, Resolution};
 use crate::import::merge;
 use crate::import::row::{ParsedRow, is_blank, parse_record};
-use crate::models::contact::{self, ContactRecord, UpdateOutcome, display_name, source};
+use crate::models::contact::{self, display_name, source};
 use crate::models::custom_field::CustomField;
 use crate::models::import::{Import, status};
 use crate::schema::{
@@ -943,7 +943,8 @@ fn update_existing<'r>(
         };
         lookup.claim(contact_id, row_no, row);
         counts.claims.push((contact_id, row_no));
-        let record = ContactRecord::load(conn, contact_id)?;
+        // Read once, locked: what the merge starts from is what is saved over.
+        let record = contact::load_for_update(conn, contact_id)?;
         let current = merge::input_of(&record);
         let label_ids = labels.ids(&row.labels, &ctx.extra_labels);
         let merged = merge::merge(&current, row, &label_ids);
@@ -951,18 +952,8 @@ fn update_existing<'r>(
             counts.unchanged += 1;
             continue;
         }
-        match contact::update(
-            conn,
-            contact_id,
-            record.contact.version,
-            &merged,
-            ctx.actor,
-            source::IMPORT,
-        )? {
-            UpdateOutcome::Saved { .. } => counts.updated += 1,
-            // Cannot happen: the row is locked and read in this transaction.
-            UpdateOutcome::Stale { .. } => counts.unchanged += 1,
-        }
+        contact::save_over(conn, record, &merged, ctx.actor, source::IMPORT)?;
+        counts.updated += 1;
     }
     Ok((new_rows, failed))
 }

@@ -445,6 +445,28 @@ pub fn transfer_owner(
 
 /// Rebuilds what the search box looks in: names, company, emails and phone
 /// digits (without the `+`, so `9123 4567` finds `+85291234567`).
+/// The search text of contact `contacts.id` with `input`'s names and
+/// company and its stored emails and phones, as `refresh_search_text`
+/// builds it, for the contact's own UPDATE.
+fn search_text_of(
+    input: &ContactInput,
+) -> diesel::expression::SqlLiteral<
+    diesel::sql_types::Text,
+    impl diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+> {
+    use diesel::sql_types::Text;
+    diesel::dsl::sql::<Text>("lower(concat_ws(' ', ")
+        .bind::<Text, _>(input.first_name.clone())
+        .sql(", ")
+        .bind::<Text, _>(input.last_name.clone())
+        .sql(", ")
+        .bind::<Text, _>(input.company.clone())
+        .sql(
+            ", (SELECT string_agg(e.email, ' ') FROM contact_emails e WHERE e.contact_id = contacts.id))) \
+             || ' ' || coalesce((SELECT string_agg(substr(p.number, 2), ' ') FROM contact_phones p WHERE p.contact_id = contacts.id), '')",
+        )
+}
+
 pub fn refresh_search_text(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
     diesel::sql_query(
         "UPDATE contacts c SET search_text = lower(concat_ws(' ', c.first_name, c.last_name, c.company, \
@@ -624,33 +646,36 @@ pub fn update(
             .load(conn)?;
         return Ok(UpdateOutcome::Stale { changes });
     }
-    let fields = CustomField::all(conn)?;
     let before = ContactRecord::load_children(conn, current)?;
+    save_over(conn, before, input, actor, source).map(|version| UpdateOutcome::Saved { version })
+}
+
+/// Live contact `id` with everything it has, locked until the transaction
+/// ends: what `save_over` writes over.
+pub fn load_for_update(conn: &mut PgConnection, id: i64) -> QueryResult<ContactRecord> {
+    let current: Contact = contacts::table
+        .find(id)
+        .filter(contacts::deleted_at.is_null())
+        .select(Contact::as_select())
+        .for_update()
+        .first(conn)?;
+    ContactRecord::load_children(conn, current)
+}
+
+/// Saves `input` over `before` (read by `load_for_update` in this
+/// transaction) and logs one change row per field that changed; the new
+/// version.
+pub fn save_over(
+    conn: &mut PgConnection,
+    before: ContactRecord,
+    input: &ContactInput,
+    actor: Option<i64>,
+    source: &str,
+) -> QueryResult<i32> {
+    let id = before.contact.id;
+    let fields = CustomField::all(conn)?;
     let before_snapshot = before.snapshot(conn, &fields)?;
-    let version = expected_version + 1;
-    diesel::update(contacts::table.find(id))
-        .set((
-            contacts::first_name.eq(&input.first_name),
-            contacts::last_name.eq(&input.last_name),
-            contacts::contact_type.eq(input.contact_type.as_str()),
-            contacts::level.eq(input.level.as_str()),
-            contacts::company.eq(&input.company),
-            contacts::job_title.eq(&input.job_title),
-            contacts::team.eq(&input.team),
-            contacts::contact_group.eq(&input.contact_group),
-            contacts::birth_date.eq(input.birth_date),
-            contacts::language.eq(&input.language),
-            contacts::street.eq(&input.street),
-            contacts::city.eq(&input.city),
-            contacts::state.eq(&input.state),
-            contacts::zip_code.eq(&input.zip_code),
-            contacts::country.eq(&input.country),
-            contacts::owner_id.eq(input.owner_id.or(before.contact.owner_id)),
-            contacts::updated_by.eq(actor),
-            contacts::updated_at.eq(diesel::dsl::now),
-            contacts::version.eq(version),
-        ))
-        .execute(conn)?;
+    let version = before.contact.version + 1;
     let verified_phones: Vec<i64> = before
         .phones
         .iter()
@@ -699,7 +724,34 @@ pub fn update(
         &verified_emails,
         &verified_socials,
     )?;
-    refresh_search_text(conn, id)?;
+    // The children first, so the row is written once, search text and all.
+    diesel::update(contacts::table.find(id))
+        .set((
+            contacts::first_name.eq(&input.first_name),
+            contacts::last_name.eq(&input.last_name),
+            contacts::contact_type.eq(input.contact_type.as_str()),
+            contacts::level.eq(input.level.as_str()),
+            contacts::company.eq(&input.company),
+            contacts::job_title.eq(&input.job_title),
+            contacts::team.eq(&input.team),
+            contacts::contact_group.eq(&input.contact_group),
+            contacts::birth_date.eq(input.birth_date),
+            contacts::language.eq(&input.language),
+            contacts::street.eq(&input.street),
+            contacts::city.eq(&input.city),
+            contacts::state.eq(&input.state),
+            contacts::zip_code.eq(&input.zip_code),
+            contacts::country.eq(&input.country),
+            contacts::owner_id.eq(input.owner_id.or(before.contact.owner_id)),
+            contacts::updated_by.eq(actor),
+            contacts::updated_at.eq(diesel::dsl::now),
+            contacts::version.eq(version),
+            // Written with the rest, from the children just rewritten: a
+            // second UPDATE for it would be a second new row version in
+            // every index of `contacts` (an update import pays it per row).
+            contacts::search_text.eq(search_text_of(input)),
+        ))
+        .execute(conn)?;
     let after = ContactRecord::load(conn, id)?;
     let after_snapshot = after.snapshot(conn, &fields)?;
     log_field_changes(
@@ -718,7 +770,7 @@ pub fn update(
             merge_id: None,
         },
     )?;
-    Ok(UpdateOutcome::Saved { version })
+    Ok(version)
 }
 
 /// Moves a contact to the trash; false when it was not there to delete.

@@ -352,6 +352,11 @@ impl Browser {
             client: awc::Client::builder()
                 .disable_redirects()
                 .timeout(Duration::from_secs(30))
+                // Under the server's 5 s keep-alive: a connection left idle
+                // longer (a slow fixture between two requests on a loaded
+                // machine) was closed by the server as it was reused, and
+                // the request failed with Connect(Disconnected).
+                .connector(awc::Connector::new().conn_keep_alive(Duration::from_secs(2)))
                 .finish(),
             base: base.to_string(),
             cookies: RefCell::new(HashMap::new()),
