@@ -26,7 +26,7 @@ use futures_util::StreamExt;
 
 mod support;
 
-use support::{count, memory, percentile, reset_peak, start_app};
+use support::{count, memory, reset_peak, start_app};
 
 const COLUMNS: &str = "First Name,Last Name,Mobile,Work Phone,Home Phone,Other Phone,Email,Personal Email,Other Email,Facebook,WhatsApp,WeChat,LINE,Twitter,LinkedIn,WOZTELL (WhatsApp),WOZTELL (Facebook),WOZTELL (Instagram),Company,Job Title,Team,Birthdate,Language,Address,City,State,ZipCode,Country,Type,Group,Level,Contact Label";
 
@@ -256,24 +256,14 @@ fn main() {
         let started = Instant::now();
         let (app_cpu, all_cpu) = (cpu_seconds(Some(pid)), cpu_seconds(None));
         let running = Arc::new(AtomicBool::new(true));
-        let mut probes = Vec::new();
         // A filtered list is never served from the first-page cache: each
         // probe reads the database while the import writes to it.
-        for path in ["/contacts?type=customer", "/contacts?q=son", "/contacts?q=9050+0001"] {
-            let running = running.clone();
-            let url = format!("{base}{path}");
-            let cookie = cookie.clone();
-            probes.push(actix_rt::spawn(async move {
-                let client = awc::Client::builder().timeout(Duration::from_secs(60)).finish();
-                let mut times = Vec::new();
-                while running.load(Ordering::Relaxed) {
-                    times.push(support::timed_get(&client, &url, &cookie).await);
-                    actix_rt::time::sleep(Duration::from_millis(50)).await;
-                }
-                times.sort();
-                times
-            }));
-        }
+        let probes = support::spawn_probes(
+            &base,
+            &cookie,
+            &["/contacts?type=customer", "/contacts?q=son", "/contacts?q=9050+0001"],
+            &running,
+        );
         let mut peak_rss = 0.0f64;
         loop {
             let (_, rss) = memory(pid);
@@ -308,19 +298,12 @@ fn main() {
             job_secs / copy_secs
         );
         println!("app memory: peak {peak:.0} MB over the whole run (upload included); highest resident sample during the job {peak_rss:.0} MB");
-        for (probe, path) in probes.into_iter().zip(["list filtered by type (never cached)", "search 'son'", "search part of a phone"]) {
-            let times = probe.await.expect("probe");
-            if times.is_empty() {
-                continue;
-            }
-            println!(
-                "during the import, {path}: {} requests, p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
-                times.len(),
-                percentile(&times, 0.5),
-                percentile(&times, 0.95),
-                percentile(&times, 1.0)
-            );
-        }
+        support::report_probes(
+            probes,
+            &["list filtered by type (never cached)", "search 'son'", "search part of a phone"],
+            "during the import",
+        )
+        .await;
 
         // Export everything, streamed, from a freshly started app so that its
         // peak memory is the export's own.

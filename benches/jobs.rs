@@ -19,7 +19,7 @@ use diesel::{Connection, PgConnection};
 
 mod support;
 
-use support::{count, memory, percentile, reset_peak, start_app};
+use support::{count, memory, reset_peak, start_app};
 
 /// Probes that read the database while a job writes: a filtered list (never
 /// cached), a search, and the landing page (whose cache every batch clears).
@@ -97,26 +97,8 @@ async fn run(base: &str, cookie: &str, db: &mut PgConnection, pid: u32, n: i64, 
     reset_peak(pid);
 
     let running = Arc::new(AtomicBool::new(true));
-    let probes: Vec<_> = PROBES
-        .iter()
-        .map(|(path, _)| {
-            let running = running.clone();
-            let url = format!("{base}{path}");
-            let cookie = cookie.to_string();
-            actix_rt::spawn(async move {
-                let client = awc::Client::builder()
-                    .timeout(Duration::from_secs(60))
-                    .finish();
-                let mut times = Vec::new();
-                while running.load(Ordering::Relaxed) {
-                    times.push(support::timed_get(&client, &url, &cookie).await);
-                    actix_rt::time::sleep(Duration::from_millis(50)).await;
-                }
-                times.sort();
-                times
-            })
-        })
-        .collect();
+    let paths: Vec<&str> = PROBES.iter().map(|(p, _)| *p).collect();
+    let probes = support::spawn_probes(base, cookie, &paths, &running);
 
     let started = Instant::now();
     let mut form = job.form.clone();
@@ -186,19 +168,8 @@ async fn run(base: &str, cookie: &str, db: &mut PgConnection, pid: u32, n: i64, 
         walked as f64 / job_secs,
         answered * 1000.0
     );
-    for (probe, (_, name)) in probes.into_iter().zip(PROBES) {
-        let times = probe.await.expect("probe");
-        if times.is_empty() {
-            continue;
-        }
-        println!(
-            "  meanwhile, {name}: {} requests, p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
-            times.len(),
-            percentile(&times, 0.5),
-            percentile(&times, 0.95),
-            percentile(&times, 1.0)
-        );
-    }
+    let names: Vec<&str> = PROBES.iter().map(|(_, n)| *n).collect();
+    support::report_probes(probes, &names, "  meanwhile").await;
     // The duplicate pass that follows a large change is not the next job's.
     let waited = support::wait_for_quiet_scanner(db);
     println!("  (then waited {waited:.0} s for the duplicate scanner's pass)");

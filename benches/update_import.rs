@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 
 mod support;
 
-use support::{count, memory, percentile, reset_peak, start_app};
+use support::{count, memory, reset_peak, start_app};
 
 fn main() {
     let rows: i64 = std::env::var("BENCH_UPDATE_ROWS")
@@ -68,26 +68,12 @@ fn main() {
 
         reset_peak(pid);
         let running = Arc::new(AtomicBool::new(true));
-        let probes: Vec<_> = ["/contacts?type=customer", "/contacts?q=son"]
-            .iter()
-            .map(|path| {
-                let running = running.clone();
-                let url = format!("{base}{path}");
-                let cookie = cookie.clone();
-                actix_rt::spawn(async move {
-                    let client = awc::Client::builder()
-                        .timeout(Duration::from_secs(60))
-                        .finish();
-                    let mut times = Vec::new();
-                    while running.load(Ordering::Relaxed) {
-                        times.push(support::timed_get(&client, &url, &cookie).await);
-                        actix_rt::time::sleep(Duration::from_millis(50)).await;
-                    }
-                    times.sort();
-                    times
-                })
-            })
-            .collect();
+        let probes = support::spawn_probes(
+            &base,
+            &cookie,
+            &["/contacts?type=customer", "/contacts?q=son"],
+            &running,
+        );
         let id = import(&client, &base, &cookie, &file, "update", &mut db).await;
         running.store(false, Ordering::Relaxed);
         let (secs, updated, unchanged, failed, imported) = outcome(&mut db, id);
@@ -96,19 +82,12 @@ fn main() {
             "update import of {rows} rows: {secs:.1} s ({:.0} rows/s), {updated} updated, {unchanged} unchanged, {imported} created, {failed} failed; app peak memory {peak:.0} MB",
             rows as f64 / secs
         );
-        for (probe, name) in probes.into_iter().zip(["list filtered by type", "search 'son'"]) {
-            let times = probe.await.expect("probe");
-            if times.is_empty() {
-                continue;
-            }
-            println!(
-                "  meanwhile, {name}: {} requests, p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
-                times.len(),
-                percentile(&times, 0.5),
-                percentile(&times, 0.95),
-                percentile(&times, 1.0)
-            );
-        }
+        support::report_probes(
+            probes,
+            &["list filtered by type", "search 'son'"],
+            "  meanwhile",
+        )
+        .await;
         let waited = support::wait_for_quiet_scanner(&mut db);
         println!("  (then waited {waited:.0} s for the duplicate scanner's pass)");
 

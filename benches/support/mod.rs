@@ -426,3 +426,54 @@ pub fn wait_for_quiet_scanner(conn: &mut PgConnection) -> f64 {
     }
     started.elapsed().as_secs_f64()
 }
+
+/// Reads each of `paths` in a loop, 50 ms apart, until `running` turns
+/// false: the pages' latency while a job writes. Each probe's times, sorted.
+pub fn spawn_probes(
+    base: &str,
+    cookie: &str,
+    paths: &[&str],
+    running: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<actix_rt::task::JoinHandle<Vec<Duration>>> {
+    paths
+        .iter()
+        .map(|path| {
+            let running = running.clone();
+            let url = format!("{base}{path}");
+            let cookie = cookie.to_string();
+            actix_rt::spawn(async move {
+                let client = awc::Client::builder()
+                    .timeout(Duration::from_secs(60))
+                    .finish();
+                let mut times = Vec::new();
+                while running.load(std::sync::atomic::Ordering::Relaxed) {
+                    times.push(timed_get(&client, &url, &cookie).await);
+                    actix_rt::time::sleep(Duration::from_millis(50)).await;
+                }
+                times.sort();
+                times
+            })
+        })
+        .collect()
+}
+
+/// Prints each probe's count, p50, p95 and max under its name.
+pub async fn report_probes(
+    probes: Vec<actix_rt::task::JoinHandle<Vec<Duration>>>,
+    names: &[&str],
+    during: &str,
+) {
+    for (probe, name) in probes.into_iter().zip(names) {
+        let times = probe.await.expect("probe");
+        if times.is_empty() {
+            continue;
+        }
+        println!(
+            "{during}, {name}: {} requests, p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+            times.len(),
+            percentile(&times, 0.5),
+            percentile(&times, 0.95),
+            percentile(&times, 1.0)
+        );
+    }
+}

@@ -542,33 +542,47 @@ pub struct Progress {
     pub summary: String,
 }
 
+/// A background job's rate (items a second since it started) and the time
+/// left in words ("" once it has ended or before it has a rate).
+pub fn pace(
+    done: i64,
+    total: i64,
+    (started, finished): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    ended: bool,
+    now: DateTime<Utc>,
+) -> (i64, String) {
+    let elapsed = started
+        .map(|s| (finished.unwrap_or(now) - s).num_milliseconds().max(1))
+        .unwrap_or(0);
+    let rate = if elapsed > 0 {
+        done * 1000 / elapsed
+    } else {
+        0
+    };
+    let eta = if ended || rate == 0 {
+        String::new()
+    } else {
+        let secs = (total - done).max(0) / rate.max(1);
+        if secs < 60 {
+            format!("about {} s left", secs.max(1))
+        } else {
+            format!("about {} min left", (secs + 59) / 60)
+        }
+    };
+    (rate, eta)
+}
+
 impl Progress {
     fn of(import: &Import, now: DateTime<Utc>) -> Progress {
         let total = import.total_rows.max(import.rows_read);
         let done = import.rows_read;
-        let elapsed = import
-            .started_at
-            .map(|s| {
-                (import.finished_at.unwrap_or(now) - s)
-                    .num_milliseconds()
-                    .max(1)
-            })
-            .unwrap_or(0);
-        let rate = if elapsed > 0 {
-            done * 1000 / elapsed
-        } else {
-            0
-        };
-        let eta = if import.is_finished() || rate == 0 {
-            String::new()
-        } else {
-            let secs = (total - done).max(0) / rate.max(1);
-            if secs < 60 {
-                format!("about {} s left", secs.max(1))
-            } else {
-                format!("about {} min left", (secs + 59) / 60)
-            }
-        };
+        let (rate, eta) = pace(
+            done,
+            total,
+            (import.started_at, import.finished_at),
+            import.is_finished(),
+            now,
+        );
         let summary = if import.status == status::DONE {
             let mut parts = vec![
                 format!("{} rows read", import.rows_read),

@@ -124,29 +124,15 @@ impl BulkForm {
     }
 
     fn describe(&self, edit: &BulkEdit, changed: usize, choices: &ListChoices) -> String {
-        let label_name = |id: i64| {
-            choices
-                .labels
-                .iter()
-                .find(|l| l.id == id)
-                .map(|l| l.name.clone())
-                .unwrap_or_default()
-        };
         let n = plural(changed);
         match edit {
             BulkEdit::Type(t) => format!("Type set to {} for {n}.", t.label()),
             BulkEdit::Level(l) => format!("Level set to {} for {n}.", l.label()),
-            BulkEdit::Owner(o) => format!(
-                "Owner set to {} for {n}.",
-                choices
-                    .owners
-                    .iter()
-                    .find(|(id, _)| id == o)
-                    .map(|(_, n)| n.as_str())
-                    .unwrap_or("")
-            ),
-            BulkEdit::AddLabel(l) => format!("Label {} added to {n}.", label_name(*l)),
-            BulkEdit::RemoveLabel(l) => format!("Label {} removed from {n}.", label_name(*l)),
+            BulkEdit::Owner(o) => format!("Owner set to {} for {n}.", owner_name(choices, *o)),
+            BulkEdit::AddLabel(l) => format!("Label {} added to {n}.", label_name(choices, *l)),
+            BulkEdit::RemoveLabel(l) => {
+                format!("Label {} removed from {n}.", label_name(choices, *l))
+            }
             BulkEdit::Delete => format!("{n} moved to the trash."),
             BulkEdit::Restore => format!("{n} restored from the trash."),
         }
@@ -154,32 +140,34 @@ impl BulkForm {
 
     /// What `edit` does, in words, for the record of bulk changes.
     fn what(edit: &BulkEdit, choices: &ListChoices) -> String {
-        let label_name = |id: i64| {
-            choices
-                .labels
-                .iter()
-                .find(|l| l.id == id)
-                .map(|l| l.name.clone())
-                .unwrap_or_default()
-        };
         match edit {
             BulkEdit::Type(t) => format!("Set the type to {}", t.label()),
             BulkEdit::Level(l) => format!("Set the level to {}", l.label()),
-            BulkEdit::Owner(o) => format!(
-                "Set the owner to {}",
-                choices
-                    .owners
-                    .iter()
-                    .find(|(id, _)| id == o)
-                    .map(|(_, n)| n.as_str())
-                    .unwrap_or("")
-            ),
-            BulkEdit::AddLabel(l) => format!("Add the label {}", label_name(*l)),
-            BulkEdit::RemoveLabel(l) => format!("Remove the label {}", label_name(*l)),
+            BulkEdit::Owner(o) => format!("Set the owner to {}", owner_name(choices, *o)),
+            BulkEdit::AddLabel(l) => format!("Add the label {}", label_name(choices, *l)),
+            BulkEdit::RemoveLabel(l) => format!("Remove the label {}", label_name(choices, *l)),
             BulkEdit::Delete => "Move to the trash".into(),
             BulkEdit::Restore => "Restore from the trash".into(),
         }
     }
+}
+
+fn label_name(choices: &ListChoices, id: i64) -> String {
+    choices
+        .labels
+        .iter()
+        .find(|l| l.id == id)
+        .map(|l| l.name.clone())
+        .unwrap_or_default()
+}
+
+fn owner_name(choices: &ListChoices, id: i64) -> &str {
+    choices
+        .owners
+        .iter()
+        .find(|(o, _)| *o == id)
+        .map(|(_, n)| n.as_str())
+        .unwrap_or("")
 }
 
 #[derive(Template, WebTemplate)]

@@ -161,29 +161,13 @@ impl Progress {
     fn of(job: &BulkJob) -> Progress {
         let done = job.walked;
         let total = job.total.unwrap_or(0).max(done);
-        let elapsed = job
-            .started_at
-            .map(|s| {
-                (job.finished_at.unwrap_or_else(Utc::now) - s)
-                    .num_milliseconds()
-                    .max(1)
-            })
-            .unwrap_or(0);
-        let rate = if elapsed > 0 {
-            done * 1000 / elapsed
-        } else {
-            0
-        };
-        let eta = if job.is_finished() || rate == 0 {
-            String::new()
-        } else {
-            let secs = (total - done).max(0) / rate.max(1);
-            if secs < 60 {
-                format!("about {} s left", secs.max(1))
-            } else {
-                format!("about {} min left", (secs + 59) / 60)
-            }
-        };
+        let (rate, eta) = crate::routes::imports::pace(
+            done,
+            total,
+            (job.started_at, job.finished_at),
+            job.is_finished(),
+            Utc::now(),
+        );
         Progress {
             status: job.status.clone(),
             finished: job.is_finished(),
