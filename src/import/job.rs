@@ -43,7 +43,7 @@ const LOCK_SPACE: i32 = 0x0043_4249;
 const MISSED_CHECK: Duration = Duration::from_secs(5);
 const IDLE_POLL: Duration = Duration::from_secs(2);
 
-fn now()
+pub(crate) fn now()
 -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
     diesel::dsl::sql("now()")
 }
@@ -216,8 +216,22 @@ pub fn run_next(pool: &DbPool) -> Result<bool, String> {
 }
 
 fn unlock(conn: &mut PgConnection, id: i64) {
+    release_job_lock(conn, LOCK_SPACE, id);
+}
+
+/// Takes the session-level advisory lock of job `id` in lock space
+/// `space` if nobody holds it: whoever holds it runs the job.
+pub(crate) fn try_job_lock(conn: &mut PgConnection, space: i32, id: i64) -> QueryResult<bool> {
+    diesel::sql_query("SELECT pg_try_advisory_lock($1, $2::int4) AS locked")
+        .bind::<Integer, _>(space)
+        .bind::<BigInt, _>(id)
+        .get_result::<Locked>(conn)
+        .map(|l| l.locked)
+}
+
+pub(crate) fn release_job_lock(conn: &mut PgConnection, space: i32, id: i64) {
     let _ = diesel::sql_query("SELECT pg_advisory_unlock($1, $2::int4)")
-        .bind::<Integer, _>(LOCK_SPACE)
+        .bind::<Integer, _>(space)
         .bind::<BigInt, _>(id)
         .execute(conn);
 }
@@ -233,12 +247,7 @@ fn claim(conn: &mut PgConnection) -> QueryResult<Option<i64>> {
             .limit(10)
             .load(conn)?;
         for (id, attempts) in candidates {
-            let got: Locked =
-                diesel::sql_query("SELECT pg_try_advisory_lock($1, $2::int4) AS locked")
-                    .bind::<Integer, _>(LOCK_SPACE)
-                    .bind::<BigInt, _>(id)
-                    .get_result(conn)?;
-            if !got.locked {
+            if !try_job_lock(conn, LOCK_SPACE, id)? {
                 // Another instance is running it right now.
                 continue;
             }

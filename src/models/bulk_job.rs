@@ -10,11 +10,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Integer};
 
 use crate::AppState;
 use crate::db::DbPool;
-use crate::import::job::{JobError, Wake};
+use crate::import::job::{JobError, Wake, now, release_job_lock, try_job_lock};
 use crate::models::bulk::{self, BulkEdit};
 use crate::models::contact_list::{self, Filters};
 use crate::models::import::status;
@@ -60,11 +59,6 @@ pub struct NewBulkJob<'a> {
     pub what: &'a str,
     pub view: &'a ListParams,
     pub trash: bool,
-}
-
-fn now()
--> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
-    diesel::dsl::sql("now()")
 }
 
 impl BulkJob {
@@ -166,7 +160,6 @@ pub fn spawn_runner(state: Weak<AppState>, wake: Arc<Wake>) {
                 let on_batch = || {
                     if let Some(app) = state.upgrade() {
                         app.first_pages.clear();
-                        app.list_choices.clear();
                     }
                 };
                 match run_next(&pool, &on_batch) {
@@ -182,17 +175,8 @@ pub fn spawn_runner(state: Weak<AppState>, wake: Arc<Wake>) {
     }
 }
 
-#[derive(QueryableByName)]
-struct Locked {
-    #[diesel(sql_type = Bool)]
-    locked: bool,
-}
-
 fn unlock(conn: &mut PgConnection, id: i64) {
-    let _ = diesel::sql_query("SELECT pg_advisory_unlock($1, $2::int4)")
-        .bind::<Integer, _>(LOCK_SPACE)
-        .bind::<BigInt, _>(id)
-        .execute(conn);
+    release_job_lock(conn, LOCK_SPACE, id);
 }
 
 /// Claims one waiting or orphaned job and runs it to its end (or until it
@@ -237,12 +221,7 @@ fn claim(conn: &mut PgConnection) -> QueryResult<Option<i64>> {
             .limit(10)
             .load(conn)?;
         for (id, attempts, last_error) in candidates {
-            let got: Locked =
-                diesel::sql_query("SELECT pg_try_advisory_lock($1, $2::int4) AS locked")
-                    .bind::<Integer, _>(LOCK_SPACE)
-                    .bind::<BigInt, _>(id)
-                    .get_result(conn)?;
-            if !got.locked {
+            if !try_job_lock(conn, LOCK_SPACE, id)? {
                 // Another instance is running it right now.
                 continue;
             }

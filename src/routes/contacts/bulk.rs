@@ -124,7 +124,7 @@ impl BulkForm {
     }
 
     fn describe(&self, edit: &BulkEdit, changed: usize, choices: &ListChoices) -> String {
-        let n = plural(changed);
+        let n = plural(changed as i64);
         match edit {
             BulkEdit::Type(t) => format!("Type set to {} for {n}.", t.label()),
             BulkEdit::Level(l) => format!("Level set to {} for {n}.", l.label()),
@@ -182,24 +182,18 @@ pub struct ConfirmBulkDeletePage {
 
 impl ConfirmBulkDeletePage {
     fn count_words(&self) -> String {
-        if self.count == 1 {
-            "1 contact".into()
-        } else {
-            format!(
-                "{} contacts",
-                crate::routes::contacts::list::group_digits(self.count)
-            )
-        }
+        plural(self.count)
     }
 }
 
-fn plural(n: usize) -> String {
+/// "1 contact", "1,234 contacts".
+pub(super) fn plural(n: i64) -> String {
     if n == 1 {
         "1 contact".into()
     } else {
         format!(
             "{} contacts",
-            crate::routes::contacts::list::group_digits(n as i64)
+            crate::routes::contacts::list::group_digits(n)
         )
     }
 }
@@ -290,7 +284,7 @@ pub async fn bulk_action(
             )
         } else {
             (
-                format!("{} selected", plural(visible_ids.len())),
+                format!("{} selected", plural(visible_ids.len() as i64)),
                 Selection::Ids(visible_ids.clone()),
             )
         };

@@ -25,7 +25,10 @@ use crate::{
         bulk_job::{BulkJob, NewBulkJob},
         import::status,
     },
-    routes::{Layout, contacts::list::ListParams},
+    routes::{
+        Layout,
+        contacts::{bulk::plural, list::ListParams},
+    },
 };
 
 /// How long the request waits for a job before showing its progress page.
@@ -39,17 +42,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/bulk-changes/{id}/progress", web::get().to(progress))
         .route("/bulk-changes/{id}/stop", web::post().to(stop))
         .route("/contacts/trash/restore", web::post().to(restore_all));
-}
-
-fn plural(n: i64) -> String {
-    if n == 1 {
-        "1 contact".into()
-    } else {
-        format!(
-            "{} contacts",
-            crate::routes::contacts::list::group_digits(n)
-        )
-    }
 }
 
 /// A bulk change as asked for.
