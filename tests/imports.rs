@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use common::{Browser, TestApp, spawn_app, spawn_app_with};
@@ -1341,4 +1342,277 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The contacts `ids` as a member would find them (every field as the
+/// change log shows it, version, who and when, search text, children with
+/// their verified flags and places) and their change log: two ways of
+/// saving the same update must leave the same lines.
+fn saved_state(conn: &mut diesel::PgConnection, ids: &[i64]) -> Vec<String> {
+    use contactbook::models::{
+        contact::{Change, ContactRecord},
+        custom_field::CustomField,
+    };
+    use contactbook::schema::{contact_changes, contacts};
+    use diesel::prelude::*;
+    let fields = CustomField::all(conn).expect("fields");
+    let mut out = Vec::new();
+    for id in ids {
+        let record = ContactRecord::load(conn, *id).expect("load");
+        let c = &record.contact;
+        let search: String = contacts::table
+            .find(id)
+            .select(contacts::search_text)
+            .first(conn)
+            .expect("search text");
+        out.push(format!(
+            "#{id} v{} by {:?} at {} search {search:?}",
+            c.version, c.updated_by, c.updated_at
+        ));
+        for (field, value) in record.snapshot(conn, &fields).expect("snapshot") {
+            out.push(format!("#{id} {field}: {value}"));
+        }
+        for p in &record.phones {
+            out.push(format!(
+                "#{id} phone {} {} {} {}",
+                p.kind, p.number, p.verified, p.position
+            ));
+        }
+        for e in &record.emails {
+            out.push(format!(
+                "#{id} email {} {} {} {}",
+                e.kind, e.email, e.verified, e.position
+            ));
+        }
+        for s in &record.socials {
+            out.push(format!(
+                "#{id} social {} {} {} {}",
+                s.kind, s.handle, s.verified, s.position
+            ));
+        }
+        let log: Vec<Change> = contact_changes::table
+            .filter(contact_changes::contact_id.eq(id))
+            .order(contact_changes::id)
+            .select(Change::as_select())
+            .load(conn)
+            .expect("change log");
+        for c in log {
+            // Not the row's id or time: two runs never share those.
+            out.push(format!(
+                "#{id} log {:?} {} {} {:?} {:?} {:?} v{} {:?}",
+                c.staff_id,
+                c.source,
+                c.action,
+                c.field,
+                c.old_value,
+                c.new_value,
+                c.version,
+                c.merge_id
+            ));
+        }
+    }
+    out
+}
+
+/// The update import saves a batch's contacts with a few statements for the
+/// whole batch. On random contacts (verified and unverified phones, emails
+/// and social IDs, labels, custom values, owners) and random rows laid over
+/// them, it leaves exactly what saving each contact on its own (the edit
+/// form's path) leaves: same fields, children, search text, versions and
+/// change-log rows, and the same updated and unchanged counts.
+#[actix_rt::test]
+async fn a_set_based_update_batch_saves_what_one_by_one_saves() {
+    use contactbook::domain::contact::ContactInput;
+    use contactbook::import::{header::Header, merge, row::parse_record};
+    use contactbook::models::contact::{self, ContactRecord, source};
+    use contactbook::models::custom_field::CustomField;
+    use diesel::prelude::*;
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::{Config, TestRunner};
+
+    let app = spawn_app().await;
+    let actor = app.add_staff(
+        "Ada Admin",
+        "ada@example.com",
+        contactbook::domain::staff::Role::Admin,
+    );
+    let other = app.add_staff(
+        "Bo Agent",
+        "bo@example.com",
+        contactbook::domain::staff::Role::Agent,
+    );
+    let mut conn = app.conn();
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut *conn,
+        "INSERT INTO labels (name) VALUES ('VIP'), ('Tier:Gold'), ('Newsletter'), ('Extra'); \
+         INSERT INTO custom_fields (label, kind, position) VALUES ('Tier', 'text', 1), ('Notes', 'text', 2);",
+    )
+    .expect("labels and fields");
+    let label_ids: std::collections::HashMap<String, i64> = contactbook::schema::labels::table
+        .select((
+            contactbook::schema::labels::name,
+            contactbook::schema::labels::id,
+        ))
+        .load::<(String, i64)>(&mut *conn)
+        .expect("labels")
+        .into_iter()
+        .map(|(n, id)| (n.to_lowercase(), id))
+        .collect();
+    let defs = CustomField::defs(&mut conn).expect("defs");
+    let columns: &[(&str, &[&str])] = &[
+        ("First Name", &["Wong", "Lee", "李"]),
+        ("Last Name", &["Chan", "O'Neil", "Ng"]),
+        ("Type", &["Lead", "Prospect", "Customer"]),
+        ("Level", &["Primary", "Secondary"]),
+        ("Company", &["Acme", "Harbour Ltd", "=x"]),
+        ("Job Title", &["CEO", "Buyer"]),
+        ("City", &["Hong Kong", "Paris"]),
+        ("Country", &["Hong Kong", "France"]),
+        ("Birthdate", &["05/01/1990", "12/31/1985"]),
+        ("Mobile", &["+85291234567", "+85291234568", "+442079460958"]),
+        ("Work Phone", &["+85291234568", "+85221234567"]),
+        ("Email", &["a@x.com", "A@x.com", "b@y.org"]),
+        ("Personal Email", &["c@z.net", "b@y.org"]),
+        ("Facebook", &["ann.fb", "bob.fb"]),
+        ("LinkedIn", &["ann-li"]),
+        ("Contact Label", &["VIP", "Tier:Gold;VIP", "Newsletter"]),
+        ("Tier", &["Gold", "Silver"]),
+        ("Notes", &["first", "second"]),
+    ];
+    let raw: Vec<String> = columns.iter().map(|(n, _)| n.to_string()).collect();
+    let header = Header::parse(&raw, &defs).expect("header");
+    let today = chrono::Utc::now().date_naive();
+    // A cell: None is left empty (the row does not give that column).
+    let cells = proptest::collection::vec(proptest::option::of(0..3usize), columns.len());
+    let case = (
+        proptest::collection::vec(
+            (
+                cells.clone(),
+                // Which of the contact's phones, emails and social IDs are
+                // verified.
+                proptest::collection::vec(proptest::bool::ANY, 6),
+                0..3usize,
+                // A row laid over the contact: its own values again (which
+                // changes nothing but labels the import adds) or others.
+                proptest::option::of((proptest::bool::ANY, cells)),
+            ),
+            1..7,
+        ),
+        proptest::bool::ANY,
+    );
+    let record_of = |picks: &[Option<usize>]| {
+        let values: Vec<&str> = columns
+            .iter()
+            .zip(picks)
+            .map(|((_, pool), pick)| pick.map_or("", |i| pool[i % pool.len()]))
+            .collect();
+        parse_record(&header, &csv::StringRecord::from(values), today).ok()
+    };
+    let mut runner = TestRunner::new(Config::default());
+    let (mut updated_rows, mut unchanged_rows) = (0, 0);
+    for _ in 0..40 {
+        let (contacts, extra_label) = case.new_tree(&mut runner).expect("tree").current();
+        let ids_of = |names: &[String]| -> Vec<i64> {
+            names
+                .iter()
+                .filter_map(|n| label_ids.get(&n.to_lowercase()).copied())
+                .collect()
+        };
+        let outcome: RefCell<Vec<Vec<String>>> = RefCell::new(Vec::new());
+        let counts: RefCell<Vec<(i64, i64)>> = RefCell::new(Vec::new());
+        let _ = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+            let mut ids = Vec::new();
+            let mut rows = Vec::new();
+            for (cells, verified, owner, row) in &contacts {
+                let Some(parsed) = record_of(cells) else {
+                    continue;
+                };
+                let input = ContactInput {
+                    label_ids: ids_of(&parsed.labels),
+                    owner_id: [None, Some(actor), Some(other)][*owner],
+                    ..parsed.input
+                };
+                let id = contact::create(conn, &input, Some(other), source::FORM)?;
+                for (i, table) in ["contact_phones", "contact_emails", "contact_socials"]
+                    .iter()
+                    .enumerate()
+                {
+                    let places: Vec<i32> = (0..2)
+                        .filter(|p| verified[i * 2 + *p as usize])
+                        .collect();
+                    diesel::sql_query(format!(
+                        "UPDATE {table} SET verified = true WHERE contact_id = $1 AND position = ANY($2)"
+                    ))
+                    .bind::<diesel::sql_types::BigInt, _>(id)
+                    .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&places)
+                    .execute(conn)?;
+                }
+                ids.push(id);
+                let row = row
+                    .as_ref()
+                    .and_then(|(again, other)| record_of(if *again { cells } else { other }));
+                if let Some(row) = row {
+                    let mut labels = ids_of(&row.labels);
+                    if extra_label {
+                        labels.push(label_ids["extra"]);
+                    }
+                    rows.push((id, row, labels));
+                }
+            }
+            let matched: Vec<merge::Matched<'_>> = rows
+                .iter()
+                .map(|(id, row, labels)| (*id, row, labels.clone()))
+                .collect();
+            // One by one, as the edit form saves a contact.
+            let _ = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+                let (mut updated, mut unchanged) = (0, 0);
+                for (id, row, labels) in &matched {
+                    let record = contact::load_for_update(conn, *id)?;
+                    let current = merge::input_of(&record);
+                    let merged = merge::merge(&current, row, labels);
+                    if merged == current {
+                        unchanged += 1;
+                    } else {
+                        contact::save_over(conn, record, &merged, Some(actor), source::IMPORT)?;
+                        updated += 1;
+                    }
+                }
+                counts.borrow_mut().push((updated, unchanged));
+                outcome.borrow_mut().push(saved_state(conn, &ids));
+                Err(diesel::result::Error::RollbackTransaction)
+            });
+            // The whole batch at once, as the update import saves it.
+            let _ = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+                counts
+                    .borrow_mut()
+                    .push(merge::apply(conn, &matched, Some(actor))?);
+                outcome.borrow_mut().push(saved_state(conn, &ids));
+                Err(diesel::result::Error::RollbackTransaction)
+            });
+            let _ = ContactRecord::load_many(conn, &ids, false)?;
+            Err(diesel::result::Error::RollbackTransaction)
+        });
+        let (outcome, counts) = (outcome.into_inner(), counts.into_inner());
+        assert_eq!(outcome.len(), 2, "both paths ran: {contacts:?}");
+        assert_eq!(counts[0], counts[1], "updated and unchanged: {contacts:?}");
+        if outcome[0] != outcome[1] {
+            let diff: Vec<String> = outcome[0]
+                .iter()
+                .zip(&outcome[1])
+                .filter(|(a, b)| a != b)
+                .map(|(a, b)| format!("one by one: {a}\n  batch:      {b}"))
+                .collect();
+            panic!(
+                "the batch differs ({} vs {} lines):\n{}\ncase {contacts:?}",
+                outcome[0].len(),
+                outcome[1].len(),
+                diff.join("\n")
+            );
+        }
+        updated_rows += counts[0].0;
+        unchanged_rows += counts[0].1;
+    }
+    // Not vacuous: the cases changed contacts and left some as they were.
+    assert!(updated_rows >= 20, "{updated_rows} contacts updated");
+    assert!(unchanged_rows >= 1, "{unchanged_rows} contacts unchanged");
 }

@@ -24,7 +24,7 @@ use crate::import::header::Header;
 use crate::import::matching::{self, Lookup, Resolution};
 use crate::import::merge;
 use crate::import::row::{ParsedRow, is_blank, parse_record};
-use crate::models::contact::{self, display_name, source};
+use crate::models::contact::{display_name, source};
 use crate::models::custom_field::CustomField;
 use crate::models::import::{Import, status};
 use crate::schema::{
@@ -938,32 +938,21 @@ fn update_existing<'r>(
     matching::load(conn, &mut lookup, &parsed, Some(ctx.job.id), ctx.visible_to)?;
     let mut new_rows = Vec::new();
     let mut failed = Vec::new();
+    let mut matched = Vec::new();
     for &(row_no, row) in rows {
-        let contact_id = match lookup.resolve(row) {
-            Resolution::Create => {
-                new_rows.push((row_no, row));
-                continue;
+        match lookup.resolve(row) {
+            Resolution::Create => new_rows.push((row_no, row)),
+            Resolution::Fail(why) => failed.push((row_no, why)),
+            Resolution::Existing(id) => {
+                lookup.claim(id, row_no, row);
+                counts.claims.push((id, row_no));
+                matched.push((id, row, labels.ids(&row.labels, &ctx.extra_labels)));
             }
-            Resolution::Fail(why) => {
-                failed.push((row_no, why));
-                continue;
-            }
-            Resolution::Existing(id) => id,
-        };
-        lookup.claim(contact_id, row_no, row);
-        counts.claims.push((contact_id, row_no));
-        // Read once, locked: what the merge starts from is what is saved over.
-        let record = contact::load_for_update(conn, contact_id)?;
-        let current = merge::input_of(&record);
-        let label_ids = labels.ids(&row.labels, &ctx.extra_labels);
-        let merged = merge::merge(&current, row, &label_ids);
-        if merged == current {
-            counts.unchanged += 1;
-            continue;
         }
-        contact::save_over(conn, record, &merged, ctx.actor, source::IMPORT)?;
-        counts.updated += 1;
     }
+    let (updated, unchanged) = merge::apply(conn, &matched, ctx.actor)?;
+    counts.updated += updated;
+    counts.unchanged += unchanged;
     Ok((new_rows, failed))
 }
 

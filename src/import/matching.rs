@@ -513,17 +513,19 @@ impl<'c> DryRun<'c> {
         }
         let mut lookup = Lookup::default();
         load(self.conn, &mut lookup, &parsed, None, self.visible_to)?;
-        for (key, hits) in &self.overlay_emails {
-            for h in hits {
+        // Only this batch's keys: the overlay can hold a whole file's.
+        for key in parsed.iter().flat_map(|r| emails_of(r)) {
+            for h in self.overlay_emails.get(&key).into_iter().flatten() {
                 add_hit(lookup.emails.entry(key.clone()).or_default(), *h);
             }
         }
-        for (key, hits) in &self.overlay_phones {
-            for h in hits {
+        for key in parsed.iter().flat_map(|r| phones_of(r)) {
+            for h in self.overlay_phones.get(&key).into_iter().flatten() {
                 add_hit(lookup.phones.entry(key.clone()).or_default(), *h);
             }
         }
         lookup.claimed = std::mem::take(&mut self.claimed);
+        let mut matched = Vec::new();
         for (row_no, row) in rows {
             let contact = match lookup.resolve(row) {
                 Resolution::Fail(why) => {
@@ -540,17 +542,39 @@ impl<'c> DryRun<'c> {
                 }
                 Resolution::Existing(id) => id,
             };
-            lookup.claim(contact, *row_no, row);
+            // What the database (or the overlay) already says needs no
+            // overlay entry: a file that updates contacts with their own
+            // emails and phones adds none, however long it is.
             for key in emails_of(row) {
-                add_hit(self.overlay_emails.entry(key).or_default(), contact);
+                if !lookup
+                    .emails
+                    .get(&key)
+                    .is_some_and(|h| h.contains(&contact))
+                {
+                    add_hit(self.overlay_emails.entry(key).or_default(), contact);
+                }
             }
             for key in phones_of(row) {
-                add_hit(self.overlay_phones.entry(key).or_default(), contact);
+                if !lookup
+                    .phones
+                    .get(&key)
+                    .is_some_and(|h| h.contains(&contact))
+                {
+                    add_hit(self.overlay_phones.entry(key).or_default(), contact);
+                }
             }
-            if contact < 0 {
+            lookup.claim(contact, *row_no, row);
+            if contact > 0 {
+                matched.push((*row_no, contact, row));
+            }
+        }
+        self.claimed = lookup.claimed;
+        let ids: Vec<i64> = matched.iter().map(|(_, id, _)| *id).collect();
+        let mut records = ContactRecord::load_many(self.conn, &ids, false)?;
+        for (row_no, contact, row) in matched {
+            let Some(record) = records.remove(&contact) else {
                 continue;
-            }
-            let record = ContactRecord::load(self.conn, contact)?;
+            };
             let current = merge::input_of(&record);
             let label_ids = self.label_ids(&row.labels);
             let merged = merge::merge(&current, row, &label_ids);
@@ -561,14 +585,13 @@ impl<'c> DryRun<'c> {
             self.summary.update += 1;
             if self.summary.updates.len() < PREVIEW_UPDATES {
                 self.summary.updates.push(PlannedUpdate {
-                    row: *row_no,
+                    row: row_no,
                     contact_id: contact,
                     name: record.contact.display_name(),
                     fields: changed_fields(&current, &merged, &self.custom),
                 });
             }
         }
-        self.claimed = lookup.claimed;
         Ok(())
     }
 }

@@ -9,7 +9,9 @@ use crate::domain::contact::{
 use crate::domain::{Email, Phone};
 use crate::import::header::Column;
 use crate::import::row::ParsedRow;
-use crate::models::contact::ContactRecord;
+use diesel::prelude::*;
+
+use crate::models::contact::{self, ContactRecord, source};
 
 /// The contact as the rules see it, to compare and to save.
 pub fn input_of(record: &ContactRecord) -> ContactInput {
@@ -158,4 +160,38 @@ pub fn merge(current: &ContactInput, row: &ParsedRow, label_ids: &[i64]) -> Cont
         }
     }
     out
+}
+
+/// One matched row: the contact it updates, the row, and the ids of its
+/// labels (the import's own included).
+pub type Matched<'r> = (i64, &'r ParsedRow, Vec<i64>);
+
+/// Lays each row over the contact it matched and saves the contacts that
+/// change, in a fixed number of statements for all of them
+/// (`contact::save_many`): how many changed and how many were already as the
+/// rows say. A contact is matched by one row at most.
+pub fn apply(
+    conn: &mut PgConnection,
+    matched: &[Matched<'_>],
+    actor: Option<i64>,
+) -> QueryResult<(i64, i64)> {
+    let ids: Vec<i64> = matched.iter().map(|(id, _, _)| *id).collect();
+    // Read once and locked: what the rows are laid over is what is saved over.
+    let mut records = ContactRecord::load_many(conn, &ids, true)?;
+    let mut changed = Vec::new();
+    let mut unchanged = 0;
+    for (id, row, label_ids) in matched {
+        // Trashed since the batch matched it: the batch rolls back and is
+        // tried again, when it no longer matches.
+        let record = records.remove(id).ok_or(diesel::result::Error::NotFound)?;
+        let current = input_of(&record);
+        let merged = merge(&current, row, label_ids);
+        if merged == current {
+            unchanged += 1;
+        } else {
+            changed.push((record, merged));
+        }
+    }
+    contact::save_many(conn, &changed, actor, source::IMPORT)?;
+    Ok((changed.len() as i64, unchanged))
 }

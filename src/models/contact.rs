@@ -1,6 +1,8 @@
 //! The `contacts` table with its phones, emails, social IDs, labels and custom
 //! values, and the change log that every write fills in the same transaction.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 
@@ -85,6 +87,7 @@ pub struct ContactPhone {
     pub kind: String,
     pub number: String,
     pub verified: bool,
+    pub position: i32,
 }
 
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -94,6 +97,7 @@ pub struct ContactEmail {
     pub kind: String,
     pub email: String,
     pub verified: bool,
+    pub position: i32,
 }
 
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -103,6 +107,7 @@ pub struct ContactSocial {
     pub kind: String,
     pub handle: String,
     pub verified: bool,
+    pub position: i32,
 }
 
 /// A contact with everything that hangs off it.
@@ -179,14 +184,112 @@ impl ContactRecord {
         })
     }
 
+    /// Live contacts `ids` with everything they have, by id, in six
+    /// statements whatever their number; the ones not live are left out.
+    /// `lock` locks the contacts' rows until the transaction ends, in id
+    /// order, so that two writers never wait for each other in a circle.
+    pub fn load_many(
+        conn: &mut PgConnection,
+        ids: &[i64],
+        lock: bool,
+    ) -> QueryResult<HashMap<i64, ContactRecord>> {
+        let query = contacts::table
+            .filter(contacts::id.eq_any(ids))
+            .filter(contacts::deleted_at.is_null())
+            .order(contacts::id)
+            .select(Contact::as_select());
+        let found: Vec<Contact> = if lock {
+            query.for_update().load(conn)?
+        } else {
+            query.load(conn)?
+        };
+        let ids: Vec<i64> = found.iter().map(|c| c.id).collect();
+        let mut out: HashMap<i64, ContactRecord> = found
+            .into_iter()
+            .map(|contact| {
+                (
+                    contact.id,
+                    ContactRecord {
+                        contact,
+                        phones: Vec::new(),
+                        emails: Vec::new(),
+                        socials: Vec::new(),
+                        labels: Vec::new(),
+                        custom: Vec::new(),
+                    },
+                )
+            })
+            .collect();
+        let phones: Vec<(i64, ContactPhone)> = contact_phones::table
+            .filter(contact_phones::contact_id.eq_any(&ids))
+            .order((
+                contact_phones::contact_id,
+                contact_phones::position,
+                contact_phones::id,
+            ))
+            .select((contact_phones::contact_id, ContactPhone::as_select()))
+            .load(conn)?;
+        for (id, p) in phones {
+            if let Some(r) = out.get_mut(&id) {
+                r.phones.push(p);
+            }
+        }
+        let emails: Vec<(i64, ContactEmail)> = contact_emails::table
+            .filter(contact_emails::contact_id.eq_any(&ids))
+            .order((
+                contact_emails::contact_id,
+                contact_emails::position,
+                contact_emails::id,
+            ))
+            .select((contact_emails::contact_id, ContactEmail::as_select()))
+            .load(conn)?;
+        for (id, e) in emails {
+            if let Some(r) = out.get_mut(&id) {
+                r.emails.push(e);
+            }
+        }
+        let socials: Vec<(i64, ContactSocial)> = contact_socials::table
+            .filter(contact_socials::contact_id.eq_any(&ids))
+            .order((
+                contact_socials::contact_id,
+                contact_socials::position,
+                contact_socials::id,
+            ))
+            .select((contact_socials::contact_id, ContactSocial::as_select()))
+            .load(conn)?;
+        for (id, s) in socials {
+            if let Some(r) = out.get_mut(&id) {
+                r.socials.push(s);
+            }
+        }
+        for (id, label) in Label::of_contacts(conn, &ids)? {
+            if let Some(r) = out.get_mut(&id) {
+                r.labels.push(label);
+            }
+        }
+        let custom: Vec<(i64, i64, String)> = custom_field_values::table
+            .filter(custom_field_values::contact_id.eq_any(&ids))
+            .select((
+                custom_field_values::contact_id,
+                custom_field_values::field_id,
+                custom_field_values::value,
+            ))
+            .load(conn)?;
+        for (id, field, value) in custom {
+            if let Some(r) = out.get_mut(&id) {
+                r.custom.push((field, value));
+            }
+        }
+        Ok(out)
+    }
+
     /// Every field as the change log and the conflict message name and show it.
-    pub(crate) fn snapshot(
+    pub fn snapshot(
         &self,
         conn: &mut PgConnection,
         fields: &[CustomField],
     ) -> QueryResult<Vec<(String, String)>> {
-        let c = &self.contact;
-        let owner = match c.owner_id {
+        let owner = match self.contact.owner_id {
             Some(id) => staff::table
                 .find(id)
                 .select(staff::display_name)
@@ -194,6 +297,12 @@ impl ContactRecord {
                 .optional()?,
             None => None,
         };
+        Ok(self.snapshot_named(owner.unwrap_or_default(), fields))
+    }
+
+    /// `snapshot` with the owner's name already known.
+    pub fn snapshot_named(&self, owner: String, fields: &[CustomField]) -> Vec<(String, String)> {
+        let c = &self.contact;
         let kind_label =
             |kind: &str, parse: fn(&str) -> Option<&'static str>| parse(kind).unwrap_or("Other");
         let phones = self
@@ -278,7 +387,7 @@ impl ContactRecord {
                     .map(|k| country_name(k).unwrap_or(k).to_string())
                     .unwrap_or_default(),
             ),
-            ("Owner".into(), owner.unwrap_or_default()),
+            ("Owner".into(), owner),
             ("Phones".into(), phones),
             ("Emails".into(), emails),
             ("Social IDs".into(), socials),
@@ -293,7 +402,7 @@ impl ContactRecord {
                 .unwrap_or_default();
             out.push((f.label.clone(), value));
         }
-        Ok(out)
+        out
     }
 }
 
@@ -462,16 +571,16 @@ fn search_text_of(
         .sql(", ")
         .bind::<Text, _>(input.company.clone())
         .sql(
-            ", (SELECT string_agg(e.email, ' ') FROM contact_emails e WHERE e.contact_id = contacts.id))) \
-             || ' ' || coalesce((SELECT string_agg(substr(p.number, 2), ' ') FROM contact_phones p WHERE p.contact_id = contacts.id), '')",
+            ", (SELECT string_agg(e.email, ' ' ORDER BY e.position, e.id) FROM contact_emails e WHERE e.contact_id = contacts.id))) \
+             || ' ' || coalesce((SELECT string_agg(substr(p.number, 2), ' ' ORDER BY p.position, p.id) FROM contact_phones p WHERE p.contact_id = contacts.id), '')",
         )
 }
 
 pub fn refresh_search_text(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
     diesel::sql_query(
         "UPDATE contacts c SET search_text = lower(concat_ws(' ', c.first_name, c.last_name, c.company, \
-           (SELECT string_agg(e.email, ' ') FROM contact_emails e WHERE e.contact_id = c.id))) \
-         || ' ' || coalesce((SELECT string_agg(substr(p.number, 2), ' ') FROM contact_phones p WHERE p.contact_id = c.id), '') \
+           (SELECT string_agg(e.email, ' ' ORDER BY e.position, e.id) FROM contact_emails e WHERE e.contact_id = c.id))) \
+         || ' ' || coalesce((SELECT string_agg(substr(p.number, 2), ' ' ORDER BY p.position, p.id) FROM contact_phones p WHERE p.contact_id = c.id), '') \
          WHERE c.id = $1",
     )
     .bind::<diesel::sql_types::BigInt, _>(id)
@@ -771,6 +880,376 @@ pub fn save_over(
         },
     )?;
     Ok(version)
+}
+
+/// The (kind, value, position) rows that `save_over` would delete from one
+/// child list and the rows it would write back: all but the verified ones
+/// go, and every given entry that is not a verified one is written at its
+/// place in the input.
+type ChildRow<'a> = (&'a str, &'a str, i32);
+
+/// The rows to write when a child list must be rewritten; `None` when the
+/// rewrite would put back exactly what is there, which `save_many` then
+/// leaves alone (its rows keep their ids, nothing else differs).
+fn child_rewrite<'a>(
+    held: impl Iterator<Item = (ChildRow<'a>, bool, i64)>,
+    given: impl Iterator<Item = (Option<i64>, &'a str, &'a str)>,
+) -> Option<Vec<ChildRow<'a>>> {
+    let mut kept = Vec::new();
+    let mut old = Vec::new();
+    for (row, verified, id) in held {
+        if verified {
+            kept.push(id);
+        } else {
+            old.push(row);
+        }
+    }
+    let new: Vec<ChildRow<'a>> = given
+        .enumerate()
+        .filter(|(_, (id, _, _))| id.is_none_or(|id| !kept.contains(&id)))
+        .map(|(i, (_, kind, value))| (kind, value, i as i32))
+        .collect();
+    let mut sorted = new.clone();
+    sorted.sort_unstable();
+    old.sort_unstable();
+    (sorted != old).then_some(new)
+}
+
+/// `save_over` for many contacts at once, in a fixed number of statements:
+/// each item is a record read by `ContactRecord::load_many(.., true)` in
+/// this transaction and what it becomes. The contacts, their children and
+/// the change log end as `save_over` one after another leaves them; a child
+/// list that would be written back as it is, is not touched.
+pub fn save_many(
+    conn: &mut PgConnection,
+    items: &[(ContactRecord, ContactInput)],
+    actor: Option<i64>,
+    source: &str,
+) -> QueryResult<()> {
+    use crate::import::copy::CopyBuffer;
+    use diesel::sql_types::{Array, BigInt, Date, Int4, Nullable, Text};
+    if items.is_empty() {
+        return Ok(());
+    }
+    let fields = CustomField::all(conn)?;
+    let mut owners: Vec<i64> = items
+        .iter()
+        .flat_map(|(r, i)| [r.contact.owner_id, i.owner_id])
+        .flatten()
+        .collect();
+    owners.sort_unstable();
+    owners.dedup();
+    let names: HashMap<i64, String> = staff::table
+        .filter(staff::id.eq_any(&owners))
+        .select((staff::id, staff::display_name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let owner_name = |id: Option<i64>| {
+        id.and_then(|id| names.get(&id).cloned())
+            .unwrap_or_default()
+    };
+
+    let mut rewrite = [const { Vec::<i64>::new() }; 5];
+    let mut phones = CopyBuffer::default();
+    let mut emails = CopyBuffer::default();
+    let mut socials = CopyBuffer::default();
+    let mut labels = CopyBuffer::default();
+    let mut custom = CopyBuffer::default();
+    let mut before = Vec::with_capacity(items.len());
+    let n = items.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut text: [Vec<&str>; 12] = Default::default();
+    let mut birth_dates = Vec::with_capacity(n);
+    let mut languages = Vec::with_capacity(n);
+    let mut countries = Vec::with_capacity(n);
+    let mut new_owners = Vec::with_capacity(n);
+    let mut versions = Vec::with_capacity(n);
+    for (record, input) in items {
+        let c = &record.contact;
+        let id = c.id;
+        before.push(record.snapshot_named(owner_name(c.owner_id), &fields));
+        let rows = [
+            child_rewrite(
+                record.phones.iter().map(|p| {
+                    (
+                        (p.kind.as_str(), p.number.as_str(), p.position),
+                        p.verified,
+                        p.id,
+                    )
+                }),
+                input
+                    .phones
+                    .iter()
+                    .map(|p| (p.id, p.kind.as_str(), p.number.as_str())),
+            ),
+            child_rewrite(
+                record.emails.iter().map(|e| {
+                    (
+                        (e.kind.as_str(), e.email.as_str(), e.position),
+                        e.verified,
+                        e.id,
+                    )
+                }),
+                input
+                    .emails
+                    .iter()
+                    .map(|e| (e.id, e.kind.as_str(), e.email.as_str())),
+            ),
+            child_rewrite(
+                record.socials.iter().map(|s| {
+                    (
+                        (s.kind.as_str(), s.handle.as_str(), s.position),
+                        s.verified,
+                        s.id,
+                    )
+                }),
+                input
+                    .socials
+                    .iter()
+                    .map(|s| (s.id, s.kind.as_str(), s.handle.as_str())),
+            ),
+        ];
+        for ((rows, buffer), list) in rows
+            .into_iter()
+            .zip([&mut phones, &mut emails, &mut socials])
+            .zip(rewrite.iter_mut())
+        {
+            let Some(rows) = rows else { continue };
+            list.push(id);
+            for (kind, value, position) in rows {
+                buffer
+                    .int(id)
+                    .text(kind)
+                    .text(value)
+                    .int(position.into())
+                    .end();
+            }
+        }
+        let mut held: Vec<i64> = record.labels.iter().map(|l| l.id).collect();
+        held.sort_unstable();
+        held.dedup();
+        let mut wanted = input.label_ids.clone();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if held != wanted {
+            rewrite[3].push(id);
+            for label in wanted {
+                labels.int(id).int(label).end();
+            }
+        }
+        let mut held = record.custom.clone();
+        held.sort_unstable();
+        let mut wanted = input.custom.clone();
+        wanted.sort_unstable();
+        if held != wanted {
+            rewrite[4].push(id);
+            for (field, value) in &input.custom {
+                custom.int(id).int(*field).text(value).end();
+            }
+        }
+        ids.push(id);
+        for (list, value) in text.iter_mut().zip([
+            input.first_name.as_str(),
+            input.last_name.as_str(),
+            input.contact_type.as_str(),
+            input.level.as_str(),
+            input.company.as_str(),
+            input.job_title.as_str(),
+            input.team.as_str(),
+            input.contact_group.as_str(),
+            input.street.as_str(),
+            input.city.as_str(),
+            input.state.as_str(),
+            input.zip_code.as_str(),
+        ]) {
+            list.push(value);
+        }
+        birth_dates.push(input.birth_date);
+        languages.push(input.language.as_deref());
+        countries.push(input.country.as_deref());
+        new_owners.push(input.owner_id.or(c.owner_id));
+        versions.push(c.version + 1);
+    }
+
+    let [phone_ids, email_ids, social_ids, label_ids, custom_ids] = &rewrite;
+    for (table, list) in [
+        ("contact_phones", phone_ids),
+        ("contact_emails", email_ids),
+        ("contact_socials", social_ids),
+    ] {
+        if !list.is_empty() {
+            diesel::sql_query(format!(
+                "DELETE FROM {table} WHERE contact_id = ANY($1) AND NOT verified"
+            ))
+            .bind::<Array<BigInt>, _>(list)
+            .execute(conn)?;
+        }
+    }
+    if !label_ids.is_empty() {
+        diesel::delete(contact_labels::table.filter(contact_labels::contact_id.eq_any(label_ids)))
+            .execute(conn)?;
+    }
+    if !custom_ids.is_empty() {
+        diesel::delete(
+            custom_field_values::table.filter(custom_field_values::contact_id.eq_any(custom_ids)),
+        )
+        .execute(conn)?;
+    }
+    if !phones.is_empty() {
+        diesel::copy_from(contact_phones::table)
+            .from_raw_data(
+                (
+                    contact_phones::contact_id,
+                    contact_phones::kind,
+                    contact_phones::number,
+                    contact_phones::position,
+                ),
+                |w| phones.write_to(w),
+            )
+            .execute(conn)?;
+    }
+    if !emails.is_empty() {
+        diesel::copy_from(contact_emails::table)
+            .from_raw_data(
+                (
+                    contact_emails::contact_id,
+                    contact_emails::kind,
+                    contact_emails::email,
+                    contact_emails::position,
+                ),
+                |w| emails.write_to(w),
+            )
+            .execute(conn)?;
+    }
+    if !socials.is_empty() {
+        diesel::copy_from(contact_socials::table)
+            .from_raw_data(
+                (
+                    contact_socials::contact_id,
+                    contact_socials::kind,
+                    contact_socials::handle,
+                    contact_socials::position,
+                ),
+                |w| socials.write_to(w),
+            )
+            .execute(conn)?;
+    }
+    if !labels.is_empty() {
+        diesel::copy_from(contact_labels::table)
+            .from_raw_data(
+                (contact_labels::contact_id, contact_labels::label_id),
+                |w| labels.write_to(w),
+            )
+            .execute(conn)?;
+    }
+    if !custom.is_empty() {
+        diesel::copy_from(custom_field_values::table)
+            .from_raw_data(
+                (
+                    custom_field_values::contact_id,
+                    custom_field_values::field_id,
+                    custom_field_values::value,
+                ),
+                |w| custom.write_to(w),
+            )
+            .execute(conn)?;
+    }
+    // After the children, so that each row is written once, its search
+    // text included (see `save_over`).
+    let [
+        first,
+        last,
+        kind,
+        level,
+        company,
+        job,
+        team,
+        group,
+        street,
+        city,
+        state,
+        zip,
+    ] = &text;
+    diesel::sql_query(
+        "UPDATE contacts AS c SET first_name = s.first_name, last_name = s.last_name, \
+           contact_type = s.contact_type, level = s.level, company = s.company, \
+           job_title = s.job_title, team = s.team, contact_group = s.contact_group, \
+           street = s.street, city = s.city, state = s.state, zip_code = s.zip_code, \
+           birth_date = s.birth_date, language = s.language, country = s.country, \
+           owner_id = s.owner_id, version = s.version, updated_by = $19, updated_at = now(), \
+           search_text = lower(concat_ws(' ', s.first_name, s.last_name, s.company, \
+             (SELECT string_agg(e.email, ' ' ORDER BY e.position, e.id) FROM contact_emails e WHERE e.contact_id = c.id))) \
+             || ' ' || coalesce((SELECT string_agg(substr(p.number, 2), ' ' ORDER BY p.position, p.id) \
+                                 FROM contact_phones p WHERE p.contact_id = c.id), '') \
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+                     $13::text[], $14::date[], $15::text[], $16::text[], $17::bigint[], $18::int4[]) \
+           AS s(id, first_name, last_name, contact_type, level, company, job_title, team, \
+                contact_group, street, city, state, zip_code, birth_date, language, country, \
+                owner_id, version) \
+         WHERE c.id = s.id",
+    )
+    .bind::<Array<BigInt>, _>(&ids)
+    .bind::<Array<Text>, _>(first)
+    .bind::<Array<Text>, _>(last)
+    .bind::<Array<Text>, _>(kind)
+    .bind::<Array<Text>, _>(level)
+    .bind::<Array<Text>, _>(company)
+    .bind::<Array<Text>, _>(job)
+    .bind::<Array<Text>, _>(team)
+    .bind::<Array<Text>, _>(group)
+    .bind::<Array<Text>, _>(street)
+    .bind::<Array<Text>, _>(city)
+    .bind::<Array<Text>, _>(state)
+    .bind::<Array<Text>, _>(zip)
+    .bind::<Array<Nullable<Date>>, _>(&birth_dates)
+    .bind::<Array<Nullable<Text>>, _>(&languages)
+    .bind::<Array<Nullable<Text>>, _>(&countries)
+    .bind::<Array<Nullable<BigInt>>, _>(&new_owners)
+    .bind::<Array<Int4>, _>(&versions)
+    .bind::<Nullable<BigInt>, _>(actor)
+    .execute(conn)?;
+
+    let after = ContactRecord::load_many(conn, &ids, false)?;
+    let mut changes = CopyBuffer::default();
+    for ((record, _), before) in items.iter().zip(&before) {
+        let id = record.contact.id;
+        let after = after.get(&id).ok_or(diesel::result::Error::NotFound)?;
+        let after = after.snapshot_named(owner_name(after.contact.owner_id), &fields);
+        for ((field, old), (_, new)) in before.iter().zip(after.iter()) {
+            if old != new {
+                changes
+                    .int(id)
+                    .opt_int(actor)
+                    .text(source)
+                    .text("update")
+                    .text(field)
+                    .text(old)
+                    .text(new)
+                    .int((record.contact.version + 1).into())
+                    .end();
+            }
+        }
+    }
+    if !changes.is_empty() {
+        diesel::copy_from(contact_changes::table)
+            .from_raw_data(
+                (
+                    contact_changes::contact_id,
+                    contact_changes::staff_id,
+                    contact_changes::source,
+                    contact_changes::action,
+                    contact_changes::field,
+                    contact_changes::old_value,
+                    contact_changes::new_value,
+                    contact_changes::version,
+                ),
+                |w| changes.write_to(w),
+            )
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Moves a contact to the trash; false when it was not there to delete.

@@ -62,6 +62,23 @@ impl Label {
     }
 
     /// The labels of one contact, by name.
+    /// The labels of each of `contact_ids`, as (contact, label), each
+    /// contact's in the order `of_contact` gives them.
+    pub fn of_contacts(
+        conn: &mut PgConnection,
+        contact_ids: &[i64],
+    ) -> QueryResult<Vec<(i64, Label)>> {
+        labels::table
+            .inner_join(contact_labels::table)
+            .filter(contact_labels::contact_id.eq_any(contact_ids))
+            .select((contact_labels::contact_id, Label::as_select()))
+            .order((
+                contact_labels::contact_id,
+                diesel::dsl::sql::<diesel::sql_types::Text>("lower(labels.name)"),
+            ))
+            .load(conn)
+    }
+
     pub fn of_contact(conn: &mut PgConnection, contact_id: i64) -> QueryResult<Vec<Label>> {
         labels::table
             .inner_join(contact_labels::table)
