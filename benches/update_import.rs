@@ -168,6 +168,7 @@ async fn import(
     let mut body = head.into_bytes();
     body.extend(std::fs::read(file).expect("read file"));
     body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+    let uploaded = Instant::now();
     let res = client
         .post(format!("{base}/imports"))
         .insert_header(("Cookie", cookie.to_string()))
@@ -180,6 +181,12 @@ async fn import(
         .await
         .expect("upload");
     assert_eq!(res.status().as_u16(), 303, "upload refused");
+    // The upload's answer waits for the preview, which checks and plans
+    // every row as the job will.
+    println!(
+        "  {mode} upload and preview: {:.1} s",
+        uploaded.elapsed().as_secs_f64()
+    );
     let location = res
         .headers()
         .get("location")

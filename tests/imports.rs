@@ -1616,3 +1616,62 @@ async fn a_set_based_update_batch_saves_what_one_by_one_saves() {
     assert!(updated_rows >= 20, "{updated_rows} contacts updated");
     assert!(unchanged_rows >= 1, "{unchanged_rows} contacts unchanged");
 }
+
+/// An update import writes its batches with the per-row foreign key
+/// triggers off (it checks and locks the references itself); the trigger
+/// that carries a contact's name and words to the rows of its shares must
+/// still fire, or a Restricted agent's "shared with me" list would sort and
+/// search by the old name.
+#[actix_rt::test]
+async fn an_update_import_carries_new_names_to_the_contacts_shares() {
+    let app = spawn_app().await;
+    let (agent, b) = app.signed_in_agent().await;
+    let created = import(
+        &app,
+        &b,
+        "one.csv",
+        b"First Name,Last Name,Email\nMina,Oldname,mina@example.com\n",
+        &[],
+    )
+    .await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT imported FROM imports WHERE id = {created}"
+        )),
+        1
+    );
+    let colleague = app.add_staff(
+        "Cora Colleague",
+        "cora@example.com",
+        contactbook::domain::staff::Role::Agent,
+    );
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut *app.conn(),
+        &format!(
+            "INSERT INTO contact_shares (contact_id, staff_id, shared_by) \
+             SELECT id, {colleague}, {agent} FROM contacts"
+        ),
+    )
+    .expect("share");
+    import(
+        &app,
+        &b,
+        "rename.csv",
+        b"Last Name,Email\nNewname,mina@example.com\n",
+        &[("mode", "update")],
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM contacts WHERE last_name = 'Newname'"),
+        1
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM contact_shares s JOIN contacts c ON c.id = s.contact_id \
+             WHERE s.sort_name = c.sort_name AND s.search_text = c.search_text \
+             AND s.search_text LIKE '%newname%'"
+        ),
+        1,
+        "the share follows the new name"
+    );
+}

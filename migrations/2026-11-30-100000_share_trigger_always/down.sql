@@ -1,0 +1,1 @@
+ALTER TABLE contacts ENABLE TRIGGER contacts_pass_to_shares;
