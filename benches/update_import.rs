@@ -39,7 +39,8 @@ fn main() {
     let export = data.join("update-export.csv");
     let file = data.join(format!("update-{rows}.csv"));
     let system = actix_rt::System::new();
-    system.block_on(async move {
+    let (floor_url, floor_dir) = (url.clone(), data.clone());
+    let outcome = system.block_on(async move {
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(3600))
             .disable_redirects()
@@ -67,6 +68,8 @@ fn main() {
         println!("exported, and changed the Job Title of the first {rows} rows");
 
         reset_peak(pid);
+        let (_, resident) = memory(pid);
+        println!("  app resident before the update import: {resident:.0} MB");
         let running = Arc::new(AtomicBool::new(true));
         let probes = support::spawn_probes(
             &base,
@@ -90,9 +93,17 @@ fn main() {
         .await;
         let waited = support::wait_for_quiet_scanner(&mut db);
         println!("  (then waited {waited:.0} s for the duplicate scanner's pass)");
+        let floor = update_floor(&url, &data, id);
+        println!(
+            "  floor: PostgreSQL writing the same contact rows, change-log rows and row records itself (COPY to a stage, one UPDATE, COPY; one connection): {floor:.1} s; the update import took {:.2}x its floor",
+            secs / floor
+        );
+        let first = count(&mut db, "SELECT max(id) AS n FROM contacts");
 
         // The same rows, created: the yardstick of the same run.
         reset_peak(pid);
+        let (_, resident) = memory(pid);
+        println!("  app resident before the create import: {resident:.0} MB");
         let id = import(&client, &base, &cookie, &file, "create", &mut db).await;
         let (create_secs, _, _, failed, imported) = outcome(&mut db, id);
         let (peak, _) = memory(pid);
@@ -101,8 +112,16 @@ fn main() {
             rows as f64 / create_secs,
             secs / create_secs
         );
+        (first, create_secs)
     });
+    // Nothing may write while the floor is measured.
     drop(app);
+    let (first, create_secs) = outcome;
+    let floor = create_floor(&floor_url, &floor_dir, first);
+    println!(
+        "  floor: PostgreSQL's COPY of exactly the rows the create import wrote, into the same tables with every index, over two connections: {floor:.1} s; the create import took {:.2}x its floor",
+        create_secs / floor
+    );
     pg.stop();
 }
 
@@ -245,4 +264,188 @@ fn outcome(db: &mut PgConnection, id: i64) -> (f64, i64, i64, i64, i64) {
         n(db, "failed"),
         n(db, "imported"),
     )
+}
+
+/// What a create import writes, table by table: the columns its COPYs fill
+/// (the rest take their defaults, as in the job) and the column that ties a
+/// row to its contact.
+const CREATED: [(&str, &str, &str); 7] = [
+    (
+        "contacts",
+        "id, first_name, last_name, contact_type, level, company, job_title, team, contact_group, \
+         birth_date, language, street, city, state, zip_code, country, owner_id, created_by, \
+         updated_by, search_text",
+        "id",
+    ),
+    (
+        "contact_phones",
+        "contact_id, kind, number, position",
+        "contact_id",
+    ),
+    (
+        "contact_emails",
+        "contact_id, kind, email, position",
+        "contact_id",
+    ),
+    (
+        "contact_socials",
+        "contact_id, kind, handle, position",
+        "contact_id",
+    ),
+    ("contact_labels", "contact_id, label_id", "contact_id"),
+    (
+        "custom_field_values",
+        "contact_id, field_id, value",
+        "contact_id",
+    ),
+    (
+        "contact_changes",
+        "contact_id, staff_id, source, action, new_value, version",
+        "contact_id",
+    ),
+];
+
+fn psql(url: &str, script: &str) {
+    let status = std::process::Command::new("psql")
+        .arg(url)
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-c", script])
+        .status()
+        .expect("psql");
+    assert!(status.success(), "psql failed: {script}");
+}
+
+/// The floor of a create import in our own schema: PostgreSQL's own COPY of
+/// exactly the rows the import wrote (the contacts above `first`), into the
+/// same tables with every index, over the job's two connections, each taking
+/// every other batch of 5,000 contacts as the job's writers do, with the
+/// foreign key triggers off as the job has them. The rows are copied out,
+/// deleted (and vacuumed away), then timed going back in. The app must not
+/// be running.
+fn create_floor(url: &str, dir: &std::path::Path, first: i64) -> f64 {
+    let file = |table: &str, half: i64| dir.join(format!("floor-{table}-{half}.copy"));
+    for (table, columns, key) in CREATED {
+        for half in 0..2 {
+            psql(
+                url,
+                &format!(
+                    "\\copy (SELECT {columns} FROM {table} WHERE {key} > {first} \
+                     AND (({key} - {first} - 1) / 5000) % 2 = {half} ORDER BY {key}) TO '{}'",
+                    file(table, half).display()
+                ),
+            );
+        }
+    }
+    let deletes: Vec<String> = CREATED
+        .iter()
+        .rev()
+        .map(|(table, _, key)| format!("DELETE FROM {table} WHERE {key} > {first};"))
+        .collect();
+    psql(
+        url,
+        &format!(
+            "BEGIN; SET LOCAL session_replication_role = replica; {} COMMIT;",
+            deletes.join(" ")
+        ),
+    );
+    for (table, _, _) in CREATED {
+        psql(url, &format!("VACUUM {table}"));
+    }
+    psql(url, "CHECKPOINT");
+    let started = Instant::now();
+    let writers: Vec<_> = (0..2)
+        .map(|half| {
+            let mut script = String::from(
+                "BEGIN;\nSET LOCAL session_replication_role = replica;\nSET LOCAL synchronous_commit = off;\n",
+            );
+            for (table, columns, _) in CREATED {
+                script.push_str(&format!(
+                    "\\copy {table} ({columns}) FROM '{}'\n",
+                    file(table, half).display()
+                ));
+            }
+            script.push_str("COMMIT;\n");
+            let path = dir.join(format!("floor-{half}.sql"));
+            std::fs::write(&path, script).expect("script");
+            std::process::Command::new("psql")
+                .arg(url)
+                .args(["-q", "-v", "ON_ERROR_STOP=1", "-f"])
+                .arg(&path)
+                .spawn()
+                .expect("psql")
+        })
+        .collect();
+    for mut w in writers {
+        assert!(w.wait().expect("psql").success(), "a floor COPY failed");
+    }
+    started.elapsed().as_secs_f64()
+}
+
+/// The floor of update import `id` in our own schema: PostgreSQL applying
+/// exactly what the import wrote, on one connection as the job has it,
+/// with the foreign key triggers off as the job has them. The updated
+/// contacts' new rows are staged with COPY and written with one UPDATE,
+/// and the import's change-log rows and row-to-contact records COPYed
+/// again, in a transaction that is rolled back.
+fn update_floor(url: &str, dir: &std::path::Path, id: i64) -> f64 {
+    let fields = "first_name, last_name, contact_type, level, company, job_title, team, \
+         contact_group, birth_date, language, street, city, state, zip_code, country, owner_id, \
+         updated_by, version, search_text";
+    let changed = "contact_id, staff_id, source, action, field, old_value, new_value, version";
+    let (stage, changes, matches) = (
+        dir.join("floor-update-stage.copy"),
+        dir.join("floor-update-changes.copy"),
+        dir.join("floor-update-matches.copy"),
+    );
+    psql(
+        url,
+        &format!(
+            "\\copy (SELECT id, {fields} FROM contacts WHERE id IN \
+             (SELECT contact_id FROM contact_changes WHERE source = 'import' AND action = 'update' \
+              AND changed_at >= (SELECT started_at FROM imports WHERE id = {id}) \
+              AND changed_at <= (SELECT finished_at FROM imports WHERE id = {id})) ORDER BY id) TO '{}'",
+            stage.display()
+        ),
+    );
+    psql(
+        url,
+        &format!(
+            "\\copy (SELECT {changed} FROM contact_changes WHERE source = 'import' AND action = 'update' \
+             AND changed_at >= (SELECT started_at FROM imports WHERE id = {id}) \
+             AND changed_at <= (SELECT finished_at FROM imports WHERE id = {id}) ORDER BY id) TO '{}'",
+            changes.display()
+        ),
+    );
+    psql(
+        url,
+        &format!(
+            "\\copy (SELECT import_id + 1000000, contact_id, row_no FROM import_matches \
+             WHERE import_id = {id}) TO '{}'",
+            matches.display()
+        ),
+    );
+    let set: Vec<String> = fields.split(", ").map(|f| format!("{f} = s.{f}")).collect();
+    let script = format!(
+        "BEGIN;\nSET LOCAL session_replication_role = replica;\nSET LOCAL synchronous_commit = off;\n\
+         CREATE TEMP TABLE stage AS SELECT id, {fields} FROM contacts LIMIT 0;\n\
+         \\copy stage FROM '{}'\n\
+         UPDATE contacts c SET {}, updated_at = now() FROM stage s WHERE c.id = s.id;\n\
+         \\copy contact_changes ({changed}) FROM '{}'\n\
+         \\copy import_matches (import_id, contact_id, row_no) FROM '{}'\n\
+         ROLLBACK;\n",
+        stage.display(),
+        set.join(", "),
+        changes.display(),
+        matches.display()
+    );
+    let path = dir.join("floor-update.sql");
+    std::fs::write(&path, script).expect("script");
+    let started = Instant::now();
+    let status = std::process::Command::new("psql")
+        .arg(url)
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(&path)
+        .status()
+        .expect("psql");
+    assert!(status.success(), "the update floor failed");
+    started.elapsed().as_secs_f64()
 }

@@ -501,8 +501,6 @@ fn read_rows(
     if everything || large_view {
         return conn
             .transaction(|conn| {
-                // No JIT: its compile time would delay the first byte.
-                diesel::sql_query("SET LOCAL jit = off").execute(conn)?;
                 // Row by row, PostgreSQL keeps sending while this side
                 // decodes and formats; a cursor would make the two take turns.
                 let rows = match selection {

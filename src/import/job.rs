@@ -107,6 +107,7 @@ pub fn spawn_runner(state: Weak<AppState>, wake: Arc<Wake>) {
                             app.list_choices.clear();
                             app.first_pages.clear();
                         }
+                        crate::trim_heap();
                         continue;
                     }
                     Ok(false) => {}
@@ -496,6 +497,57 @@ struct Context<'a> {
     /// The uploader, when they may see only some contacts: an update never
     /// touches another.
     visible_to: Option<i64>,
+    matcher: Matcher,
+}
+
+impl Context<'_> {
+    /// A batch failed or the job was stopped: every batch waiting for its
+    /// turn (to match or to commit) rolls back.
+    fn break_off(&self) {
+        self.order.break_off();
+        self.matcher.turn.break_off();
+    }
+}
+
+/// Update mode's writers match their batches one after another in file
+/// order, and each batch sees what the batches before it took and added
+/// even while those are still being written: an update may change what a
+/// later row of the file matches, yet the writing (most of the work) goes
+/// on side by side.
+struct Matcher {
+    /// Whose turn it is to match; `committed` here means "matched".
+    turn: CommitOrder,
+    /// Matched batches that have not committed yet: the database cannot
+    /// show another writer what they wrote.
+    in_flight: Mutex<Vec<InFlight>>,
+}
+
+/// What a matched, uncommitted batch takes: each contact with the row that
+/// took it, the emails and phones its rows lead to (an update only adds
+/// them), and the names of the contacts it creates.
+#[derive(Clone)]
+struct InFlight {
+    seq: u64,
+    claimed: Vec<(i64, i64)>,
+    emails: Vec<(String, i64)>,
+    phones: Vec<(String, i64)>,
+    created: Vec<(i64, String)>,
+}
+
+impl Matcher {
+    fn new() -> Self {
+        Matcher {
+            turn: CommitOrder::new(),
+            in_flight: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Batch `seq` has committed: the database shows what it took now.
+    fn forget(&self, seq: u64) {
+        if let Ok(mut list) = self.in_flight.lock() {
+            list.retain(|f| f.seq != seq);
+        }
+    }
 }
 
 #[derive(QueryableByName)]
@@ -673,18 +725,13 @@ fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), Jo
         update_mode,
         visible_to,
         order: CommitOrder::new(),
+        matcher: Matcher::new(),
     };
-    // An update may change what a later row of the file matches, so updates
-    // go one batch after another; new contacts can be written side by side.
-    let wanted = if update_mode {
-        1
-    } else {
-        // Leaves the pool at least one connection for the pages.
-        let spare = usize::try_from(pool.max_size())
-            .unwrap_or(1)
-            .saturating_sub(1);
-        WRITERS.min(spare).max(1)
-    };
+    // Leaves the pool at least one connection for the pages.
+    let spare = usize::try_from(pool.max_size())
+        .unwrap_or(1)
+        .saturating_sub(1);
+    let wanted = WRITERS.min(spare).max(1);
     // The job's own connection (which holds its lock) writes too, so a job
     // needs no connection but the one it was claimed with; a second writer
     // only if the pages can spare one now.
@@ -725,7 +772,7 @@ fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), Jo
                     }
                 }
                 Err(e) => {
-                    ctx.order.break_off();
+                    ctx.break_off();
                     outcome = Err(e);
                     break;
                 }
@@ -785,12 +832,15 @@ fn write_batches(
             Err(_) => return,
         };
         match write_batch(conn, ctx, seq, batch) {
-            Ok(()) => ctx.order.committed(),
+            Ok(()) => {
+                ctx.order.committed();
+                ctx.matcher.forget(seq);
+            }
             Err(e) => {
                 // Reported before the batches waiting for their turn wake up
                 // and report theirs: the first report is the cause.
                 let _ = failed.send(e);
-                ctx.order.break_off();
+                ctx.break_off();
                 return;
             }
         }
@@ -834,12 +884,14 @@ fn write_batch(
         guard_references(conn, ctx, &labels)?;
         let mut unmatched: HashMap<i64, String> = HashMap::new();
         if ctx.update_mode {
-            let (new_rows, failed) = update_existing(conn, ctx, &labels, &valid, &mut counts)?;
+            let (new_rows, new_ids, failed) =
+                update_existing(conn, ctx, seq, &labels, &valid, &mut counts)?;
             let ids = copy_new(
                 conn,
                 ctx,
                 &labels,
                 &new_rows.iter().map(|(_, r)| *r).collect::<Vec<_>>(),
+                Some(new_ids),
             )?;
             counts.imported += new_rows.len() as i64;
             // What these rows created is theirs: a later row of the file
@@ -853,7 +905,7 @@ fn write_batch(
             unmatched = failed.into_iter().collect();
         } else {
             let rows: Vec<&ParsedRow> = valid.iter().map(|(_, r)| *r).collect();
-            copy_new(conn, ctx, &labels, &rows)?;
+            copy_new(conn, ctx, &labels, &rows, None)?;
             counts.imported += rows.len() as i64;
         }
 
@@ -919,23 +971,75 @@ fn still_running(conn: &mut PgConnection, ctx: &Context<'_>, lock: bool) -> Quer
     Ok(status == status::RUNNING)
 }
 
-/// The rows that create a contact, and the rows that fail with why.
-type Resolved<'r> = (Vec<(i64, &'r ParsedRow)>, Vec<(i64, String)>);
+/// The rows that create a contact with the ids they will have, and the
+/// rows that fail with why.
+type Resolved<'r> = (Vec<(i64, &'r ParsedRow)>, Vec<i64>, Vec<(i64, String)>);
 
-/// Resolves each row by the contract's order (ID, emails, phones), updates
-/// the contacts found and returns the rows that create a contact, with the
-/// rows that fail and why. The claims of this batch are left in
-/// `counts.claims`.
+/// Resolves each row by the contract's order (ID, emails, phones) in batch
+/// `seq`'s turn, updates the contacts found and returns the rows that
+/// create a contact, with the rows that fail and why. The claims of this
+/// batch are left in `counts.claims`.
 fn update_existing<'r>(
     conn: &mut PgConnection,
     ctx: &Context<'_>,
+    seq: u64,
     labels: &Labels,
     rows: &[(i64, &'r ParsedRow)],
     counts: &mut Counts,
 ) -> Result<Resolved<'r>, JobError> {
+    if !ctx.matcher.turn.wait_for(seq)? {
+        return Err(JobError::Retry("an earlier batch was not matched".into()));
+    }
+    let (matched, new_rows, new_ids, failed) = match_rows(conn, ctx, seq, labels, rows, counts)?;
+    ctx.matcher.turn.committed();
+    let (updated, unchanged) = merge::apply(conn, &matched, ctx.actor)?;
+    counts.updated += updated;
+    counts.unchanged += unchanged;
+    Ok((new_rows, new_ids, failed))
+}
+
+type Matches<'r> = (
+    Vec<merge::Matched<'r>>,
+    Vec<(i64, &'r ParsedRow)>,
+    Vec<i64>,
+    Vec<(i64, String)>,
+);
+
+/// Matches batch `seq` against the database and the batches before it that
+/// have not committed, and records what it takes for the batches after it.
+/// The contacts its rows create get their ids here, so that a later row
+/// leading to one of them fails as it would once this batch is committed.
+fn match_rows<'r>(
+    conn: &mut PgConnection,
+    ctx: &Context<'_>,
+    seq: u64,
+    labels: &Labels,
+    rows: &[(i64, &'r ParsedRow)],
+    counts: &mut Counts,
+) -> Result<Matches<'r>, JobError> {
     let mut lookup = Lookup::default();
+    // The batches in flight first, then the database: a batch that commits
+    // in between is seen by one or the other.
+    let in_flight = lock(&ctx.matcher.in_flight)?.clone();
+    let mut created_earlier = HashSet::new();
+    for f in &in_flight {
+        lookup.claimed.extend(f.claimed.iter().copied());
+        for (key, contact) in &f.emails {
+            matching::add_hit(lookup.emails.entry(key.clone()).or_default(), *contact);
+        }
+        for (key, contact) in &f.phones {
+            matching::add_hit(lookup.phones.entry(key.clone()).or_default(), *contact);
+        }
+        for (contact, name) in &f.created {
+            lookup.names.insert(*contact, name.clone());
+            created_earlier.insert(*contact);
+        }
+    }
     let parsed: Vec<&ParsedRow> = rows.iter().map(|(_, r)| *r).collect();
     matching::load(conn, &mut lookup, &parsed, Some(ctx.job.id), ctx.visible_to)?;
+    // Not in the database yet, so not among what the member may see; they
+    // are the member's own.
+    lookup.hidden.retain(|c| !created_earlier.contains(c));
     let mut new_rows = Vec::new();
     let mut failed = Vec::new();
     let mut matched = Vec::new();
@@ -950,10 +1054,52 @@ fn update_existing<'r>(
             }
         }
     }
-    let (updated, unchanged) = merge::apply(conn, &matched, ctx.actor)?;
-    counts.updated += updated;
-    counts.unchanged += unchanged;
-    Ok((new_rows, failed))
+    let new_ids = next_ids(conn, new_rows.len())?;
+    let mut taken = InFlight {
+        seq,
+        claimed: counts.claims.clone(),
+        emails: Vec::new(),
+        phones: Vec::new(),
+        created: Vec::new(),
+    };
+    let every = matched.iter().map(|(id, row, _)| (*id, *row)).chain(
+        new_ids
+            .iter()
+            .copied()
+            .zip(new_rows.iter().map(|(_, r)| *r)),
+    );
+    for (contact, row) in every {
+        taken
+            .emails
+            .extend(matching::emails_of(row).map(|k| (k, contact)));
+        taken
+            .phones
+            .extend(matching::phones_of(row).map(|k| (k, contact)));
+    }
+    for (id, (row_no, row)) in new_ids.iter().zip(&new_rows) {
+        taken.claimed.push((*id, *row_no));
+        taken.created.push((
+            *id,
+            display_name(&row.input.first_name, &row.input.last_name),
+        ));
+    }
+    lock(&ctx.matcher.in_flight)?.push(taken);
+    Ok((matched, new_rows, new_ids, failed))
+}
+
+/// `n` new contact ids, taken from the sequence now.
+fn next_ids(conn: &mut PgConnection, n: usize) -> QueryResult<Vec<i64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    Ok(
+        diesel::sql_query("SELECT nextval('contacts_id_seq') AS id FROM generate_series(1, $1)")
+            .bind::<BigInt, _>(n as i64)
+            .load::<NextId>(conn)?
+            .into_iter()
+            .map(|n| n.id)
+            .collect(),
+    )
 }
 
 /// Records which row of the file took which contact, so that a later row
@@ -1003,14 +1149,15 @@ fn copy_new(
     ctx: &Context<'_>,
     label_ids: &Labels,
     rows: &[&ParsedRow],
+    ids: Option<Vec<i64>>,
 ) -> Result<Vec<i64>, JobError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<NextId> =
-        diesel::sql_query("SELECT nextval('contacts_id_seq') AS id FROM generate_series(1, $1)")
-            .bind::<BigInt, _>(rows.len() as i64)
-            .load(conn)?;
+    let ids = match ids {
+        Some(ids) => ids,
+        None => next_ids(conn, rows.len())?,
+    };
     let mut c = CopyBuffer::default();
     let mut phones = CopyBuffer::default();
     let mut emails = CopyBuffer::default();
@@ -1018,7 +1165,7 @@ fn copy_new(
     let mut labels = CopyBuffer::default();
     let mut custom = CopyBuffer::default();
     let mut changes = CopyBuffer::default();
-    for (row, id) in rows.iter().zip(ids.iter().map(|n| n.id)) {
+    for (row, id) in rows.iter().zip(ids.iter().copied()) {
         let i = &row.input;
         c.int(id)
             .text(&i.first_name)
@@ -1187,7 +1334,7 @@ fn copy_new(
             )
             .execute(conn)?;
     }
-    Ok(ids.into_iter().map(|n| n.id).collect())
+    Ok(ids)
 }
 
 #[cfg(test)]

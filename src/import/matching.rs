@@ -180,21 +180,21 @@ impl Lookup {
     }
 }
 
-fn add_hit(list: &mut Vec<i64>, contact: i64) {
+pub(crate) fn add_hit(list: &mut Vec<i64>, contact: i64) {
     if !list.contains(&contact) {
         list.push(contact);
         list.sort_unstable();
     }
 }
 
-fn emails_of(row: &ParsedRow) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn emails_of(row: &ParsedRow) -> impl Iterator<Item = String> + '_ {
     row.input
         .emails
         .iter()
         .map(|e| e.email.as_str().to_lowercase())
 }
 
-fn phones_of(row: &ParsedRow) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn phones_of(row: &ParsedRow) -> impl Iterator<Item = String> + '_ {
     row.input
         .phones
         .iter()

@@ -163,7 +163,10 @@ pub fn spawn_runner(state: Weak<AppState>, wake: Arc<Wake>) {
                     }
                 };
                 match run_next(&pool, &on_batch) {
-                    Ok(true) => continue,
+                    Ok(true) => {
+                        crate::trim_heap();
+                        continue;
+                    }
                     Ok(false) => {}
                     Err(e) => log::warn!("bulk runner: {e}"),
                 }

@@ -52,7 +52,10 @@ pub fn spawn_scanner(state: Weak<AppState>) {
                     .map_err(|e| e.to_string())
                     .and_then(|mut c| tick(&mut c).map_err(|e| e.to_string()))
                 {
-                    Ok(Some(stats)) => log::info!("duplicate pass: {stats:?}"),
+                    Ok(Some(stats)) => {
+                        log::info!("duplicate pass: {stats:?}");
+                        crate::trim_heap();
+                    }
                     Ok(None) => {}
                     Err(e) => log::warn!("duplicate pass: {e}"),
                 }
