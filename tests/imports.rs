@@ -1444,7 +1444,8 @@ async fn a_set_based_update_batch_saves_what_one_by_one_saves() {
     let mut conn = app.conn();
     diesel::connection::SimpleConnection::batch_execute(
         &mut *conn,
-        "INSERT INTO labels (name) VALUES ('VIP'), ('Tier:Gold'), ('Newsletter'), ('Extra'); \
+        "INSERT INTO labels (name) VALUES ('VIP'), ('Tier:Gold'), ('Newsletter'), ('Extra'), \
+           ('a-b'), ('ab'), ('a_c'), ('Äpfel'); \
          INSERT INTO custom_fields (label, kind, position) VALUES ('Tier', 'text', 1), ('Notes', 'text', 2);",
     )
     .expect("labels and fields");
@@ -1475,7 +1476,16 @@ async fn a_set_based_update_batch_saves_what_one_by_one_saves() {
         ("Personal Email", &["c@z.net", "b@y.org"]),
         ("Facebook", &["ann.fb", "bob.fb"]),
         ("LinkedIn", &["ann-li"]),
-        ("Contact Label", &["VIP", "Tier:Gold;VIP", "Newsletter"]),
+        (
+            "Contact Label",
+            &[
+                "VIP",
+                "Tier:Gold;VIP",
+                "Newsletter",
+                "a-b;ab;a_c",
+                "Äpfel;ab",
+            ],
+        ),
         ("Tier", &["Gold", "Silver"]),
         ("Notes", &["first", "second"]),
     ];
@@ -1483,7 +1493,7 @@ async fn a_set_based_update_batch_saves_what_one_by_one_saves() {
     let header = Header::parse(&raw, &defs).expect("header");
     let today = chrono::Utc::now().date_naive();
     // A cell: None is left empty (the row does not give that column).
-    let cells = proptest::collection::vec(proptest::option::of(0..3usize), columns.len());
+    let cells = proptest::collection::vec(proptest::option::of(0..5usize), columns.len());
     let case = (
         proptest::collection::vec(
             (
@@ -1494,7 +1504,11 @@ async fn a_set_based_update_batch_saves_what_one_by_one_saves() {
                 0..3usize,
                 // A row laid over the contact: its own values again (which
                 // changes nothing but labels the import adds) or others.
-                proptest::option::of((proptest::bool::ANY, cells)),
+                proptest::option::of((proptest::bool::ANY, cells.clone())),
+                // A second import's row, after more values were verified:
+                // verified rows keep their places while others are
+                // rewritten around them.
+                proptest::option::of(cells),
             ),
             1..7,
         ),
@@ -1523,7 +1537,8 @@ async fn a_set_based_update_batch_saves_what_one_by_one_saves() {
         let _ = conn.transaction::<(), diesel::result::Error, _>(|conn| {
             let mut ids = Vec::new();
             let mut rows = Vec::new();
-            for (cells, verified, owner, row) in &contacts {
+            let mut seconds = Vec::new();
+            for (cells, verified, owner, row, second) in &contacts {
                 let Some(parsed) = record_of(cells) else {
                     continue;
                 };
@@ -1551,41 +1566,78 @@ async fn a_set_based_update_batch_saves_what_one_by_one_saves() {
                 let row = row
                     .as_ref()
                     .and_then(|(again, other)| record_of(if *again { cells } else { other }));
-                if let Some(row) = row {
+                let labelled = |row: contactbook::import::row::ParsedRow| {
                     let mut labels = ids_of(&row.labels);
                     if extra_label {
                         labels.push(label_ids["extra"]);
                     }
-                    rows.push((id, row, labels));
-                }
+                    (id, row, labels)
+                };
+                rows.extend(row.map(labelled));
+                seconds.extend(second.as_ref().and_then(|c| record_of(c)).map(labelled));
             }
-            let matched: Vec<merge::Matched<'_>> = rows
+            let passes: Vec<Vec<merge::Matched<'_>>> = [&rows, &seconds]
                 .iter()
-                .map(|(id, row, labels)| (*id, row, labels.clone()))
+                .map(|pass| {
+                    pass.iter()
+                        .map(|(id, row, labels)| (*id, row, labels.clone()))
+                        .collect()
+                })
                 .collect();
+            // Between the two imports the second place of every list
+            // becomes verified and an unverified first one is removed (as a
+            // member does in the form): the next rewrite then puts a new
+            // row at a verified row's place.
+            let verify_more = |conn: &mut diesel::PgConnection| -> QueryResult<()> {
+                for table in ["contact_phones", "contact_emails", "contact_socials"] {
+                    diesel::sql_query(format!(
+                        "UPDATE {table} SET verified = true WHERE contact_id = ANY($1) AND position = 1"
+                    ))
+                    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&ids)
+                    .execute(conn)?;
+                    diesel::sql_query(format!(
+                        "DELETE FROM {table} WHERE contact_id = ANY($1) AND position = 0 AND NOT verified"
+                    ))
+                    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(&ids)
+                    .execute(conn)?;
+                }
+                Ok(())
+            };
             // One by one, as the edit form saves a contact.
             let _ = conn.transaction::<(), diesel::result::Error, _>(|conn| {
                 let (mut updated, mut unchanged) = (0, 0);
-                for (id, row, labels) in &matched {
-                    let record = contact::load_for_update(conn, *id)?;
-                    let current = merge::input_of(&record);
-                    let merged = merge::merge(&current, row, labels);
-                    if merged == current {
-                        unchanged += 1;
-                    } else {
-                        contact::save_over(conn, record, &merged, Some(actor), source::IMPORT)?;
-                        updated += 1;
+                for (i, pass) in passes.iter().enumerate() {
+                    if i > 0 {
+                        verify_more(conn)?;
+                    }
+                    for (id, row, labels) in pass {
+                        let record = contact::load_for_update(conn, *id)?;
+                        let current = merge::input_of(&record);
+                        let merged = merge::merge(&current, row, labels);
+                        if merged == current {
+                            unchanged += 1;
+                        } else {
+                            contact::save_over(conn, record, &merged, Some(actor), source::IMPORT)?;
+                            updated += 1;
+                        }
                     }
                 }
                 counts.borrow_mut().push((updated, unchanged));
                 outcome.borrow_mut().push(saved_state(conn, &ids));
                 Err(diesel::result::Error::RollbackTransaction)
             });
-            // The whole batch at once, as the update import saves it.
+            // Each import's rows at once, as the update import saves a batch.
             let _ = conn.transaction::<(), diesel::result::Error, _>(|conn| {
-                counts
-                    .borrow_mut()
-                    .push(merge::apply(conn, &matched, Some(actor))?);
+                let (mut updated, mut unchanged) = (0, 0);
+                for (i, pass) in passes.iter().enumerate() {
+                    if i > 0 {
+                        verify_more(conn)?;
+                    }
+                    let (u, n) = merge::apply(conn, pass, Some(actor))?;
+                    updated += u;
+                    unchanged += n;
+                }
+                counts.borrow_mut().push((updated, unchanged));
                 outcome.borrow_mut().push(saved_state(conn, &ids));
                 Err(diesel::result::Error::RollbackTransaction)
             });
@@ -1674,4 +1726,77 @@ async fn an_update_import_carries_new_names_to_the_contacts_shares() {
         1,
         "the share follows the new name"
     );
+}
+
+/// Update imports write two batches side by side. A row of the second batch
+/// must still see what the first one took, whether or not the first has
+/// committed by the time the second is matched: the contact a row of the
+/// first batch created, and an email a row of the first batch added to an
+/// existing contact.
+#[actix_rt::test]
+async fn a_later_batch_sees_what_an_earlier_batch_took_before_it_commits() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    import(
+        &app,
+        &b,
+        "existing.csv",
+        b"First Name,Last Name,Mobile\nEve,Existing,+85290000001\n",
+        &[],
+    )
+    .await;
+    let batch = contactbook::import::job::UPDATE_BATCH_ROWS;
+    let mut file = String::from("First Name,Last Name,Email,Mobile\n");
+    // Row 1 adds an email to Eve; rows 2.. create contacts.
+    file.push_str("Eve,Existing,eve@example.com,+85290000001\n");
+    for i in 2..=batch {
+        file.push_str(&format!("New,Person{i},p{i}@example.com,\n"));
+    }
+    // The second batch: one row leads to what row 2 created, one to Eve
+    // through the email row 1 gave her, one is new.
+    file.push_str("New,Again,p2@example.com,\n");
+    file.push_str(",,eve@example.com,\n");
+    file.push_str("Last,Row,last@example.com,\n");
+    let id = import(
+        &app,
+        &b,
+        "two-batches.csv",
+        file.as_bytes(),
+        &[("mode", "update")],
+    )
+    .await;
+    let errors: Vec<(i64, String)> = {
+        use contactbook::schema::import_errors;
+        use diesel::prelude::*;
+        import_errors::table
+            .filter(import_errors::import_id.eq(id))
+            .order(import_errors::row_no)
+            .select((import_errors::row_no, import_errors::errors))
+            .load(&mut *app.conn())
+            .expect("errors")
+    };
+    let (first, second) = (batch as i64 + 1, batch as i64 + 2);
+    assert_eq!(
+        errors,
+        vec![
+            (
+                first,
+                "Email: p2@example.com updates the same contact as row 2".to_string()
+            ),
+            (
+                second,
+                "Email: eve@example.com updates the same contact as row 1".to_string()
+            ),
+        ]
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM imports WHERE id = {id} AND updated = 1 AND failed = 2 \
+             AND imported = {}",
+            batch
+        )),
+        1,
+        "Eve updated, the rest created but for the two refused rows"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM contacts"), 1 + batch as i64);
 }

@@ -35,6 +35,10 @@ use crate::schema::{
 /// Rows written per transaction: large enough that COPY dominates, small
 /// enough that progress moves every second or so and memory stays small.
 pub const BATCH_ROWS: usize = 5_000;
+/// Rows per transaction in update mode: each such batch holds its contacts
+/// as they were and as they are saved, and every field of both for the
+/// change log, so two writers stay within memory with smaller batches.
+pub const UPDATE_BATCH_ROWS: usize = 5_000;
 /// A job that failed this many times in a row is given up.
 const MAX_ATTEMPTS: i32 = 5;
 /// The advisory lock space of import jobs ("CBI").
@@ -301,7 +305,7 @@ struct Item {
     outcome: Result<ParsedRow, String>,
     /// The values as uploaded, for the error log: kept for every row in
     /// update mode, where a valid row can still fail to match.
-    fields: Vec<String>,
+    fields: csv::StringRecord,
 }
 
 struct Batch {
@@ -353,7 +357,12 @@ impl Reader {
             batch.records += 1;
             batch.end_offset = self.start + self.csv.position().byte();
         }
-        while batch.items.len() < BATCH_ROWS {
+        let size = if self.update_mode {
+            UPDATE_BATCH_ROWS
+        } else {
+            BATCH_ROWS
+        };
+        while batch.items.len() < size {
             let more = self
                 .csv
                 .read_record(&mut self.record)
@@ -370,10 +379,11 @@ impl Reader {
             }
             let outcome =
                 parse_record(&self.header, &self.record, self.today).map_err(|e| e.join("; "));
+            // One buffer per record, not one string per field.
             let fields = if self.update_mode || outcome.is_err() {
-                self.record.iter().map(str::to_string).collect()
+                self.record.clone()
             } else {
-                Vec::new()
+                csv::StringRecord::new()
             };
             let item = Item {
                 row_no,
@@ -921,7 +931,11 @@ fn write_batch(
                     import_errors::import_id.eq(ctx.job.id),
                     import_errors::row_no.eq(i.row_no),
                     import_errors::errors.eq(errors.as_str()),
-                    import_errors::fields.eq(&i.fields),
+                    import_errors::fields.eq(i
+                        .fields
+                        .iter()
+                        .map(str::to_string)
+                        .collect::<Vec<_>>()),
                 ))
             })
             .collect();

@@ -16,7 +16,7 @@ use crate::{
     models::{custom_field::CustomField, label::Label},
     schema::{
         contact_changes, contact_emails, contact_labels, contact_phones, contact_socials, contacts,
-        custom_field_values, staff,
+        custom_field_values, labels, staff,
     },
 };
 
@@ -882,24 +882,28 @@ pub fn save_over(
     Ok(version)
 }
 
-/// The (kind, value, position) rows that `save_over` would delete from one
-/// child list and the rows it would write back: all but the verified ones
-/// go, and every given entry that is not a verified one is written at its
-/// place in the input.
+/// The (kind, value, position) rows that `save_over` deletes from one child
+/// list (all but the verified ones) and writes back (every given entry that
+/// is not a verified one, at its place in the input).
 type ChildRow<'a> = (&'a str, &'a str, i32);
 
 /// The rows to write when a child list must be rewritten; `None` when the
-/// rewrite would put back exactly what is there, which `save_many` then
-/// leaves alone (its rows keep their ids, nothing else differs).
+/// rewrite would put back exactly what is there, in the same order, which
+/// `save_many` then leaves alone (its rows keep their ids, nothing else
+/// differs). Rows are listed by (position, id), and a rewritten row gets a
+/// new, higher id: where an unverified row shares its position with a
+/// verified one, a rewrite can change their order, so it is done.
 fn child_rewrite<'a>(
     held: impl Iterator<Item = (ChildRow<'a>, bool, i64)>,
     given: impl Iterator<Item = (Option<i64>, &'a str, &'a str)>,
 ) -> Option<Vec<ChildRow<'a>>> {
     let mut kept = Vec::new();
+    let mut kept_at = Vec::new();
     let mut old = Vec::new();
     for (row, verified, id) in held {
         if verified {
             kept.push(id);
+            kept_at.push(row.2);
         } else {
             old.push(row);
         }
@@ -909,17 +913,41 @@ fn child_rewrite<'a>(
         .filter(|(_, (id, _, _))| id.is_none_or(|id| !kept.contains(&id)))
         .map(|(i, (_, kind, value))| (kind, value, i as i32))
         .collect();
+    let shared_place = old.iter().any(|(_, _, at)| kept_at.contains(at));
     let mut sorted = new.clone();
     sorted.sort_unstable();
     old.sort_unstable();
-    (sorted != old).then_some(new)
+    (shared_place || sorted != old).then_some(new)
+}
+
+/// A child list as it reads after `save_over`: the verified rows where they
+/// were, then the rewritten ones, in (position, id) order, the new ids being
+/// higher than the old ones and rising in input order.
+fn children_after<T: Clone>(
+    held: &[T],
+    rewritten: Option<Vec<T>>,
+    verified: impl Fn(&T) -> bool,
+    position: impl Fn(&T) -> i32,
+) -> Vec<T> {
+    match rewritten {
+        None => held.to_vec(),
+        Some(new) => {
+            let mut all: Vec<T> = held.iter().filter(|c| verified(c)).cloned().collect();
+            all.extend(new);
+            // Stable: at one position the kept (older) row stays first.
+            all.sort_by_key(|c| position(c));
+            all
+        }
+    }
 }
 
 /// `save_over` for many contacts at once, in a fixed number of statements:
 /// each item is a record read by `ContactRecord::load_many(.., true)` in
 /// this transaction and what it becomes. The contacts, their children and
 /// the change log end as `save_over` one after another leaves them; a child
-/// list that would be written back as it is, is not touched.
+/// list that would be written back as it is, is not touched. The change log
+/// compares each record with what was written, worked out here rather than
+/// read back.
 pub fn save_many(
     conn: &mut PgConnection,
     items: &[(ContactRecord, ContactInput)],
@@ -949,6 +977,23 @@ pub fn save_many(
         id.and_then(|id| names.get(&id).cloned())
             .unwrap_or_default()
     };
+    // Labels as the change log lists them, in the database's own order of
+    // lower(name) (its collation, not Rust's).
+    let mut label_ids: Vec<i64> = items
+        .iter()
+        .flat_map(|(_, i)| i.label_ids.iter().copied())
+        .collect();
+    label_ids.sort_unstable();
+    label_ids.dedup();
+    let ranked: HashMap<i64, (usize, Label)> = labels::table
+        .filter(labels::id.eq_any(&label_ids))
+        .order(diesel::dsl::sql::<Text>("lower(labels.name)"))
+        .select(Label::as_select())
+        .load::<Label>(conn)?
+        .into_iter()
+        .enumerate()
+        .map(|(rank, l)| (l.id, (rank, l)))
+        .collect();
 
     let mut rewrite = [const { Vec::<i64>::new() }; 5];
     let mut phones = CopyBuffer::default();
@@ -956,7 +1001,7 @@ pub fn save_many(
     let mut socials = CopyBuffer::default();
     let mut labels = CopyBuffer::default();
     let mut custom = CopyBuffer::default();
-    let mut before = Vec::with_capacity(items.len());
+    let mut changes = CopyBuffer::default();
     let n = items.len();
     let mut ids = Vec::with_capacity(n);
     let mut text: [Vec<&str>; 12] = Default::default();
@@ -968,49 +1013,48 @@ pub fn save_many(
     for (record, input) in items {
         let c = &record.contact;
         let id = c.id;
-        before.push(record.snapshot_named(owner_name(c.owner_id), &fields));
-        let rows = [
-            child_rewrite(
-                record.phones.iter().map(|p| {
-                    (
-                        (p.kind.as_str(), p.number.as_str(), p.position),
-                        p.verified,
-                        p.id,
-                    )
-                }),
-                input
-                    .phones
-                    .iter()
-                    .map(|p| (p.id, p.kind.as_str(), p.number.as_str())),
-            ),
-            child_rewrite(
-                record.emails.iter().map(|e| {
-                    (
-                        (e.kind.as_str(), e.email.as_str(), e.position),
-                        e.verified,
-                        e.id,
-                    )
-                }),
-                input
-                    .emails
-                    .iter()
-                    .map(|e| (e.id, e.kind.as_str(), e.email.as_str())),
-            ),
-            child_rewrite(
-                record.socials.iter().map(|s| {
-                    (
-                        (s.kind.as_str(), s.handle.as_str(), s.position),
-                        s.verified,
-                        s.id,
-                    )
-                }),
-                input
-                    .socials
-                    .iter()
-                    .map(|s| (s.id, s.kind.as_str(), s.handle.as_str())),
-            ),
-        ];
-        for ((rows, buffer), list) in rows
+        let version = c.version + 1;
+        let owner = input.owner_id.or(c.owner_id);
+        let phone_rows = child_rewrite(
+            record.phones.iter().map(|p| {
+                (
+                    (p.kind.as_str(), p.number.as_str(), p.position),
+                    p.verified,
+                    p.id,
+                )
+            }),
+            input
+                .phones
+                .iter()
+                .map(|p| (p.id, p.kind.as_str(), p.number.as_str())),
+        );
+        let email_rows = child_rewrite(
+            record.emails.iter().map(|e| {
+                (
+                    (e.kind.as_str(), e.email.as_str(), e.position),
+                    e.verified,
+                    e.id,
+                )
+            }),
+            input
+                .emails
+                .iter()
+                .map(|e| (e.id, e.kind.as_str(), e.email.as_str())),
+        );
+        let social_rows = child_rewrite(
+            record.socials.iter().map(|s| {
+                (
+                    (s.kind.as_str(), s.handle.as_str(), s.position),
+                    s.verified,
+                    s.id,
+                )
+            }),
+            input
+                .socials
+                .iter()
+                .map(|s| (s.id, s.kind.as_str(), s.handle.as_str())),
+        );
+        for ((rows, buffer), list) in [&phone_rows, &email_rows, &social_rows]
             .into_iter()
             .zip([&mut phones, &mut emails, &mut socials])
             .zip(rewrite.iter_mut())
@@ -1022,7 +1066,7 @@ pub fn save_many(
                     .int(id)
                     .text(kind)
                     .text(value)
-                    .int(position.into())
+                    .int((*position).into())
                     .end();
             }
         }
@@ -1032,12 +1076,18 @@ pub fn save_many(
         let mut wanted = input.label_ids.clone();
         wanted.sort_unstable();
         wanted.dedup();
-        if held != wanted {
+        let labels_after = if held == wanted {
+            record.labels.clone()
+        } else {
             rewrite[3].push(id);
-            for label in wanted {
-                labels.int(id).int(label).end();
+            for label in &wanted {
+                labels.int(id).int(*label).end();
             }
-        }
+            let mut after: Vec<&(usize, Label)> =
+                wanted.iter().filter_map(|l| ranked.get(l)).collect();
+            after.sort_by_key(|(rank, _)| *rank);
+            after.into_iter().map(|(_, l)| l.clone()).collect()
+        };
         let mut held = record.custom.clone();
         held.sort_unstable();
         let mut wanted = input.custom.clone();
@@ -1048,6 +1098,95 @@ pub fn save_many(
                 custom.int(id).int(*field).text(value).end();
             }
         }
+
+        let after = ContactRecord {
+            contact: Contact {
+                first_name: input.first_name.clone(),
+                last_name: input.last_name.clone(),
+                contact_type: input.contact_type.as_str().to_string(),
+                level: input.level.as_str().to_string(),
+                company: input.company.clone(),
+                job_title: input.job_title.clone(),
+                team: input.team.clone(),
+                contact_group: input.contact_group.clone(),
+                birth_date: input.birth_date,
+                language: input.language.clone(),
+                street: input.street.clone(),
+                city: input.city.clone(),
+                state: input.state.clone(),
+                zip_code: input.zip_code.clone(),
+                country: input.country.clone(),
+                owner_id: owner,
+                ..c.clone()
+            },
+            phones: children_after(
+                &record.phones,
+                phone_rows.map(|rows| {
+                    rows.iter()
+                        .map(|(kind, number, position)| ContactPhone {
+                            id: 0,
+                            kind: kind.to_string(),
+                            number: number.to_string(),
+                            verified: false,
+                            position: *position,
+                        })
+                        .collect()
+                }),
+                |p| p.verified,
+                |p| p.position,
+            ),
+            emails: children_after(
+                &record.emails,
+                email_rows.map(|rows| {
+                    rows.iter()
+                        .map(|(kind, email, position)| ContactEmail {
+                            id: 0,
+                            kind: kind.to_string(),
+                            email: email.to_string(),
+                            verified: false,
+                            position: *position,
+                        })
+                        .collect()
+                }),
+                |e| e.verified,
+                |e| e.position,
+            ),
+            socials: children_after(
+                &record.socials,
+                social_rows.map(|rows| {
+                    rows.iter()
+                        .map(|(kind, handle, position)| ContactSocial {
+                            id: 0,
+                            kind: kind.to_string(),
+                            handle: handle.to_string(),
+                            verified: false,
+                            position: *position,
+                        })
+                        .collect()
+                }),
+                |s| s.verified,
+                |s| s.position,
+            ),
+            labels: labels_after,
+            custom: input.custom.clone(),
+        };
+        let before = record.snapshot_named(owner_name(c.owner_id), &fields);
+        let after = after.snapshot_named(owner_name(owner), &fields);
+        for ((field, old), (_, new)) in before.iter().zip(after.iter()) {
+            if old != new {
+                changes
+                    .int(id)
+                    .opt_int(actor)
+                    .text(source)
+                    .text("update")
+                    .text(field)
+                    .text(old)
+                    .text(new)
+                    .int(version.into())
+                    .end();
+            }
+        }
+
         ids.push(id);
         for (list, value) in text.iter_mut().zip([
             input.first_name.as_str(),
@@ -1068,11 +1207,10 @@ pub fn save_many(
         birth_dates.push(input.birth_date);
         languages.push(input.language.as_deref());
         countries.push(input.country.as_deref());
-        new_owners.push(input.owner_id.or(c.owner_id));
-        versions.push(c.version + 1);
+        new_owners.push(owner);
+        versions.push(version);
     }
-
-    let [phone_ids, email_ids, social_ids, label_ids, custom_ids] = &rewrite;
+    let [phone_ids, email_ids, social_ids, label_rewrites, custom_ids] = &rewrite;
     for (table, list) in [
         ("contact_phones", phone_ids),
         ("contact_emails", email_ids),
@@ -1086,9 +1224,11 @@ pub fn save_many(
             .execute(conn)?;
         }
     }
-    if !label_ids.is_empty() {
-        diesel::delete(contact_labels::table.filter(contact_labels::contact_id.eq_any(label_ids)))
-            .execute(conn)?;
+    if !label_rewrites.is_empty() {
+        diesel::delete(
+            contact_labels::table.filter(contact_labels::contact_id.eq_any(label_rewrites)),
+        )
+        .execute(conn)?;
     }
     if !custom_ids.is_empty() {
         diesel::delete(
@@ -1211,27 +1351,6 @@ pub fn save_many(
     .bind::<Nullable<BigInt>, _>(actor)
     .execute(conn)?;
 
-    let after = ContactRecord::load_many(conn, &ids, false)?;
-    let mut changes = CopyBuffer::default();
-    for ((record, _), before) in items.iter().zip(&before) {
-        let id = record.contact.id;
-        let after = after.get(&id).ok_or(diesel::result::Error::NotFound)?;
-        let after = after.snapshot_named(owner_name(after.contact.owner_id), &fields);
-        for ((field, old), (_, new)) in before.iter().zip(after.iter()) {
-            if old != new {
-                changes
-                    .int(id)
-                    .opt_int(actor)
-                    .text(source)
-                    .text("update")
-                    .text(field)
-                    .text(old)
-                    .text(new)
-                    .int((record.contact.version + 1).into())
-                    .end();
-            }
-        }
-    }
     if !changes.is_empty() {
         diesel::copy_from(contact_changes::table)
             .from_raw_data(
