@@ -24,7 +24,7 @@ use crate::import::header::Header;
 use crate::import::matching::{self, Lookup, Resolution};
 use crate::import::merge;
 use crate::import::row::{ParsedRow, is_blank, parse_record};
-use crate::models::contact::{display_name, source};
+use crate::models::contact::{self, display_name, source};
 use crate::models::custom_field::CustomField;
 use crate::models::import::{Import, status};
 use crate::schema::{
@@ -1140,21 +1140,11 @@ fn record_claims(
 
 /// What the search box looks in, as `contact::refresh_search_text` builds it.
 fn search_text(input: &ContactInput) -> String {
-    let mut parts: Vec<&str> = vec![&input.first_name, &input.last_name, &input.company];
-    let emails: Vec<&str> = input.emails.iter().map(|e| e.email.as_str()).collect();
-    let joined = emails.join(" ");
-    if !emails.is_empty() {
-        parts.push(&joined);
-    }
-    let mut text = parts.join(" ").to_lowercase();
-    text.push(' ');
-    let phones: Vec<&str> = input
-        .phones
-        .iter()
-        .map(|p| p.number.as_str().trim_start_matches('+'))
-        .collect();
-    text.push_str(&phones.join(" "));
-    text
+    contact::search_words(
+        [&input.first_name, &input.last_name, &input.company],
+        input.emails.iter().map(|e| e.email.as_str()),
+        input.phones.iter().map(|p| p.number.as_str()),
+    )
 }
 
 /// Writes new contacts and everything that hangs off them with COPY.

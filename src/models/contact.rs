@@ -576,6 +576,30 @@ fn search_text_of(
         )
 }
 
+/// What the search box looks in, as `refresh_search_text` builds it in SQL:
+/// names, company and emails lower-cased, then each phone without its first
+/// character (the `+`), each list in its (position, id) order.
+pub fn search_words<'a>(
+    names: [&str; 3],
+    emails: impl Iterator<Item = &'a str>,
+    phones: impl Iterator<Item = &'a str>,
+) -> String {
+    let mut parts: Vec<&str> = names.to_vec();
+    let emails: Vec<&str> = emails.collect();
+    let joined = emails.join(" ");
+    // concat_ws leaves out the NULL of no emails, but not an empty name.
+    if !emails.is_empty() {
+        parts.push(&joined);
+    }
+    let mut text = parts.join(" ").to_lowercase();
+    text.push(' ');
+    let phones: Vec<&str> = phones
+        .map(|p| p.char_indices().nth(1).map_or("", |(i, _)| &p[i..]))
+        .collect();
+    text.push_str(&phones.join(" "));
+    text
+}
+
 pub fn refresh_search_text(conn: &mut PgConnection, id: i64) -> QueryResult<()> {
     diesel::sql_query(
         "UPDATE contacts c SET search_text = lower(concat_ws(' ', c.first_name, c.last_name, c.company, \
@@ -1010,6 +1034,7 @@ pub fn save_many(
     let mut countries = Vec::with_capacity(n);
     let mut new_owners = Vec::with_capacity(n);
     let mut versions = Vec::with_capacity(n);
+    let mut search = Vec::with_capacity(n);
     for (record, input) in items {
         let c = &record.contact;
         let id = c.id;
@@ -1170,6 +1195,11 @@ pub fn save_many(
             labels: labels_after,
             custom: input.custom.clone(),
         };
+        search.push(search_words(
+            [&input.first_name, &input.last_name, &input.company],
+            after.emails.iter().map(|e| e.email.as_str()),
+            after.phones.iter().map(|p| p.number.as_str()),
+        ));
         let before = record.snapshot_named(owner_name(c.owner_id), &fields);
         let after = after.snapshot_named(owner_name(owner), &fields);
         for ((field, old), (_, new)) in before.iter().zip(after.iter()) {
@@ -1295,8 +1325,9 @@ pub fn save_many(
             )
             .execute(conn)?;
     }
-    // After the children, so that each row is written once, its search
-    // text included (see `save_over`).
+    // Every contact of the batch in one statement, its search text included
+    // (worked out above from the children as they are written), so that a
+    // row is one new version and no lookups of its children.
     let [
         first,
         last,
@@ -1318,16 +1349,14 @@ pub fn save_many(
            street = s.street, city = s.city, state = s.state, zip_code = s.zip_code, \
            birth_date = s.birth_date, language = s.language, country = s.country, \
            owner_id = s.owner_id, version = s.version, updated_by = $19, updated_at = now(), \
-           search_text = lower(concat_ws(' ', s.first_name, s.last_name, s.company, \
-             (SELECT string_agg(e.email, ' ' ORDER BY e.position, e.id) FROM contact_emails e WHERE e.contact_id = c.id))) \
-             || ' ' || coalesce((SELECT string_agg(substr(p.number, 2), ' ' ORDER BY p.position, p.id) \
-                                 FROM contact_phones p WHERE p.contact_id = c.id), '') \
+           search_text = s.search_text \
          FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
                      $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-                     $13::text[], $14::date[], $15::text[], $16::text[], $17::bigint[], $18::int4[]) \
+                     $13::text[], $14::date[], $15::text[], $16::text[], $17::bigint[], $18::int4[], \
+                     $20::text[]) \
            AS s(id, first_name, last_name, contact_type, level, company, job_title, team, \
                 contact_group, street, city, state, zip_code, birth_date, language, country, \
-                owner_id, version) \
+                owner_id, version, search_text) \
          WHERE c.id = s.id",
     )
     .bind::<Array<BigInt>, _>(&ids)
@@ -1349,6 +1378,7 @@ pub fn save_many(
     .bind::<Array<Nullable<BigInt>>, _>(&new_owners)
     .bind::<Array<Int4>, _>(&versions)
     .bind::<Nullable<BigInt>, _>(actor)
+    .bind::<Array<Text>, _>(&search)
     .execute(conn)?;
 
     if !changes.is_empty() {
