@@ -96,6 +96,8 @@ fn main() {
         .await;
         let waited = support::wait_for_quiet_scanner(&mut db);
         println!("  (then waited {waited:.0} s for the duplicate scanner's pass)");
+        let settled = settle(&url);
+        println!("  (then waited {settled:.0} s for PostgreSQL to be idle: autovacuum)");
         let floor = update_floor(&url, &update_floor_db, &data, id);
         println!(
             "  floor: PostgreSQL writing the same contact rows, change-log rows and row records itself (COPY to a stage, one UPDATE, COPY; two connections): {floor:.1} s; the update import took {:.2}x its floor",
@@ -121,6 +123,8 @@ fn main() {
     drop(app);
     let (first, create_secs) = outcome;
     let create_floor_db = support::fresh_copy(&pg, n, "contactbook_bench_floor_create");
+    let settled = settle(&floor_url);
+    println!("  (waited {settled:.0} s for PostgreSQL to be idle before the floor)");
     let floor = create_floor(&floor_url, &create_floor_db, &floor_dir, first);
     println!(
         "  floor: PostgreSQL's COPY of exactly the rows the create import wrote, into the same tables with every index, over two connections: {floor:.1} s; the create import took {:.2}x its floor",
@@ -272,6 +276,34 @@ fn outcome(db: &mut PgConnection, id: i64) -> (f64, i64, i64, i64, i64) {
         n(db, "failed"),
         n(db, "imported"),
     )
+}
+
+/// Waits until PostgreSQL does nothing else (no other statement running, no
+/// autovacuum at work, e.g. after a million updates) so that a floor is
+/// measured alone; ends the statements of an app that was stopped. How long
+/// it waited.
+fn settle(url: &str) -> f64 {
+    let mut db = PgConnection::establish(url).expect("connect");
+    let _ = diesel::RunQueryDsl::execute(
+        diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND state <> 'idle' \
+             AND application_name <> 'psql'",
+        ),
+        &mut db,
+    );
+    let started = Instant::now();
+    let mut quiet = 0;
+    while quiet < 3 && started.elapsed() < Duration::from_secs(900) {
+        let busy = count(
+            &mut db,
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid() \
+             AND (backend_type = 'autovacuum worker' OR (backend_type = 'client backend' AND state <> 'idle'))",
+        );
+        quiet = if busy == 0 { quiet + 1 } else { 0 };
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    started.elapsed().as_secs_f64()
 }
 
 /// What a create import writes, table by table: the columns its COPYs fill
