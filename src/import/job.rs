@@ -24,13 +24,10 @@ use crate::import::header::Header;
 use crate::import::matching::{self, Lookup, Resolution};
 use crate::import::merge;
 use crate::import::row::{ParsedRow, is_blank, parse_record};
-use crate::models::contact::{self, display_name, source};
+use crate::models::contact::{self, ChildCopies, display_name, source};
 use crate::models::custom_field::CustomField;
 use crate::models::import::{Import, status};
-use crate::schema::{
-    contact_changes, contact_emails, contact_labels, contact_phones, contact_socials, contacts,
-    custom_field_values, import_errors, import_matches, imports,
-};
+use crate::schema::{contact_changes, contacts, import_errors, import_matches, imports};
 
 /// Rows written per transaction: large enough that COPY dominates, small
 /// enough that progress moves every second or so and memory stays small.
@@ -1163,11 +1160,7 @@ fn copy_new(
         None => next_ids(conn, rows.len())?,
     };
     let mut c = CopyBuffer::default();
-    let mut phones = CopyBuffer::default();
-    let mut emails = CopyBuffer::default();
-    let mut socials = CopyBuffer::default();
-    let mut labels = CopyBuffer::default();
-    let mut custom = CopyBuffer::default();
+    let mut children = ChildCopies::default();
     let mut changes = CopyBuffer::default();
     for (row, id) in rows.iter().zip(ids.iter().copied()) {
         let i = &row.input;
@@ -1197,7 +1190,8 @@ fn copy_new(
             .text(&search_text(i))
             .end();
         for (pos, p) in i.phones.iter().enumerate() {
-            phones
+            children
+                .phones
                 .int(id)
                 .text(p.kind.as_str())
                 .text(p.number.as_str())
@@ -1205,7 +1199,8 @@ fn copy_new(
                 .end();
         }
         for (pos, e) in i.emails.iter().enumerate() {
-            emails
+            children
+                .emails
                 .int(id)
                 .text(e.kind.as_str())
                 .text(e.email.as_str())
@@ -1213,7 +1208,8 @@ fn copy_new(
                 .end();
         }
         for (pos, s) in i.socials.iter().enumerate() {
-            socials
+            children
+                .socials
                 .int(id)
                 .text(s.kind.as_str())
                 .text(&s.handle)
@@ -1221,10 +1217,10 @@ fn copy_new(
                 .end();
         }
         for label in label_ids.ids(&row.labels, &ctx.extra_labels) {
-            labels.int(id).int(label).end();
+            children.labels.int(id).int(label).end();
         }
         for (field, value) in &i.custom {
-            custom.int(id).int(*field).text(value).end();
+            children.custom.int(id).int(*field).text(value).end();
         }
         changes
             .int(id)
@@ -1264,65 +1260,7 @@ fn copy_new(
             )
             .execute(conn)?;
     }
-    if !phones.is_empty() {
-        diesel::copy_from(contact_phones::table)
-            .from_raw_data(
-                (
-                    contact_phones::contact_id,
-                    contact_phones::kind,
-                    contact_phones::number,
-                    contact_phones::position,
-                ),
-                |w| phones.write_to(w),
-            )
-            .execute(conn)?;
-    }
-    if !emails.is_empty() {
-        diesel::copy_from(contact_emails::table)
-            .from_raw_data(
-                (
-                    contact_emails::contact_id,
-                    contact_emails::kind,
-                    contact_emails::email,
-                    contact_emails::position,
-                ),
-                |w| emails.write_to(w),
-            )
-            .execute(conn)?;
-    }
-    if !socials.is_empty() {
-        diesel::copy_from(contact_socials::table)
-            .from_raw_data(
-                (
-                    contact_socials::contact_id,
-                    contact_socials::kind,
-                    contact_socials::handle,
-                    contact_socials::position,
-                ),
-                |w| socials.write_to(w),
-            )
-            .execute(conn)?;
-    }
-    if !labels.is_empty() {
-        diesel::copy_from(contact_labels::table)
-            .from_raw_data(
-                (contact_labels::contact_id, contact_labels::label_id),
-                |w| labels.write_to(w),
-            )
-            .execute(conn)?;
-    }
-    if !custom.is_empty() {
-        diesel::copy_from(custom_field_values::table)
-            .from_raw_data(
-                (
-                    custom_field_values::contact_id,
-                    custom_field_values::field_id,
-                    custom_field_values::value,
-                ),
-                |w| custom.write_to(w),
-            )
-            .execute(conn)?;
-    }
+    children.write(conn)?;
     if !changes.is_empty() {
         diesel::copy_from(contact_changes::table)
             .from_raw_data(

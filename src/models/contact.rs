@@ -13,6 +13,7 @@ use crate::{
         country::country_name,
         language::language_name,
     },
+    import::copy::CopyBuffer,
     models::{custom_field::CustomField, label::Label},
     schema::{
         contact_changes, contact_emails, contact_labels, contact_phones, contact_socials, contacts,
@@ -965,6 +966,90 @@ fn children_after<T: Clone>(
     }
 }
 
+/// The rows of the five child tables gathered for COPY: what an import
+/// writes for its new contacts, and what `save_many` rewrites.
+#[derive(Default)]
+pub(crate) struct ChildCopies {
+    pub phones: CopyBuffer,
+    pub emails: CopyBuffer,
+    pub socials: CopyBuffer,
+    pub labels: CopyBuffer,
+    pub custom: CopyBuffer,
+}
+
+impl ChildCopies {
+    /// One COPY per table that has rows.
+    pub fn write(&self, conn: &mut PgConnection) -> QueryResult<()> {
+        let ChildCopies {
+            phones,
+            emails,
+            socials,
+            labels,
+            custom,
+        } = self;
+        if !phones.is_empty() {
+            diesel::copy_from(contact_phones::table)
+                .from_raw_data(
+                    (
+                        contact_phones::contact_id,
+                        contact_phones::kind,
+                        contact_phones::number,
+                        contact_phones::position,
+                    ),
+                    |w| phones.write_to(w),
+                )
+                .execute(conn)?;
+        }
+        if !emails.is_empty() {
+            diesel::copy_from(contact_emails::table)
+                .from_raw_data(
+                    (
+                        contact_emails::contact_id,
+                        contact_emails::kind,
+                        contact_emails::email,
+                        contact_emails::position,
+                    ),
+                    |w| emails.write_to(w),
+                )
+                .execute(conn)?;
+        }
+        if !socials.is_empty() {
+            diesel::copy_from(contact_socials::table)
+                .from_raw_data(
+                    (
+                        contact_socials::contact_id,
+                        contact_socials::kind,
+                        contact_socials::handle,
+                        contact_socials::position,
+                    ),
+                    |w| socials.write_to(w),
+                )
+                .execute(conn)?;
+        }
+        if !labels.is_empty() {
+            diesel::copy_from(contact_labels::table)
+                .from_raw_data(
+                    (contact_labels::contact_id, contact_labels::label_id),
+                    |w| labels.write_to(w),
+                )
+                .execute(conn)?;
+        }
+        if !custom.is_empty() {
+            diesel::copy_from(custom_field_values::table)
+                .from_raw_data(
+                    (
+                        custom_field_values::contact_id,
+                        custom_field_values::field_id,
+                        custom_field_values::value,
+                    ),
+                    |w| custom.write_to(w),
+                )
+                .execute(conn)?;
+        }
+        Ok(())
+    }
+}
+
 /// `save_over` for many contacts at once, in a fixed number of statements:
 /// each item is a record read by `ContactRecord::load_many(.., true)` in
 /// this transaction and what it becomes. The contacts, their children and
@@ -978,7 +1063,6 @@ pub fn save_many(
     actor: Option<i64>,
     source: &str,
 ) -> QueryResult<()> {
-    use crate::import::copy::CopyBuffer;
     use diesel::sql_types::{Array, BigInt, Date, Int4, Nullable, Text};
     if items.is_empty() {
         return Ok(());
@@ -1020,11 +1104,7 @@ pub fn save_many(
         .collect();
 
     let mut rewrite = [const { Vec::<i64>::new() }; 5];
-    let mut phones = CopyBuffer::default();
-    let mut emails = CopyBuffer::default();
-    let mut socials = CopyBuffer::default();
-    let mut labels = CopyBuffer::default();
-    let mut custom = CopyBuffer::default();
+    let mut children = ChildCopies::default();
     let mut changes = CopyBuffer::default();
     let n = items.len();
     let mut ids = Vec::with_capacity(n);
@@ -1081,7 +1161,11 @@ pub fn save_many(
         );
         for ((rows, buffer), list) in [&phone_rows, &email_rows, &social_rows]
             .into_iter()
-            .zip([&mut phones, &mut emails, &mut socials])
+            .zip([
+                &mut children.phones,
+                &mut children.emails,
+                &mut children.socials,
+            ])
             .zip(rewrite.iter_mut())
         {
             let Some(rows) = rows else { continue };
@@ -1106,7 +1190,7 @@ pub fn save_many(
         } else {
             rewrite[3].push(id);
             for label in &wanted {
-                labels.int(id).int(*label).end();
+                children.labels.int(id).int(*label).end();
             }
             let mut after: Vec<&(usize, Label)> =
                 wanted.iter().filter_map(|l| ranked.get(l)).collect();
@@ -1120,7 +1204,7 @@ pub fn save_many(
         if held != wanted {
             rewrite[4].push(id);
             for (field, value) in &input.custom {
-                custom.int(id).int(*field).text(value).end();
+                children.custom.int(id).int(*field).text(value).end();
             }
         }
 
@@ -1266,65 +1350,7 @@ pub fn save_many(
         )
         .execute(conn)?;
     }
-    if !phones.is_empty() {
-        diesel::copy_from(contact_phones::table)
-            .from_raw_data(
-                (
-                    contact_phones::contact_id,
-                    contact_phones::kind,
-                    contact_phones::number,
-                    contact_phones::position,
-                ),
-                |w| phones.write_to(w),
-            )
-            .execute(conn)?;
-    }
-    if !emails.is_empty() {
-        diesel::copy_from(contact_emails::table)
-            .from_raw_data(
-                (
-                    contact_emails::contact_id,
-                    contact_emails::kind,
-                    contact_emails::email,
-                    contact_emails::position,
-                ),
-                |w| emails.write_to(w),
-            )
-            .execute(conn)?;
-    }
-    if !socials.is_empty() {
-        diesel::copy_from(contact_socials::table)
-            .from_raw_data(
-                (
-                    contact_socials::contact_id,
-                    contact_socials::kind,
-                    contact_socials::handle,
-                    contact_socials::position,
-                ),
-                |w| socials.write_to(w),
-            )
-            .execute(conn)?;
-    }
-    if !labels.is_empty() {
-        diesel::copy_from(contact_labels::table)
-            .from_raw_data(
-                (contact_labels::contact_id, contact_labels::label_id),
-                |w| labels.write_to(w),
-            )
-            .execute(conn)?;
-    }
-    if !custom.is_empty() {
-        diesel::copy_from(custom_field_values::table)
-            .from_raw_data(
-                (
-                    custom_field_values::contact_id,
-                    custom_field_values::field_id,
-                    custom_field_values::value,
-                ),
-                |w| custom.write_to(w),
-            )
-            .execute(conn)?;
-    }
+    children.write(conn)?;
     // Every contact of the batch in one statement, its search text included
     // (worked out above from the children as they are written), so that a
     // row is one new version and no lookups of its children.
