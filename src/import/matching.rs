@@ -251,25 +251,41 @@ pub fn load(
     visible_to: Option<i64>,
 ) -> QueryResult<()> {
     load_ids(conn, lookup, rows.iter().filter_map(|r| r.id).collect())?;
-    let emails: Vec<String> = rows.iter().flat_map(|r| emails_of(r)).collect();
-    let phones: Vec<String> = rows.iter().flat_map(|r| phones_of(r)).collect();
-    let found: Vec<KeyRow> = diesel::sql_query(
-        "SELECT lower(e.email) AS key, e.contact_id FROM contact_emails e \
-         JOIN contacts c ON c.id = e.contact_id AND c.deleted_at IS NULL AND c.merged_into IS NULL \
-         WHERE lower(e.email) = ANY($1)",
-    )
-    .bind::<Array<Text>, _>(&emails)
-    .load(conn)?;
+    // A row with an ID is matched by it alone, so the job looks up the
+    // emails and phones of the rows without one only (an export re-imported
+    // needs none). The preview looks them all up: its overlay keeps only
+    // what the database does not already say.
+    let keyed = || {
+        rows.iter()
+            .filter(move |r| import_id.is_none() || r.id.is_none())
+    };
+    let emails: Vec<String> = keyed().flat_map(|r| emails_of(r)).collect();
+    let phones: Vec<String> = keyed().flat_map(|r| phones_of(r)).collect();
+    let found: Vec<KeyRow> = if emails.is_empty() {
+        Vec::new()
+    } else {
+        diesel::sql_query(
+            "SELECT lower(e.email) AS key, e.contact_id FROM contact_emails e \
+             JOIN contacts c ON c.id = e.contact_id AND c.deleted_at IS NULL AND c.merged_into IS NULL \
+             WHERE lower(e.email) = ANY($1)",
+        )
+        .bind::<Array<Text>, _>(&emails)
+        .load(conn)?
+    };
     for k in found {
         add_hit(lookup.emails.entry(k.key).or_default(), k.contact_id);
     }
-    let found: Vec<KeyRow> = diesel::sql_query(
-        "SELECT p.number AS key, p.contact_id FROM contact_phones p \
-         JOIN contacts c ON c.id = p.contact_id AND c.deleted_at IS NULL AND c.merged_into IS NULL \
-         WHERE p.number = ANY($1)",
-    )
-    .bind::<Array<Text>, _>(&phones)
-    .load(conn)?;
+    let found: Vec<KeyRow> = if phones.is_empty() {
+        Vec::new()
+    } else {
+        diesel::sql_query(
+            "SELECT p.number AS key, p.contact_id FROM contact_phones p \
+             JOIN contacts c ON c.id = p.contact_id AND c.deleted_at IS NULL AND c.merged_into IS NULL \
+             WHERE p.number = ANY($1)",
+        )
+        .bind::<Array<Text>, _>(&phones)
+        .load(conn)?
+    };
     for k in found {
         add_hit(lookup.phones.entry(k.key).or_default(), k.contact_id);
     }
