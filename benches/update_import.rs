@@ -406,7 +406,7 @@ fn create_floor(from: &str, into: &str, dir: &std::path::Path, first: i64) -> f6
 
 /// The floor of update import `id` in our own schema: PostgreSQL applying
 /// exactly what the import wrote, over the job's two connections (each
-/// taking every other batch of 5,000 rows of the file, as the job's writers
+/// taking every other batch of 2,500 rows of the file, as the job's writers
 /// do), with the foreign key triggers off as the job has them: the updated
 /// contacts' new rows staged with COPY and written with one UPDATE, and the
 /// import's change-log rows and row-to-contact records COPYed, into `into`,
@@ -423,7 +423,7 @@ fn update_floor(url: &str, into: &str, dir: &std::path::Path, id: i64) -> f64 {
             "SELECT contact_id, row_no FROM (SELECT contact_id, row_number() OVER (ORDER BY contact_id) AS row_no \
                FROM (SELECT DISTINCT contact_id FROM contact_changes WHERE source = 'import' \
                      AND action = 'update' AND changed_at >= (SELECT started_at FROM imports WHERE id = {id})) d) r \
-             WHERE ((row_no - 1) / 5000) % 2 = {half}"
+             WHERE ((row_no - 1) / 2500) % 2 = {half}"
         )
     };
     let file = |what: &str, half: i64| dir.join(format!("floor-update-{what}-{half}.copy"));
