@@ -306,6 +306,31 @@ fn settle(url: &str) -> f64 {
     started.elapsed().as_secs_f64()
 }
 
+/// Runs each script on a connection of its own, all at once, as the job's
+/// writers run; how long until the last one ended.
+fn side_by_side(url: &str, scripts: &[std::path::PathBuf]) -> f64 {
+    let started = Instant::now();
+    let running: Vec<_> = scripts
+        .iter()
+        .map(|path| {
+            std::process::Command::new("psql")
+                .arg(url)
+                .args(["-q", "-v", "ON_ERROR_STOP=1", "-f"])
+                .arg(path)
+                .spawn()
+                .expect("psql")
+        })
+        .collect();
+    for (mut p, path) in running.into_iter().zip(scripts) {
+        assert!(
+            p.wait().expect("psql").success(),
+            "{} failed",
+            path.display()
+        );
+    }
+    started.elapsed().as_secs_f64()
+}
+
 /// What a create import writes, table by table: the columns its COPYs fill
 /// (the rest take their defaults, as in the job) and the column that ties a
 /// row to its contact.
@@ -374,9 +399,7 @@ fn create_floor(from: &str, into: &str, dir: &std::path::Path, first: i64) -> f6
             );
         }
     }
-    psql(into, "CHECKPOINT");
-    let started = Instant::now();
-    let writers: Vec<_> = (0..2)
+    let scripts: Vec<std::path::PathBuf> = (0..2)
         .map(|half| {
             let mut script = String::from(
                 "BEGIN;\nSET LOCAL session_replication_role = replica;\nSET LOCAL synchronous_commit = off;\n",
@@ -390,18 +413,11 @@ fn create_floor(from: &str, into: &str, dir: &std::path::Path, first: i64) -> f6
             script.push_str("COMMIT;\n");
             let path = dir.join(format!("floor-{half}.sql"));
             std::fs::write(&path, script).expect("script");
-            std::process::Command::new("psql")
-                .arg(into)
-                .args(["-q", "-v", "ON_ERROR_STOP=1", "-f"])
-                .arg(&path)
-                .spawn()
-                .expect("psql")
+            path
         })
         .collect();
-    for mut w in writers {
-        assert!(w.wait().expect("psql").success(), "a floor COPY failed");
-    }
-    started.elapsed().as_secs_f64()
+    psql(into, "CHECKPOINT");
+    side_by_side(into, &scripts)
 }
 
 /// The floor of update import `id` in our own schema: PostgreSQL applying
@@ -459,8 +475,7 @@ fn update_floor(url: &str, into: &str, dir: &std::path::Path, id: i64) -> f64 {
         );
     }
     let set: Vec<String> = fields.split(", ").map(|f| format!("{f} = s.{f}")).collect();
-    let started = Instant::now();
-    let writers: Vec<_> = (0..2)
+    let scripts: Vec<std::path::PathBuf> = (0..2)
         .map(|half| {
             let script = format!(
                 "BEGIN;\nSET LOCAL session_replication_role = replica;\nSET LOCAL synchronous_commit = off;\n\
@@ -477,16 +492,8 @@ fn update_floor(url: &str, into: &str, dir: &std::path::Path, id: i64) -> f64 {
             );
             let path = dir.join(format!("floor-update-{half}.sql"));
             std::fs::write(&path, script).expect("script");
-            std::process::Command::new("psql")
-                .arg(into)
-                .args(["-q", "-v", "ON_ERROR_STOP=1", "-f"])
-                .arg(&path)
-                .spawn()
-                .expect("psql")
+            path
         })
         .collect();
-    for mut w in writers {
-        assert!(w.wait().expect("psql").success(), "the update floor failed");
-    }
-    started.elapsed().as_secs_f64()
+    side_by_side(into, &scripts)
 }

@@ -1424,7 +1424,7 @@ fn saved_state(conn: &mut diesel::PgConnection, ids: &[i64]) -> Vec<String> {
 async fn a_set_based_update_batch_saves_what_one_by_one_saves() {
     use contactbook::domain::contact::ContactInput;
     use contactbook::import::{header::Header, merge, row::parse_record};
-    use contactbook::models::contact::{self, ContactRecord, source};
+    use contactbook::models::contact::{self, source};
     use contactbook::models::custom_field::CustomField;
     use diesel::prelude::*;
     use proptest::strategy::{Strategy, ValueTree};
@@ -1641,7 +1641,6 @@ async fn a_set_based_update_batch_saves_what_one_by_one_saves() {
                 outcome.borrow_mut().push(saved_state(conn, &ids));
                 Err(diesel::result::Error::RollbackTransaction)
             });
-            let _ = ContactRecord::load_many(conn, &ids, false)?;
             Err(diesel::result::Error::RollbackTransaction)
         });
         let (outcome, counts) = (outcome.into_inner(), counts.into_inner());

@@ -1048,7 +1048,14 @@ fn match_rows<'r>(
         }
     }
     let parsed: Vec<&ParsedRow> = rows.iter().map(|(_, r)| *r).collect();
-    matching::load(conn, &mut lookup, &parsed, Some(ctx.job.id), ctx.visible_to)?;
+    matching::load(
+        conn,
+        &mut lookup,
+        &parsed,
+        matching::Keys::WithoutId,
+        Some(ctx.job.id),
+        ctx.visible_to,
+    )?;
     // Not in the database yet, so not among what the member may see; they
     // are the member's own.
     lookup.hidden.retain(|c| !created_earlier.contains(c));

@@ -240,24 +240,33 @@ struct ClaimRow {
 /// How far a chain of merges is followed from an ID in a file.
 const MERGE_HOPS: usize = 8;
 
+/// Which rows' emails and phones `load` looks up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    /// Every row's: the preview's overlay keeps only what the database does
+    /// not already say, so it must know what the database says.
+    All,
+    /// Only those of rows without an ID: a row with one is matched by it
+    /// alone (an export re-imported needs no lookup).
+    WithoutId,
+}
+
 /// Adds to `lookup` what the database says about the keys of `rows`: their
-/// IDs, emails and phones, the names a message may need, and, for a running
-/// job, which of the contacts found earlier batches of the file took.
+/// IDs, emails and phones (as `keys` says), the names a message may need,
+/// and, for a running job, which of the contacts found earlier batches of
+/// the file took.
 pub fn load(
     conn: &mut PgConnection,
     lookup: &mut Lookup,
     rows: &[&ParsedRow],
+    keys: Keys,
     import_id: Option<i64>,
     visible_to: Option<i64>,
 ) -> QueryResult<()> {
     load_ids(conn, lookup, rows.iter().filter_map(|r| r.id).collect())?;
-    // A row with an ID is matched by it alone, so the job looks up the
-    // emails and phones of the rows without one only (an export re-imported
-    // needs none). The preview looks them all up: its overlay keeps only
-    // what the database does not already say.
     let keyed = || {
         rows.iter()
-            .filter(move |r| import_id.is_none() || r.id.is_none())
+            .filter(move |r| keys == Keys::All || r.id.is_none())
     };
     let emails: Vec<String> = keyed().flat_map(|r| emails_of(r)).collect();
     let phones: Vec<String> = keyed().flat_map(|r| phones_of(r)).collect();
@@ -528,7 +537,14 @@ impl<'c> DryRun<'c> {
             return Ok(());
         }
         let mut lookup = Lookup::default();
-        load(self.conn, &mut lookup, &parsed, None, self.visible_to)?;
+        load(
+            self.conn,
+            &mut lookup,
+            &parsed,
+            Keys::All,
+            None,
+            self.visible_to,
+        )?;
         // Only this batch's keys: the overlay can hold a whole file's.
         for key in parsed.iter().flat_map(|r| emails_of(r)) {
             for h in self.overlay_emails.get(&key).into_iter().flatten() {
