@@ -10,8 +10,7 @@
 //! Results go to stdout; BENCHMARKS.md records them.
 
 use std::{
-    io::{BufWriter, Write},
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::Command,
     sync::{
         Arc,
@@ -27,66 +26,6 @@ use futures_util::StreamExt;
 mod support;
 
 use support::{count, memory, reset_peak, start_app};
-
-const COLUMNS: &str = "First Name,Last Name,Mobile,Work Phone,Home Phone,Other Phone,Email,Personal Email,Other Email,Facebook,WhatsApp,WeChat,LINE,Twitter,LinkedIn,WOZTELL (WhatsApp),WOZTELL (Facebook),WOZTELL (Instagram),Company,Job Title,Team,Birthdate,Language,Address,City,State,ZipCode,Country,Type,Group,Level,Contact Label";
-
-/// A file in the template format; one row in 1,000 has a bad birth date.
-fn write_file(path: &Path, rows: i64) {
-    if path.exists() {
-        return;
-    }
-    let started = Instant::now();
-    let file = std::fs::File::create(path).expect("create file");
-    let mut w = BufWriter::with_capacity(1 << 20, file);
-    writeln!(w, "{COLUMNS}").expect("write");
-    let firsts = [
-        "Mei", "Tom", "Yuki", "Ravi", "Lena", "Marco", "Amara", "Olu", "Priya", "Chen",
-    ];
-    let lasts = [
-        "Chan", "Baker", "Sato", "Kumar", "Vogel", "Bianchi", "Okafor", "Haddad", "Silva", "Wong",
-    ];
-    let cities = [
-        ("Hong Kong", "HK"),
-        ("London", "GB"),
-        ("Tokyo", "JP"),
-        ("Milano", "IT"),
-        ("Lagos", "NG"),
-    ];
-    let types = ["Lead", "Prospect", "Customer", "Others"];
-    let levels = ["Primary", "Secondary", "Tertiary"];
-    for i in 0..rows {
-        let first = firsts[(i % 10) as usize];
-        let last = lasts[((i / 10) % 10) as usize];
-        let (city, country) = cities[(i % 5) as usize];
-        let birth = if i % 1000 == 999 {
-            "02/30/1990".to_string()
-        } else {
-            format!("{:02}/{:02}/{}", 1 + i % 12, 1 + i % 28, 1950 + i % 50)
-        };
-        writeln!(
-            w,
-            "{first},{last} {i},+8529{m:07},+852 2{m:07},,,{f}.{l}{i}@example.org,{f}{i}@mail.example.net,,fb.{f}{i},+8526{m:07},,,@{f}{i},linkedin.com/in/{f}-{l}-{i},,,,\"{last} Trading {c}, Ltd.\",Account Manager,Sales {t},{birth},en,\"{n} Queen's Road\",{city},Central,{zip},{country},{ty},Group {g},{lv},Imported;Batch {b}",
-            m = i % 10_000_000,
-            f = first.to_lowercase(),
-            l = last.to_lowercase(),
-            c = i % 5000,
-            t = i % 20,
-            n = 1 + i % 300,
-            zip = 10000 + i % 90000,
-            ty = types[(i % 4) as usize],
-            g = i % 50,
-            lv = levels[(i % 3) as usize],
-            b = i % 10,
-        )
-        .expect("write");
-    }
-    w.flush().expect("flush");
-    println!(
-        "wrote {rows} rows ({} MB) in {:.1} s",
-        std::fs::metadata(path).map(|m| m.len() >> 20).unwrap_or(0),
-        started.elapsed().as_secs_f64()
-    );
-}
 
 /// CPU seconds used so far: by one process (`Some(pid)`) or by the whole
 /// machine (all cores, idle and I/O wait excluded).
@@ -146,7 +85,7 @@ fn main() {
     let mut conn = PgConnection::establish(&url).expect("connect");
 
     let file = data.join(format!("import-{rows}.csv"));
-    write_file(&file, rows);
+    support::template_file(&file, rows);
     let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
 
     // The yardstick: psql \copy into a plain table with the same columns.

@@ -39,7 +39,8 @@ fn generate(conn: &mut PgConnection, n: i64, admin: i64) {
     let nf = first.split_whitespace().count();
     let nl = last.split_whitespace().count();
     conn.batch_execute(&format!(
-        "TRUNCATE contacts RESTART IDENTITY CASCADE; SELECT setseed(0.42); \
+        "TRUNCATE contacts, contact_phones, contact_emails, contact_socials, contact_labels, \
+         custom_field_values, contact_changes RESTART IDENTITY CASCADE; SELECT setseed(0.42); \
          INSERT INTO contacts (first_name, last_name, company, city, owner_id, created_at, updated_at) \
          SELECT ({f})[1 + floor(random() * {nf})::int], ({l})[1 + floor(random() * {nl})::int], \
                 'Company ' || (i % 100000), 'City ' || (i % 1000), {admin}, \

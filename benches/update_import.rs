@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 
 mod support;
 
-use support::{count, memory, reset_peak, start_app};
+use support::{count, import, memory, outcome, reset_peak, start_app};
 
 fn main() {
     let rows: i64 = std::env::var("BENCH_UPDATE_ROWS")
@@ -170,114 +170,6 @@ fn change_job_titles(from: &std::path::Path, to: &std::path::Path, rows: i64) ->
     n
 }
 
-/// Uploads `file`, starts it in `mode` and waits for it to end; its id.
-async fn import(
-    client: &awc::Client,
-    base: &str,
-    cookie: &str,
-    file: &std::path::Path,
-    mode: &str,
-    db: &mut PgConnection,
-    pid: u32,
-) -> i64 {
-    let mut page = client
-        .get(format!("{base}/imports"))
-        .insert_header(("Cookie", cookie.to_string()))
-        .send()
-        .await
-        .expect("imports page");
-    let html =
-        String::from_utf8_lossy(&page.body().limit(1 << 20).await.expect("body")).into_owned();
-    let token = support::csrf_token(&html);
-    let boundary = "----contactbookbenchboundary";
-    let head = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\n{mode}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"update.csv\"\r\nContent-Type: text/csv\r\n\r\n"
-    );
-    let mut body = head.into_bytes();
-    body.extend(std::fs::read(file).expect("read file"));
-    body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
-    let uploaded = Instant::now();
-    let res = client
-        .post(format!("{base}/imports"))
-        .insert_header(("Cookie", cookie.to_string()))
-        .insert_header(("Origin", base.to_string()))
-        .insert_header((
-            "Content-Type",
-            format!("multipart/form-data; boundary={boundary}"),
-        ))
-        .send_body(body)
-        .await
-        .expect("upload");
-    assert_eq!(res.status().as_u16(), 303, "upload refused");
-    // The upload's answer waits for the preview, which checks and plans
-    // every row as the job will.
-    println!(
-        "  {mode} upload and preview: {:.1} s",
-        uploaded.elapsed().as_secs_f64()
-    );
-    let location = res
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .expect("preview location")
-        .to_string();
-    let id: i64 = location
-        .trim_start_matches("/imports/")
-        .parse()
-        .expect("id");
-    let res = client
-        .post(format!("{base}/imports/{id}/start"))
-        .insert_header(("Cookie", cookie.to_string()))
-        .insert_header(("Origin", base.to_string()))
-        .send_form(&[("csrf_token", token.as_str()), ("mode", mode)])
-        .await
-        .expect("start");
-    assert_eq!(res.status().as_u16(), 303);
-    let started = Instant::now();
-    let mut highest = 0.0f64;
-    while count(
-        db,
-        &format!(
-            "SELECT count(*) AS n FROM imports WHERE id = {id} AND status IN ('done', 'failed', 'cancelled')"
-        ),
-    ) == 0
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(7200),
-            "the import never ended"
-        );
-        highest = highest.max(memory(pid).1);
-        actix_rt::time::sleep(Duration::from_millis(200)).await;
-    }
-    println!("  app resident memory, highest sample while the {mode} job ran: {highest:.0} MB");
-    assert_eq!(
-        count(
-            db,
-            &format!("SELECT count(*) AS n FROM imports WHERE id = {id} AND status = 'done'")
-        ),
-        1,
-        "the {mode} import ended otherwise"
-    );
-    id
-}
-
-/// (seconds, updated, unchanged, failed, created) of import `id`.
-fn outcome(db: &mut PgConnection, id: i64) -> (f64, i64, i64, i64, i64) {
-    let n = |db: &mut PgConnection, what: &str| {
-        count(
-            db,
-            &format!("SELECT ({what})::bigint AS n FROM imports WHERE id = {id}"),
-        )
-    };
-    (
-        n(db, "extract(epoch FROM finished_at - started_at) * 1000") as f64 / 1000.0,
-        n(db, "updated"),
-        n(db, "unchanged"),
-        n(db, "failed"),
-        n(db, "imported"),
-    )
-}
-
 /// Waits until PostgreSQL does nothing else (no other statement running, no
 /// autovacuum at work, e.g. after a million updates) so that a floor is
 /// measured alone; ends the statements of an app that was stopped. How long
@@ -383,8 +275,8 @@ fn psql(url: &str, script: &str) {
 /// exactly the rows the import wrote in `from` (the contacts above `first`),
 /// into the same tables with every index in `into`, a fresh copy of the
 /// million, over the job's two connections, each taking every other batch
-/// of 5,000 contacts as the job's writers do, with the foreign key triggers
-/// off as the job has them.
+/// of 5,000 contacts as the job's writers do, with the reference checks told
+/// that the batch holds what it points at, as the job tells them.
 fn create_floor(from: &str, into: &str, dir: &std::path::Path, first: i64) -> f64 {
     let file = |table: &str, half: i64| dir.join(format!("floor-{table}-{half}.copy"));
     for (table, columns, key) in CREATED {
@@ -402,7 +294,7 @@ fn create_floor(from: &str, into: &str, dir: &std::path::Path, first: i64) -> f6
     let scripts: Vec<std::path::PathBuf> = (0..2)
         .map(|half| {
             let mut script = String::from(
-                "BEGIN;\nSET LOCAL session_replication_role = replica;\nSET LOCAL synchronous_commit = off;\n",
+                "BEGIN;\nSET LOCAL contactbook.references_locked = on;\nSET LOCAL synchronous_commit = off;\n",
             );
             for (table, columns, _) in CREATED {
                 script.push_str(&format!(
@@ -423,7 +315,7 @@ fn create_floor(from: &str, into: &str, dir: &std::path::Path, first: i64) -> f6
 /// The floor of update import `id` in our own schema: PostgreSQL applying
 /// exactly what the import wrote, over the job's two connections (each
 /// taking every other batch of 2,500 rows of the file, as the job's writers
-/// do), with the foreign key triggers off as the job has them: the updated
+/// do), with the reference checks skipped as the job has them: the updated
 /// contacts' new rows staged with COPY and written with one UPDATE, and the
 /// import's change-log rows and row-to-contact records COPYed, into `into`,
 /// a fresh copy of the million as it was before the import.
@@ -478,7 +370,7 @@ fn update_floor(url: &str, into: &str, dir: &std::path::Path, id: i64) -> f64 {
     let scripts: Vec<std::path::PathBuf> = (0..2)
         .map(|half| {
             let script = format!(
-                "BEGIN;\nSET LOCAL session_replication_role = replica;\nSET LOCAL synchronous_commit = off;\n\
+                "BEGIN;\nSET LOCAL contactbook.references_locked = on;\nSET LOCAL synchronous_commit = off;\n\
                  CREATE TEMP TABLE stage AS SELECT id, {fields} FROM contacts LIMIT 0;\n\
                  \\copy stage FROM '{}'\n\
                  UPDATE contacts c SET {}, updated_at = now() FROM stage s WHERE c.id = s.id;\n\

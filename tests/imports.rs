@@ -1799,3 +1799,147 @@ async fn a_later_batch_sees_what_an_earlier_batch_took_before_it_commits() {
     );
     assert_eq!(app.count("SELECT count(*) FROM contacts"), 1 + batch as i64);
 }
+
+/// A managed PostgreSQL gives the application no superuser, so nothing can
+/// switch triggers off: both import modes write everything as a role that
+/// is not one, and the references between contacts and their rows still
+/// hold for every other writer (checked once per statement).
+#[actix_rt::test]
+async fn imports_run_for_a_role_that_is_not_a_superuser_and_references_still_hold() {
+    use diesel::{RunQueryDsl, result::DatabaseErrorKind, result::Error, sql_query};
+
+    let (url, name) = common::plain_role_database();
+    let app = common::spawn_app_on(url, &name, |_| {}).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM pg_roles WHERE rolname = current_user AND NOT rolsuper"),
+        1,
+        "the app connects as a role that is not a superuser"
+    );
+    let (admin, b) = app.signed_in_admin().await;
+    sql_query("INSERT INTO custom_fields (label, kind) VALUES ('Tier', 'text')")
+        .execute(&mut app.conn())
+        .expect("a custom field");
+
+    let first = "First Name,Last Name,Email,Mobile,Company,Labels,Tier\n\
+        Ann,Lee,ann@example.com,+85291234567,Acme,VIP;Trade,Gold\n\
+        Bob,Ng,bob@example.com,,Beta,VIP,\n\
+        Cy,Po,,+85290000000,Gamma,,Silver\n";
+    let id = import(&app, &b, "first.csv", first.as_bytes(), &[]).await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM imports WHERE id = {id} AND status = 'done' \
+             AND imported = 3 AND failed = 0"
+        )),
+        1
+    );
+    for (sql, want) in [
+        ("SELECT count(*) FROM contacts", 3),
+        ("SELECT count(*) FROM contact_emails", 2),
+        ("SELECT count(*) FROM contact_phones", 2),
+        ("SELECT count(*) FROM contact_labels", 3),
+        ("SELECT count(*) FROM custom_field_values", 2),
+        (
+            "SELECT count(*) FROM contact_changes WHERE source = 'import' AND action = 'create'",
+            3,
+        ),
+    ] {
+        assert_eq!(app.count(sql), want, "{sql}");
+    }
+
+    let second = "First Name,Last Name,Email,Company,Labels\n\
+        ,,ann@example.com,Acme Ltd,Partner\n\
+        Eve,Ho,not-an-address,Epsilon,\n\
+        Dee,Wu,dee@example.com,Delta,\n";
+    let id = import(
+        &app,
+        &b,
+        "second.csv",
+        second.as_bytes(),
+        &[("mode", "update")],
+    )
+    .await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM imports WHERE id = {id} AND status = 'done' \
+             AND updated = 1 AND imported = 1 AND failed = 1"
+        )),
+        1,
+        "Eve's row fails and is logged"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM import_errors WHERE import_id = {id} AND row_no = 2"
+        )),
+        1
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM contact_changes WHERE source = 'import' AND action = 'update' \
+             AND field = 'Company' AND new_value = 'Acme Ltd'"
+        ),
+        1
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM contact_labels cl JOIN labels l ON l.id = cl.label_id \
+             JOIN contacts c ON c.id = cl.contact_id WHERE c.last_name = 'Lee'"
+        ),
+        3,
+        "Ann keeps VIP and Trade and gains Partner"
+    );
+
+    // Every other writer is still held to the references.
+    let mut conn = app.conn();
+    let refused = |conn: &mut diesel::PgConnection, sql: &str| match sql_query(sql).execute(conn) {
+        Err(Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)) => {}
+        other => panic!("{sql} was not refused: {other:?}"),
+    };
+    refused(
+        &mut conn,
+        "INSERT INTO contact_phones (contact_id, kind, number) VALUES (0, 'work', '+85299999999')",
+    );
+    refused(
+        &mut conn,
+        "INSERT INTO contact_labels (contact_id, label_id) SELECT id, 0 FROM contacts LIMIT 1",
+    );
+    refused(
+        &mut conn,
+        "UPDATE contact_emails SET contact_id = 0 WHERE email = 'bob@example.com'",
+    );
+    refused(&mut conn, "UPDATE contacts SET owner_id = 0");
+    refused(&mut conn, &format!("DELETE FROM staff WHERE id = {admin}"));
+    refused(&mut conn, "UPDATE contacts SET id = id + 1000");
+
+    sql_query("DELETE FROM labels WHERE name = 'VIP'")
+        .execute(&mut conn)
+        .expect("delete a label");
+    assert_eq!(
+        app.count("SELECT count(*) FROM contact_labels"),
+        2,
+        "VIP left Ann and Bob with the label"
+    );
+    sql_query("DELETE FROM contacts WHERE last_name = 'Lee'")
+        .execute(&mut conn)
+        .expect("delete a contact");
+    for table in [
+        "contact_emails",
+        "contact_phones",
+        "contact_labels",
+        "custom_field_values",
+        "contact_changes",
+    ] {
+        assert_eq!(
+            app.count(&format!(
+                "SELECT count(*) FROM {table} t WHERE NOT EXISTS \
+                 (SELECT 1 FROM contacts c WHERE c.id = t.contact_id)"
+            )),
+            0,
+            "{table} kept rows of the deleted contact"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM contact_emails"),
+        2,
+        "Bob's and Dee's"
+    );
+}

@@ -498,9 +498,6 @@ struct Context<'a> {
     labels: Mutex<Labels>,
     custom_fields: Vec<i64>,
     order: CommitOrder,
-    /// Whether this connection may skip per-row foreign key checks (only a
-    /// superuser may); see `guard_references`.
-    skip_fk_checks: bool,
     update_mode: bool,
     /// The uploader, when they may see only some contacts: an update never
     /// touches another.
@@ -558,19 +555,15 @@ impl Matcher {
     }
 }
 
-#[derive(QueryableByName)]
-struct Superuser {
-    #[diesel(sql_type = Bool)]
-    yes: bool,
-}
-
-/// Takes, once per batch, the locks that PostgreSQL's foreign key triggers
-/// would take once per row: every staff member, label and custom field the
-/// batch points at is locked against deletion and checked to exist, so the
-/// triggers can be skipped for the batch's COPY. The ids of the new contacts
-/// come from their own sequence in this transaction and need no check. On an
-/// installation where the app's role is not a superuser the triggers run as
-/// usual and this only costs the locks.
+/// Takes, once per batch, the locks that the reference triggers would take
+/// once per statement: every staff member, label and custom field the batch
+/// points at is locked against deletion and checked to exist. The new
+/// contacts come from their own sequence in this transaction, the updated
+/// ones are locked by `ContactRecord::load_many`, and the job's own row is
+/// locked at the commit (`still_running`), so the batch tells the triggers
+/// that everything it points at is held (`contactbook.references_locked`,
+/// see migration 2026-12-01-090000) and they skip their check. It works the
+/// same for a role that is not a superuser, as on a managed PostgreSQL.
 fn guard_references(
     conn: &mut PgConnection,
     ctx: &Context<'_>,
@@ -609,9 +602,7 @@ fn guard_references(
             )));
         }
     }
-    if ctx.skip_fk_checks {
-        diesel::sql_query("SET LOCAL session_replication_role = replica").execute(conn)?;
-    }
+    diesel::sql_query("SET LOCAL contactbook.references_locked = on").execute(conn)?;
     Ok(())
 }
 
@@ -705,11 +696,6 @@ fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), Jo
         update_mode,
     };
     let actor = Some(job.staff_id);
-    let skip_fk_checks =
-        diesel::sql_query("SELECT rolsuper AS yes FROM pg_roles WHERE rolname = current_user")
-            .get_result::<Superuser>(conn)
-            .map(|r| r.yes)
-            .unwrap_or(false);
     let uploader_is_admin: bool = crate::schema::staff::table
         .find(job.staff_id)
         .select(crate::schema::staff::role)
@@ -729,7 +715,6 @@ fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), Jo
         extra_labels: job.labels(),
         labels: Mutex::new(Labels::default()),
         custom_fields: reader.header.custom_fields.iter().map(|f| f.id).collect(),
-        skip_fk_checks,
         update_mode,
         visible_to,
         order: CommitOrder::new(),
@@ -975,8 +960,11 @@ fn write_batch(
 
 fn still_running(conn: &mut PgConnection, ctx: &Context<'_>, lock: bool) -> QueryResult<bool> {
     let query = imports::table.find(ctx.job.id).select(imports::status);
+    // Not FOR UPDATE: a later batch waiting for its turn holds the row
+    // FOR KEY SHARE (its error rows' foreign key), and the two would wait
+    // for each other. NO KEY UPDATE still waits for a stop and makes it wait.
     let status: String = if lock {
-        query.for_update().first(conn)?
+        query.for_no_key_update().first(conn)?
     } else {
         query.first(conn)?
     };

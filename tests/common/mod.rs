@@ -156,6 +156,41 @@ pub fn create_test_db() -> String {
     name
 }
 
+/// The name of the role that is not a superuser, as a managed PostgreSQL
+/// gives an application.
+pub const PLAIN_ROLE: &str = "cb_plain";
+
+/// A new database owned by `PLAIN_ROLE` (created if missing), migrated by
+/// that role itself; returns the URL that connects as it, and its name.
+pub fn plain_role_database() -> (String, String) {
+    let mut conn = admin_conn();
+    sql_query(format!(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{PLAIN_ROLE}') \
+         THEN CREATE ROLE {PLAIN_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE; END IF; END $$"
+    ))
+    .execute(&mut conn)
+    .expect("create the plain role");
+    let name = format!("cbt_{}_plain_{}", binary_tag(), std::process::id());
+    sql_query(format!("CREATE DATABASE \"{name}\" OWNER {PLAIN_ROLE}"))
+        .execute(&mut conn)
+        .expect("create the plain role's database");
+    let url = as_role(&pg_server().url(&name), PLAIN_ROLE);
+    let pool = db::build_pool(&url, 1, Duration::from_secs(10)).expect("plain role pool");
+    db::run_migrations(&pool).expect("migrate as the plain role");
+    (url, name)
+}
+
+/// `url` with its user replaced by `role`.
+fn as_role(url: &str, role: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a database URL");
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let host = match rest[..authority_end].rfind('@') {
+        Some(at) => &rest[at + 1..],
+        None => rest,
+    };
+    format!("{scheme}://{role}@{host}")
+}
+
 pub struct TestApp {
     pub base: String,
     pub port: u16,
@@ -173,11 +208,16 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let db_name = create_test_db();
     let url = pg_server().url(&db_name);
+    spawn_app_on(url, &db_name, tweak).await
+}
+
+/// Starts the real server on the database at `url` (named `db_name`).
+pub async fn spawn_app_on(url: String, db_name: &str, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config {
         database_url: Some(url.clone()),
         session_key: Some(contactbook::security::random_token(64)),
         workers: 2,
-        data_dir: target_dir().join("test-data").join(&db_name),
+        data_dir: target_dir().join("test-data").join(db_name),
         ..Config::default()
     };
     tweak(&mut config);
