@@ -526,8 +526,9 @@ pub async fn import(
     // The upload's answer waits for the preview, which checks and plans
     // every row as the job will.
     println!(
-        "  {mode} upload and preview: {:.1} s",
-        uploaded.elapsed().as_secs_f64()
+        "  {mode} upload and preview: {:.1} s; app resident after it {:.0} MB",
+        uploaded.elapsed().as_secs_f64(),
+        memory(pid).1
     );
     let location = res
         .headers()

@@ -133,10 +133,17 @@ pub fn scan_and_plan(
     visible_to: Option<i64>,
 ) -> Result<(Scan, matching::PlanSummary), String> {
     let custom = defs.iter().map(|d| (d.id, d.label.clone())).collect();
-    let mut plan = DryRun::new(conn, update_mode, extra_labels, custom, visible_to)
-        .map_err(|e| format!("The contacts could not be read: {e}"))?;
-    let scan = scan(path, defs, chrono::Utc::now().date_naive(), Some(&mut plan))?;
-    Ok((scan, plan.summary))
+    let (scan, summary) = {
+        let mut plan = DryRun::new(conn, update_mode, extra_labels, custom, visible_to)
+            .map_err(|e| format!("The contacts could not be read: {e}"))?;
+        let scan = scan(path, defs, chrono::Utc::now().date_naive(), Some(&mut plan));
+        (scan, plan.summary)
+    };
+    // The plan read the file's contacts a batch at a time and the allocator
+    // keeps the pages they took; the job that follows should not start on
+    // top of them.
+    crate::trim_heap();
+    Ok((scan?, summary))
 }
 
 fn plan_rows(
