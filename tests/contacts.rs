@@ -1476,3 +1476,93 @@ async fn the_cached_first_page_shows_this_instances_writes_at_once() {
         after.text("table")
     );
 }
+
+/// The references from a contact's rows are checked once per statement by
+/// triggers, not by foreign keys: they must hold against a writer in
+/// another transaction as a foreign key does. A phone added while the
+/// contact is being deleted either goes with it or is refused, whichever
+/// transaction comes first; none is left pointing at nothing.
+#[test]
+fn a_contacts_rows_follow_it_when_two_transactions_race() {
+    use diesel::{Connection, PgConnection, connection::SimpleConnection};
+    use std::time::Duration;
+
+    let url = common::test_database_url();
+    let connect = || PgConnection::establish(&url).expect("connect");
+    let mut setup = connect();
+    setup
+        .batch_execute(
+            "INSERT INTO staff (email, display_name) VALUES ('race@example.com', 'Race');
+             INSERT INTO contacts (id, last_name, owner_id)
+                 SELECT g, 'Racer', (SELECT id FROM staff) FROM generate_series(1, 2) g;",
+        )
+        .expect("a staff member and two contacts");
+
+    // The phone's transaction first: the delete waits for it, then takes
+    // the phone along.
+    let mut adder = connect();
+    adder
+        .batch_execute(
+            "BEGIN; INSERT INTO contact_phones (contact_id, kind, number) \
+             VALUES (1, 'work', '+85291234567');",
+        )
+        .expect("add a phone");
+    let deleter = std::thread::spawn({
+        let mut c = connect();
+        move || c.batch_execute("DELETE FROM contacts WHERE id = 1")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !deleter.is_finished(),
+        "the delete waits for the phone's commit"
+    );
+    adder.batch_execute("COMMIT").expect("commit the phone");
+    deleter
+        .join()
+        .expect("the deleting thread")
+        .expect("the delete goes through");
+
+    // The delete's transaction first: the phone waits for it, then is
+    // refused.
+    let mut remover = connect();
+    remover
+        .batch_execute("BEGIN; DELETE FROM contacts WHERE id = 2;")
+        .expect("delete");
+    let adder = std::thread::spawn({
+        let mut c = connect();
+        move || {
+            c.batch_execute(
+                "INSERT INTO contact_phones (contact_id, kind, number) \
+                 VALUES (2, 'work', '+85291234568')",
+            )
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !adder.is_finished(),
+        "the phone waits for the delete's commit"
+    );
+    remover.batch_execute("COMMIT").expect("commit the delete");
+    let refused = adder.join().expect("the adding thread");
+    assert!(
+        matches!(
+            refused,
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _
+            ))
+        ),
+        "a phone for a deleted contact is refused: {refused:?}"
+    );
+
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let left = sql_query("SELECT count(*) AS n FROM contact_phones")
+        .get_result::<N>(&mut setup)
+        .expect("count")
+        .n;
+    assert_eq!(left, 0, "no phone points at a deleted contact");
+}
