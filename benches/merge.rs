@@ -22,7 +22,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl, connection::SimpleConnection
 
 mod support;
 
-use support::count;
+use support::{CONTACT_TABLES, count};
 
 fn generate(conn: &mut PgConnection, n: i64, admin: i64) {
     let started = Instant::now();
@@ -39,8 +39,7 @@ fn generate(conn: &mut PgConnection, n: i64, admin: i64) {
     let nf = first.split_whitespace().count();
     let nl = last.split_whitespace().count();
     conn.batch_execute(&format!(
-        "TRUNCATE contacts, contact_phones, contact_emails, contact_socials, contact_labels, \
-         custom_field_values, contact_changes RESTART IDENTITY CASCADE; SELECT setseed(0.42); \
+        "TRUNCATE {CONTACT_TABLES} RESTART IDENTITY CASCADE; SELECT setseed(0.42); \
          INSERT INTO contacts (first_name, last_name, company, city, owner_id, created_at, updated_at) \
          SELECT ({f})[1 + floor(random() * {nf})::int], ({l})[1 + floor(random() * {nl})::int], \
                 'Company ' || (i % 100000), 'City ' || (i % 1000), {admin}, \

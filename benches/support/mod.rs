@@ -21,10 +21,11 @@ use diesel::{
 
 pub const PASSWORD: &str = "benchmark password";
 
-/// The contacts' own tables are tied to them by triggers, which TRUNCATE
-/// does not fire (migration 2026-12-01-090000): they are named with it.
-pub const TRUNCATE_CONTACTS: &str = "TRUNCATE contacts, contact_phones, contact_emails, \
-     contact_socials, contact_labels, custom_field_values, contact_changes CASCADE";
+/// Contacts and their own tables, for a TRUNCATE: they are tied by
+/// triggers, which TRUNCATE does not fire (migration 2026-12-01-090000), so
+/// each is named.
+pub const CONTACT_TABLES: &str = "contacts, contact_phones, contact_emails, contact_socials, \
+     contact_labels, custom_field_values, contact_changes";
 
 #[derive(QueryableByName)]
 struct N {
@@ -182,7 +183,7 @@ pub fn base_database(pg: &EmbeddedPostgres, n: i64) -> String {
     let admin = ensure_admin(&mut conn);
     let have = count(&mut conn, "SELECT count(*) AS n FROM contacts");
     if have != n {
-        sql_query(TRUNCATE_CONTACTS)
+        sql_query(format!("TRUNCATE {CONTACT_TABLES} CASCADE"))
             .execute(&mut conn)
             .expect("truncate");
         load(&mut conn, n, admin);
