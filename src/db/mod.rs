@@ -1,6 +1,7 @@
 //! The connection pool, the blocking helper, migrations and the embedded server.
 
 pub mod embedded;
+pub mod prepared;
 pub mod session_store;
 
 use std::time::Duration;
@@ -25,9 +26,13 @@ struct SessionSettings;
 impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
         use diesel::connection::SimpleConnection;
-        // A prepared trigram search that PostgreSQL switches to a generic plan
-        // stops using the index (it cannot see the pattern): always plan with
-        // the actual values.
+        // Statements diesel caches, and those of `prepared::Prepared`, are
+        // planned with their values for five runs, then once for all when
+        // PostgreSQL finds the generic plan no costlier (its default): that
+        // saves the planning of every page. A search's `LIKE` must never be
+        // planned generically (the plan hangs on whether the word is rare):
+        // searches go as unnamed statements, which are always planned with
+        // their values.
         // Parallel workers cost more to start than a page of rows costs to read.
         // JIT compiling pays off for long analytical scans; ours are short
         // statements along indexes, where compiling costs more than it saves
@@ -37,7 +42,7 @@ impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Se
         // within seconds instead. Imports, exports and migrations lift these
         // for their own long statements (`without_timeouts`).
         conn.batch_execute(&format!(
-            "SET plan_cache_mode = force_custom_plan; SET max_parallel_workers_per_gather = 0; SET jit = off; \
+            "SET max_parallel_workers_per_gather = 0; SET jit = off; \
              SET statement_timeout = '{STATEMENT_TIMEOUT_MS}ms'; SET lock_timeout = '{LOCK_TIMEOUT_MS}ms'"
         ))
         .map_err(diesel::r2d2::Error::QueryError)

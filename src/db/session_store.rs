@@ -107,7 +107,8 @@ impl SessionBackend {
                 Self::pg(pool, move |conn| {
                     // The member's row comes along so that the page needs no second
                     // round trip to learn who is signed in (see `auth::CurrentStaff`).
-                    diesel::sql_query(
+                    use crate::db::prepared::{Prepared, Value};
+                    Prepared::new(
                         "WITH touched AS (UPDATE sessions SET expires_at = $2 \
                            WHERE id = $1 AND expires_at > now() AND expires_at < $3 RETURNING state, staff_id), \
                          found AS (SELECT state, staff_id FROM touched \
@@ -122,10 +123,12 @@ impl SessionBackend {
                              'updated_at', st.updated_at)::text \
                            FROM staff st WHERE st.id = found.staff_id AND st.active) AS staff \
                          FROM found",
+                        vec![
+                            Value::Text(key),
+                            Value::Time(expires),
+                            Value::Time(fresh_enough),
+                        ],
                     )
-                    .bind::<diesel::sql_types::Text, _>(key)
-                    .bind::<diesel::sql_types::Timestamptz, _>(expires)
-                    .bind::<diesel::sql_types::Timestamptz, _>(fresh_enough)
                     .get_result::<Row>(conn)
                     .optional()
                     .map(|row| row.map(|r| (r.state, r.staff)))

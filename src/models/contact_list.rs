@@ -9,7 +9,7 @@ use diesel::{
 
 use crate::{
     domain::contact::{ContactType, Level},
-    models::search_plan::{Plan, Sample, SampleRow, TermUse},
+    models::search_plan::{Plan, PlanKey, Sample, SampleRow, TermUse},
 };
 
 /// Runs `f` with the plan the search words need pinned for its queries; a
@@ -152,10 +152,33 @@ impl Filters {
             && self.visible_to.is_none()
     }
 
+    /// Whether PostgreSQL's best plan for this view is the same whatever the
+    /// values bound (the cursor, a type or level): no search words, whose
+    /// rarity decides the plan, and no owner, label, share or member, whose
+    /// sizes range from a handful of contacts to most of them.
+    pub fn plans_alike(&self) -> bool {
+        // Words only checked on the rows a sort index gives (`TermUse::Filter`)
+        // leave the plan alone: that walk is the only way to read them.
+        (self.q.trim().is_empty() || self.plan.walks_sort_index())
+            && self.label.is_none()
+            && self.owner.is_none()
+            && self.shared_with.is_none()
+            && self.visible_to.is_none()
+    }
+
     /// Decides how to match the search words, from a sample of the data.
     pub fn plan_with(&mut self, sample: &Sample) {
+        let key = PlanKey {
+            terms: search_terms(&self.q),
+            contact_type: self.contact_type.map(ContactType::as_str),
+            level: self.level.map(Level::as_str),
+            owner: self.owner,
+            label: self.label,
+        };
         let f = self.clone();
-        self.plan = Plan::new(&search_terms(&self.q), sample, |r| f.matches(r));
+        self.plan = sample.plan(key, |sample| {
+            Plan::new(&search_terms(&f.q), sample, |r| f.matches(r))
+        });
     }
 
     /// Whether a sampled contact passes the filters other than the words.
@@ -265,10 +288,12 @@ fn conditions(f: &Filters, reach: &Reach, binds: &mut Vec<Bind>) -> Vec<String> 
                 binds.push(Bind::Text(like_pattern(t)));
                 out.push(format!("c.search_text LIKE ${}", binds.len()));
             }
-            // `|| ''` hides the column from the trigram index on purpose.
+            // Checked on rows read along another index: `strpos` is out of
+            // the trigram index's reach on purpose, and it does not copy the
+            // text as the former `(search_text || '') LIKE` did.
             TermUse::Filter(t) => {
-                binds.push(Bind::Text(like_pattern(t)));
-                out.push(format!("(c.search_text || '') LIKE ${}", binds.len()));
+                binds.push(Bind::Text(t.clone()));
+                out.push(format!("strpos(c.search_text, ${}) > 0", binds.len()));
             }
             TermUse::Email(e) => {
                 binds.push(Bind::Text(e.to_lowercase()));
@@ -551,12 +576,7 @@ impl Reach {
     }
 }
 
-#[derive(Clone)]
-enum Bind {
-    Text(String),
-    Int(i64),
-    Time(DateTime<Utc>),
-}
+use crate::db::prepared::{Prepared, Value as Bind};
 
 fn bind_all<'a>(
     mut q: diesel::query_builder::BoxedSqlQuery<'a, Pg, diesel::query_builder::SqlQuery>,
@@ -833,13 +853,26 @@ fn list_part(conn: &mut PgConnection, query: &ListQuery, part: Part) -> QueryRes
             "SELECT c.* FROM ({}) c ORDER BY {key} {dir}, c.id {dir} LIMIT {limit}",
             walk.sql("c.*", &conds, query.sort, &tail)
         ),
+        // Words checked along the name index: the walk reads ids off the
+        // index alone (it holds the search text), and only the page's rows
+        // are fetched.
+        _ if query.sort == Sort::Name && query.filters.plan.walks_sort_index() => format!(
+            "SELECT c.* FROM contacts c JOIN (SELECT c.id FROM contacts c WHERE {conds}{}) k ON k.id = c.id",
+            tail(key, "c.id")
+        ),
         _ => format!(
             "SELECT c.* FROM contacts c WHERE {conds}{}",
             tail(key, "c.id")
         ),
     };
     let sql = rows_sql(&page, &key_text, &format!("{key} {dir}, c.id {dir}"));
-    let mut rows: Vec<ListRow> = bind_all(diesel::sql_query(sql).into_boxed(), binds).load(conn)?;
+    // One of a few shapes, planned alike whatever the cursor: PostgreSQL
+    // prepares it once per connection instead of planning every page.
+    let mut rows: Vec<ListRow> = if query.filters.plans_alike() {
+        Prepared::new(sql, binds).load(conn)?
+    } else {
+        bind_all(diesel::sql_query(sql).into_boxed(), binds).load(conn)?
+    };
     let more = rows.len() as i64 > query.per_page;
     rows.truncate(query.per_page as usize);
     if backwards {
@@ -1092,8 +1125,9 @@ pub fn estimate_all(conn: &mut PgConnection) -> QueryResult<i64> {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    Ok(diesel::sql_query(
+    Ok(Prepared::new(
         "SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = 'contacts'::regclass",
+        vec![],
     )
     .get_result::<N>(conn)?
     .n)
