@@ -61,6 +61,9 @@ pub struct AppState {
         (models::contact_list::Sort, bool, i64),
         (models::contact_list::ListPage, models::contact_list::Count),
     >,
+    /// The planner's estimate of live contacts, which the unfiltered list's
+    /// count shows ("About 1,000,000"): kept 2 s like the first pages.
+    pub contacts_estimate: cache::Cached<i64>,
     /// The number of Open enquiries the header's badge shows; enquiry
     /// changes in this instance clear it.
     pub open_enquiries: cache::Cached<i64>,
@@ -83,6 +86,13 @@ pub struct AppState {
 
 impl AppState {
     /// The labels and owners that filters and options offer, from the cache.
+    /// Contacts were written through this instance: what the list keeps
+    /// must be read afresh.
+    pub fn contacts_changed(&self) {
+        self.first_pages.clear();
+        self.contacts_estimate.clear();
+    }
+
     pub fn choices(
         &self,
         conn: &mut diesel::PgConnection,
@@ -248,6 +258,7 @@ pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server
         search_sample: cache::Cached::new(models::search_plan::SAMPLE_LIFETIME),
         list_choices: cache::Cached::new(Duration::from_secs(5)),
         first_pages: cache::CachedByKey::new(Duration::from_secs(2)),
+        contacts_estimate: cache::Cached::new(Duration::from_secs(2)),
         set_sizes: cache::CachedByKey::new(models::contact_list::SIZES_LIFETIME),
         open_enquiries: cache::Cached::new(Duration::from_secs(5)),
         import_wake: Default::default(),

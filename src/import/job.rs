@@ -107,7 +107,7 @@ pub fn spawn_runner(state: Weak<AppState>, wake: Arc<Wake>) {
                         // The import may have created labels the filters offer.
                         if let Some(app) = state.upgrade() {
                             app.list_choices.clear();
-                            app.first_pages.clear();
+                            app.contacts_changed();
                         }
                         crate::trim_heap();
                         continue;
@@ -123,7 +123,7 @@ pub fn spawn_runner(state: Weak<AppState>, wake: Arc<Wake>) {
                 match transferred {
                     Ok(true) => {
                         if let Some(app) = state.upgrade() {
-                            app.first_pages.clear();
+                            app.contacts_changed();
                         }
                         continue;
                     }

@@ -159,7 +159,7 @@ pub fn spawn_runner(state: Weak<AppState>, wake: Arc<Wake>) {
                 // Every batch may change what the list's first pages show.
                 let on_batch = || {
                     if let Some(app) = state.upgrade() {
-                        app.first_pages.clear();
+                        app.contacts_changed();
                     }
                 };
                 match run_next(&pool, &on_batch) {

@@ -1143,12 +1143,14 @@ pub enum Count {
 }
 
 /// Exact up to `cap`; beyond it an estimate for the whole list, or "more than".
-/// `sizes` keeps members' set sizes between requests.
+/// `sizes` keeps members' set sizes between requests, `estimate` the
+/// planner's estimate of all live contacts.
 pub fn count(
     conn: &mut PgConnection,
     filters: &Filters,
     cap: i64,
     sizes: &SetSizes,
+    estimate: &crate::cache::Cached<i64>,
 ) -> QueryResult<Count> {
     // Every word is common and the sample says thousands match: counting them
     // would cost more than the page, and the answer is known.
@@ -1171,7 +1173,11 @@ pub fn count(
     // (a member's contacts above all) is counted, or its size would leak.
     let unfiltered = filters.is_everything();
     // A large table needs no counting to say "about a million".
-    let estimate = if unfiltered { estimate_all(conn)? } else { 0 };
+    let estimate = if unfiltered {
+        *estimate.get_or_load(|| estimate_all(conn))?
+    } else {
+        0
+    };
     if estimate > 10 * cap {
         return Ok(Count::About(estimate));
     }

@@ -124,7 +124,7 @@ async fn save_settings(
     })
     .await?;
     // Cached first pages were drawn for everyone.
-    state.first_pages.clear();
+    state.contacts_changed();
     log::info!("contact visibility set to {value} by staff {by}");
     flash(
         &me.session,

@@ -341,7 +341,7 @@ pub async fn bulk_action(
     })
     .await?;
     // The list's first pages may show what just changed.
-    state.first_pages.clear();
+    state.contacts_changed();
     log::info!(
         "bulk {:?} by staff {actor}: {changed} contacts changed",
         edit

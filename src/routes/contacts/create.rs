@@ -124,7 +124,7 @@ pub async fn create_contact(
     })
     .await?;
     // The list's first pages may show what just changed.
-    state.first_pages.clear();
+    state.contacts_changed();
     let id = match outcome {
         Ok(id) => id,
         Err(duplicates) => {

@@ -70,7 +70,7 @@ pub async fn delete_contact(
     })
     .await?;
     // The list's first pages may show what just changed.
-    state.first_pages.clear();
+    state.contacts_changed();
     match name {
         Some(name) => {
             log::info!("contact {id} moved to the trash by staff {actor}");
@@ -150,7 +150,7 @@ pub async fn restore_contact(
     })
     .await?;
     // The list's first pages may show what just changed.
-    state.first_pages.clear();
+    state.contacts_changed();
     if restored {
         flash(&me.session, "success", "The contact has been restored.");
         Ok(Redirect::to(format!("/contacts/{id}")).see_other())
@@ -201,7 +201,7 @@ pub async fn purge_contact(
     let id = id.into_inner();
     let purged = db::transaction(&state.pool, move |conn| Ok(contact::purge(conn, id)?)).await?;
     // The list's first pages may show what just changed.
-    state.first_pages.clear();
+    state.contacts_changed();
     if purged {
         log::info!("contact {id} purged by staff {}", me.staff.id);
         flash(

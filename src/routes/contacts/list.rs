@@ -325,7 +325,13 @@ pub async fn list_contacts(
             contact_list::with_search_plan(conn, &filters, |conn| {
                 Ok((
                     contact_list::list(conn, &query)?,
-                    contact_list::count(conn, &filters, COUNT_CAP, &app.set_sizes)?,
+                    contact_list::count(
+                        conn,
+                        &filters,
+                        COUNT_CAP,
+                        &app.set_sizes,
+                        &app.contacts_estimate,
+                    )?,
                 ))
             })
         };

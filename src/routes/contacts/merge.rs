@@ -593,7 +593,7 @@ pub async fn perform(
     match outcome {
         MergeOutcome::Merged { merge_id } => {
             let kept = wizard.keep.unwrap_or_default();
-            state.first_pages.clear();
+            state.contacts_changed();
             state.set_sizes.clear();
             log::info!(
                 "merge {merge_id}: {:?} into {kept} by staff {}",
@@ -704,7 +704,7 @@ pub async fn undo(
     .await?;
     match outcome {
         UndoOutcome::Undone { restored } => {
-            state.first_pages.clear();
+            state.contacts_changed();
             state.set_sizes.clear();
             log::info!("merge {id} undone by staff {actor}: {restored:?} restored");
             flash(

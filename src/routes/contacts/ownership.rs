@@ -167,7 +167,7 @@ pub async fn transfer(
         }
         Ok((moved, name)) => {
             if moved {
-                state.first_pages.clear();
+                state.contacts_changed();
                 flash(
                     &me.session,
                     "success",

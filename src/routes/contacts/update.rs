@@ -241,7 +241,7 @@ async fn save(
     })
     .await?;
     // The list's first pages may show what just changed.
-    state.first_pages.clear();
+    state.contacts_changed();
     match saved {
         Saved::Done => {
             flash(
