@@ -206,6 +206,18 @@ fn main() {
                 println!("wrk, search 'son', {c} connections, 10 s: {line}");
             }
         }
+        // Filtered pages are never cached: a type (planned once per
+        // connection) and a label (planned each time: label sizes differ).
+        for (name, path) in [
+            ("type Customer", "/contacts?type=customer"),
+            ("label VIP", "/contacts?label=1"),
+        ] {
+            for c in [8, 32] {
+                if let Some(line) = wrk(&base, &cookie, path, c) {
+                    println!("wrk, list filtered by {name}, {c} connections, 10 s: {line}");
+                }
+            }
+        }
     });
     pg.stop();
 }

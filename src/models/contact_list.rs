@@ -137,6 +137,12 @@ pub struct Filters {
     pub trash: bool,
     /// How the words of `q` are matched; set by [`Filters::plan_with`].
     pub plan: Plan,
+    /// The owner or label chosen holds at least 1% of the contacts with
+    /// the other filters, judged on the sample by [`Filters::judge_sets`].
+    pub common_sets: bool,
+    /// About how many contacts pass the type, level, owner and label
+    /// filters, judged on the sample by [`Filters::judge_sets`].
+    pub sampled_matches: Option<f64>,
 }
 
 impl Filters {
@@ -159,11 +165,22 @@ impl Filters {
     pub fn plans_alike(&self) -> bool {
         // Words only checked on the rows a sort index gives (`TermUse::Filter`)
         // leave the plan alone: that walk is the only way to read them.
+        // An owner or label that holds many contacts is read the one way
+        // (walking the sort index); a small one is planned with its value
+        // every time, which reads it through its own index.
         (self.q.trim().is_empty() || self.plan.walks_sort_index())
-            && self.label.is_none()
-            && self.owner.is_none()
+            && ((self.label.is_none() && self.owner.is_none()) || self.common_sets)
             && self.shared_with.is_none()
             && self.visible_to.is_none()
+    }
+
+    /// Judges on the sample whether the owner or label chosen is a large
+    /// set (see `common_sets`).
+    pub fn judge_sets(&mut self, sample: &Sample) {
+        let f = self.clone();
+        let (share, n) = sample.matches(|r| f.matches(r));
+        self.common_sets = share >= crate::models::search_plan::RARE;
+        self.sampled_matches = Some(n);
     }
 
     /// Decides how to match the search words, from a sample of the data.
@@ -1162,6 +1179,16 @@ pub fn count(
         && filters
             .plan
             .common_matches
+            .is_some_and(|n| n > 4.0 * cap as f64)
+    {
+        return Ok(Count::MoreThan(cap));
+    }
+    // The same for filters without words: a type or a large label.
+    if !narrowed
+        && !filters.trash
+        && filters.q.trim().is_empty()
+        && filters
+            .sampled_matches
             .is_some_and(|n| n > 4.0 * cap as f64)
     {
         return Ok(Count::MoreThan(cap));

@@ -100,6 +100,13 @@ impl Sample {
         })
     }
 
+    /// The share of sampled contacts that pass `filters`, and about how many
+    /// live contacts that makes.
+    pub fn matches(&self, filters: impl Fn(&SampleRow) -> bool) -> (f64, f64) {
+        let share = self.tally(&[], filters).1;
+        (share, share * self.total)
+    }
+
     /// The plan made on this sample for `key`, made by `make` the first time.
     pub fn plan(&self, key: PlanKey, make: impl FnOnce(&Sample) -> Plan) -> Plan {
         if let Some(plan) = self.memo().get(&key) {

@@ -74,6 +74,8 @@ impl ListParams {
             // Set with the rest of the request's queries: see `visibility`.
             visible_to: None,
             trash,
+            common_sets: false,
+            sampled_matches: None,
         }
     }
 
@@ -316,9 +318,13 @@ pub async fn list_contacts(
     let member = Member::of(&me);
     let (cached, choices) = db::run(&state.pool, move |conn| {
         query.filters.visible_to = visibility::limited_to(conn, member)?;
-        if !query.filters.q.trim().is_empty() {
+        let f = &mut query.filters;
+        if !f.is_everything() && !f.trash {
             let sample = app.search_sample.get_or_load(|| Sample::load(conn))?;
-            query.filters.plan_with(&sample);
+            if !f.q.trim().is_empty() {
+                f.plan_with(&sample);
+            }
+            f.judge_sets(&sample);
         }
         let filters = query.filters.clone();
         let load = |conn: &mut diesel::PgConnection| {
