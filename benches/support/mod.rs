@@ -296,8 +296,19 @@ pub fn start_app(url: &str, port: u16, dir: &Path) -> App {
     start_app_with(url, port, dir, &[])
 }
 
+/// `BENCH_APP_WRAPPER` (say `heaptrack`) runs the app under that program,
+/// to see where its memory goes.
 pub fn start_app_with(url: &str, port: u16, dir: &Path, env: &[(&str, &str)]) -> App {
-    App(Command::new(env!("CARGO_BIN_EXE_contactbook"))
+    let bin = env!("CARGO_BIN_EXE_contactbook");
+    let mut command = match std::env::var("BENCH_APP_WRAPPER") {
+        Ok(wrapper) if !wrapper.trim().is_empty() => {
+            let mut c = Command::new(wrapper.trim());
+            c.arg(bin);
+            c
+        }
+        _ => Command::new(bin),
+    };
+    App(command
         .env("DATABASE_URL", url)
         .env("CONTACTBOOK_DATA_DIR", dir)
         .env("BIND", format!("127.0.0.1:{port}"))
