@@ -171,12 +171,13 @@ fn everything_sql() -> String {
 /// One child table's items of a contact as one text: `position,id:kind:value`
 /// joined by U+001E. The aggregate takes no `ORDER BY`: on PostgreSQL 15 that
 /// costs a sort per contact (half the time of a large export); each item
-/// carries its position and id instead, and `Lists` puts them in order.
+/// carries its position and id instead, and `ordered` puts them in order.
 fn items_agg(value: &str) -> String {
     format!("string_agg(position || ',' || id || ':' || kind || ':' || {value}, E'\\x1e')")
 }
 
-/// A contact's label names joined by U+001E, in no order (`Lists` sorts them).
+/// A contact's label names joined by U+001E, in no order (`write_rows`
+/// sorts them).
 const LABELS_AGG: &str = "string_agg(l.name, E'\\x1e')";
 
 /// Every contact with its children aggregated, up to the `WHERE` that

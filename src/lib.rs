@@ -85,7 +85,6 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The labels and owners that filters and options offer, from the cache.
     /// Contacts were written through this instance: what the list keeps
     /// must be read afresh.
     pub fn contacts_changed(&self) {
@@ -93,6 +92,7 @@ impl AppState {
         self.contacts_estimate.clear();
     }
 
+    /// The labels and owners that filters and options offer, from the cache.
     pub fn choices(
         &self,
         conn: &mut diesel::PgConnection,

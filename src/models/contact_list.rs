@@ -8,8 +8,9 @@ use diesel::{
 };
 
 use crate::{
+    db::prepared::{Prepared, Value as Bind},
     domain::contact::{ContactType, Level},
-    models::search_plan::{Plan, PlanKey, Sample, SampleRow, TermUse},
+    models::search_plan::{Plan, PlanKey, RARE, Sample, SampleRow, Sampled, TermUse},
 };
 
 /// Runs `f` with the plan the search words need pinned for its queries; a
@@ -137,12 +138,9 @@ pub struct Filters {
     pub trash: bool,
     /// How the words of `q` are matched; set by [`Filters::plan_with`].
     pub plan: Plan,
-    /// The owner or label chosen holds at least 1% of the contacts with
-    /// the other filters, judged on the sample by [`Filters::judge_sets`].
-    pub common_sets: bool,
-    /// About how many contacts pass the type, level, owner and label
-    /// filters, judged on the sample by [`Filters::judge_sets`].
-    pub sampled_matches: Option<f64>,
+    /// How many contacts the type, level, owner and label filters let
+    /// through, judged on the sample by [`Filters::judge_sets`].
+    pub sampled: Option<Sampled>,
 }
 
 impl Filters {
@@ -169,33 +167,47 @@ impl Filters {
         // (walking the sort index); a small one is planned with its value
         // every time, which reads it through its own index.
         (self.q.trim().is_empty() || self.plan.walks_sort_index())
-            && ((self.label.is_none() && self.owner.is_none()) || self.common_sets)
+            && ((self.label.is_none() && self.owner.is_none())
+                || self.sampled.is_some_and(|s| s.share >= RARE))
             && self.shared_with.is_none()
             && self.visible_to.is_none()
     }
 
-    /// Judges on the sample whether the owner or label chosen is a large
-    /// set (see `common_sets`).
+    /// Whether any filter the sample can judge is set (a type, level,
+    /// owner or label).
+    pub fn has_sampled_filters(&self) -> bool {
+        self.contact_type.is_some()
+            || self.level.is_some()
+            || self.owner.is_some()
+            || self.label.is_some()
+    }
+
+    /// Judges on the sample how many contacts the filters other than the
+    /// words let through (see `sampled`).
     pub fn judge_sets(&mut self, sample: &Sample) {
         let f = self.clone();
-        let (share, n) = sample.matches(|r| f.matches(r));
-        self.common_sets = share >= crate::models::search_plan::RARE;
-        self.sampled_matches = Some(n);
+        self.sampled = Some(sample.sampled(self.plan_key(Vec::new()), |r| f.matches(r)));
     }
 
     /// Decides how to match the search words, from a sample of the data.
     pub fn plan_with(&mut self, sample: &Sample) {
-        let key = PlanKey {
-            terms: search_terms(&self.q),
+        let terms = search_terms(&self.q);
+        let f = self.clone();
+        self.plan = sample.plan(self.plan_key(terms.clone()), |sample| {
+            Plan::new(&terms, sample, |r| f.matches(r))
+        });
+    }
+
+    /// `terms` with the filters `matches` checks: what a judgement on the
+    /// sample depends on.
+    fn plan_key(&self, terms: Vec<String>) -> PlanKey {
+        PlanKey {
+            terms,
             contact_type: self.contact_type.map(ContactType::as_str),
             level: self.level.map(Level::as_str),
             owner: self.owner,
             label: self.label,
-        };
-        let f = self.clone();
-        self.plan = sample.plan(key, |sample| {
-            Plan::new(&search_terms(&f.q), sample, |r| f.matches(r))
-        });
+        }
     }
 
     /// Whether a sampled contact passes the filters other than the words.
@@ -592,8 +604,6 @@ impl Reach {
         }
     }
 }
-
-use crate::db::prepared::{Prepared, Value as Bind};
 
 fn bind_all<'a>(
     mut q: diesel::query_builder::BoxedSqlQuery<'a, Pg, diesel::query_builder::SqlQuery>,
@@ -1191,8 +1201,8 @@ pub fn count(
         && !filters.trash
         && filters.q.trim().is_empty()
         && filters
-            .sampled_matches
-            .is_some_and(|n| n > 20.0 * cap as f64)
+            .sampled
+            .is_some_and(|s| s.matches > 20.0 * cap as f64)
     {
         return Ok(Count::MoreThan(cap));
     }

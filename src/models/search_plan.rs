@@ -37,6 +37,17 @@ pub struct Sample {
     /// common-word search's time under load), and paging through a search
     /// asks for the same plan again and again.
     plans: Mutex<HashMap<PlanKey, Plan>>,
+    /// What the sample says of filters without words, kept likewise: a
+    /// filtered page asks it on every request.
+    sizes: Mutex<HashMap<PlanKey, Sampled>>,
+}
+
+/// What the sample says of a set of filters: the share of sampled contacts
+/// that pass them, and about how many live contacts that makes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sampled {
+    pub share: f64,
+    pub matches: f64,
 }
 
 /// What a plan is made of: the words and the filters the sample can check.
@@ -49,9 +60,28 @@ pub struct PlanKey {
     pub label: Option<i64>,
 }
 
-/// Plans kept per sample; past this the memo starts afresh (a sample lives
-/// ten minutes).
+/// Plans (and sizes) kept per sample; past this a memo starts afresh (a
+/// sample lives ten minutes).
 const PLANS_KEPT: usize = 1_000;
+
+/// The value kept in `memo` for `key`, made by `make` the first time.
+fn remembered<T: Clone>(
+    memo: &Mutex<HashMap<PlanKey, T>>,
+    key: PlanKey,
+    make: impl FnOnce() -> T,
+) -> T {
+    let lock = || memo.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(kept) = lock().get(&key) {
+        return kept.clone();
+    }
+    let made = make();
+    let mut kept = lock();
+    if kept.len() >= PLANS_KEPT {
+        kept.clear();
+    }
+    kept.insert(key, made.clone());
+    made
+}
 
 impl Sample {
     pub fn load(conn: &mut PgConnection) -> QueryResult<Sample> {
@@ -96,33 +126,26 @@ impl Sample {
                 })
                 .collect(),
             total,
-            plans: Mutex::new(HashMap::new()),
+            plans: Mutex::default(),
+            sizes: Mutex::default(),
         })
     }
 
-    /// The share of sampled contacts that pass `filters`, and about how many
-    /// live contacts that makes.
-    pub fn matches(&self, filters: impl Fn(&SampleRow) -> bool) -> (f64, f64) {
-        let share = self.tally(&[], filters).1;
-        (share, share * self.total)
+    /// What the sample says of the filters `key` names, which `filters`
+    /// checks on a sampled contact; worked out the first time only.
+    pub fn sampled(&self, key: PlanKey, filters: impl Fn(&SampleRow) -> bool) -> Sampled {
+        remembered(&self.sizes, key, || {
+            let share = self.tally(&[], filters).1;
+            Sampled {
+                share,
+                matches: share * self.total,
+            }
+        })
     }
 
     /// The plan made on this sample for `key`, made by `make` the first time.
     pub fn plan(&self, key: PlanKey, make: impl FnOnce(&Sample) -> Plan) -> Plan {
-        if let Some(plan) = self.memo().get(&key) {
-            return plan.clone();
-        }
-        let plan = make(self);
-        let mut plans = self.memo();
-        if plans.len() >= PLANS_KEPT {
-            plans.clear();
-        }
-        plans.insert(key, plan.clone());
-        plan
-    }
-
-    fn memo(&self) -> std::sync::MutexGuard<'_, HashMap<PlanKey, Plan>> {
-        self.plans.lock().unwrap_or_else(|p| p.into_inner())
+        remembered(&self.plans, key, || make(self))
     }
 
     /// In one pass over the sample (20,000 texts: each pass costs about a
@@ -281,6 +304,7 @@ mod tests {
             rows,
             total: 1000.0,
             plans: Mutex::default(),
+            sizes: Mutex::default(),
         }
     }
 
@@ -381,6 +405,22 @@ mod tests {
         assert_eq!(made.get(), 1);
         s.plan(key(&["mei"], Some(3)), make);
         assert_eq!(made.get(), 2, "another filter is another plan");
+
+        let checked = std::cell::Cell::new(0);
+        let pass = |_: &SampleRow| {
+            checked.set(checked.get() + 1);
+            true
+        };
+        let all = s.sampled(key(&[], None), pass);
+        assert_eq!(
+            all,
+            Sampled {
+                share: 1.0,
+                matches: 1000.0
+            }
+        );
+        assert_eq!(s.sampled(key(&[], None), pass), all);
+        assert_eq!(checked.get(), s.rows.len(), "one pass over the sample");
     }
 
     #[test]
@@ -391,6 +431,7 @@ mod tests {
                 rows: Vec::new(),
                 total: 0.0,
                 plans: Mutex::default(),
+                sizes: Mutex::default(),
             },
             |_| true,
         );

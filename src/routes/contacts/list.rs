@@ -74,8 +74,7 @@ impl ListParams {
             // Set with the rest of the request's queries: see `visibility`.
             visible_to: None,
             trash,
-            common_sets: false,
-            sampled_matches: None,
+            sampled: None,
         }
     }
 
@@ -319,12 +318,15 @@ pub async fn list_contacts(
     let (cached, choices) = db::run(&state.pool, move |conn| {
         query.filters.visible_to = visibility::limited_to(conn, member)?;
         let f = &mut query.filters;
-        if !f.is_everything() && !f.trash {
+        let words = !f.q.trim().is_empty();
+        if words || f.has_sampled_filters() {
             let sample = app.search_sample.get_or_load(|| Sample::load(conn))?;
-            if !f.q.trim().is_empty() {
+            if words {
                 f.plan_with(&sample);
             }
-            f.judge_sets(&sample);
+            if f.has_sampled_filters() {
+                f.judge_sets(&sample);
+            }
         }
         let filters = query.filters.clone();
         let load = |conn: &mut diesel::PgConnection| {
