@@ -132,6 +132,7 @@ diesel::table! {
         merged_into -> Nullable<Int8>,
         sort_name -> Nullable<Text>,
         search_text -> Text,
+        label_ids -> Array<Int8>,
     }
 }
 

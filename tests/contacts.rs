@@ -1567,6 +1567,70 @@ fn a_contacts_rows_follow_it_when_two_transactions_race() {
     assert_eq!(left, 0, "no phone points at a deleted contact");
 }
 
+/// Each contact carries a copy of its labels for the list's filters, kept by
+/// a trigger on `contact_labels`: two transactions labelling one contact at
+/// once must both end up in it, and a label removed or deleted leaves it.
+#[test]
+fn a_contacts_copy_of_its_labels_keeps_both_when_two_transactions_label_it() {
+    use diesel::{Connection, PgConnection, connection::SimpleConnection};
+    use std::time::Duration;
+
+    let url = common::test_database_url();
+    let connect = || PgConnection::establish(&url).expect("connect");
+    let mut setup = connect();
+    setup
+        .batch_execute(
+            "INSERT INTO staff (email, display_name) VALUES ('labels@example.com', 'Labels');
+             INSERT INTO contacts (id, last_name, owner_id) VALUES (1, 'Labelled', (SELECT id FROM staff));
+             INSERT INTO labels (id, name, colour) VALUES (1, 'VIP', '#b91c1c'), (2, 'Press', '#15803d'), (3, 'Old', '#000000');",
+        )
+        .expect("a contact and three labels");
+    #[derive(diesel::QueryableByName)]
+    struct Copy {
+        #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::BigInt>)]
+        label_ids: Vec<i64>,
+    }
+    let copy = |c: &mut PgConnection| {
+        sql_query("SELECT label_ids FROM contacts WHERE id = 1")
+            .get_result::<Copy>(c)
+            .expect("the copy")
+            .label_ids
+    };
+
+    let mut first = connect();
+    first
+        .batch_execute("BEGIN; INSERT INTO contact_labels (contact_id, label_id) VALUES (1, 2);")
+        .expect("the first label");
+    let second = std::thread::spawn({
+        let mut c = connect();
+        move || {
+            c.batch_execute(
+                "INSERT INTO contact_labels (contact_id, label_id) VALUES (1, 1), (1, 3)",
+            )
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !second.is_finished(),
+        "the second writer waits for the first's commit before it copies the labels"
+    );
+    first.batch_execute("COMMIT").expect("commit the first");
+    second
+        .join()
+        .expect("the second thread")
+        .expect("the second labels go in");
+    assert_eq!(copy(&mut setup), [1, 2, 3], "both writers' labels, sorted");
+
+    setup
+        .batch_execute("DELETE FROM contact_labels WHERE contact_id = 1 AND label_id = 2")
+        .expect("remove a label");
+    assert_eq!(copy(&mut setup), [1, 3]);
+    setup
+        .batch_execute("DELETE FROM labels WHERE id = 1")
+        .expect("delete a label");
+    assert_eq!(copy(&mut setup), [3], "a deleted label leaves its contacts");
+}
+
 /// A filter the data sample finds in tens of thousands of contacts shows
 /// "More than 1,000" without counting them; a small one is counted exactly.
 #[actix_web::test]

@@ -49,14 +49,20 @@ pub fn load(conn: &mut PgConnection, n: i64, owner: i64) {
             words.split_whitespace().collect::<Vec<_>>().join("','")
         )
     };
+    // The labels first: a contact's row carries its labels' ids, written
+    // with it as an import does (the trigger on contact_labels then finds
+    // nothing to rewrite).
+    sql_query("INSERT INTO labels (name, colour) VALUES ('VIP', '#b91c1c'), ('Newsletter', '#15803d') ON CONFLICT DO NOTHING").execute(conn).expect("labels");
     sql_query(format!(
-        "INSERT INTO contacts (first_name, last_name, contact_type, level, company, job_title, city, country, owner_id, created_at, updated_at, search_text) \
-         SELECT f, l, (ARRAY['lead','prospect','customer','others'])[1 + i % 4], (ARRAY['primary','secondary','tertiary'])[1 + i % 3], \
+        "INSERT INTO contacts (id, first_name, last_name, contact_type, level, company, job_title, city, country, owner_id, created_at, updated_at, search_text, label_ids) \
+         SELECT base + i, f, l, (ARRAY['lead','prospect','customer','others'])[1 + i % 4], (ARRAY['primary','secondary','tertiary'])[1 + i % 3], \
                 co, (ARRAY['Buyer','Manager','Director','Engineer','Analyst'])[1 + i % 5], (ARRAY['Hong Kong','London','Milano','Tokyo','Lagos'])[1 + i % 5], \
                 (ARRAY['HK','GB','IT','JP','NG'])[1 + i % 5], {owner}, now() - (i || ' minutes')::interval, now() - (i || ' seconds')::interval, \
-                lower(f || ' ' || l || ' ' || co || ' ' || lower(f) || '.' || lower(l) || i || '@example.com') || ' ' || (85290000000 + i)::text \
+                lower(f || ' ' || l || ' ' || co || ' ' || lower(f) || '.' || lower(l) || i || '@example.com') || ' ' || (85290000000 + i)::text, \
+                CASE WHEN (base + i) % 4 = 0 THEN ARRAY[vip] ELSE '{{}}' END \
          FROM (SELECT i, ({first})[1 + (i * 7919) % {nf}] AS f, ({last})[1 + (i * 104729) % {nl}] AS l, \
-                      'Company ' || (i % 50000) || ' Ltd' AS co FROM generate_series(1::bigint, {n}) i) g",
+                      'Company ' || (i % 50000) || ' Ltd' AS co FROM generate_series(1::bigint, {n}) i) g, \
+              (SELECT coalesce(max(id), 0) AS base FROM contacts) b, (SELECT id AS vip FROM labels WHERE name = 'VIP') v",
         first = array(first),
         last = array(last),
         nf = first.split_whitespace().count(),
@@ -64,6 +70,9 @@ pub fn load(conn: &mut PgConnection, n: i64, owner: i64) {
     ))
     .execute(conn)
     .expect("insert contacts");
+    sql_query("SELECT setval('contacts_id_seq', (SELECT max(id) FROM contacts))")
+        .execute(conn)
+        .expect("contact ids");
     sql_query(
         "INSERT INTO contact_emails (contact_id, kind, email, position) \
          SELECT id, 'work', lower(first_name) || '.' || lower(last_name) || row_number() OVER (ORDER BY id) || '@example.com', 0 FROM contacts",
@@ -73,7 +82,6 @@ pub fn load(conn: &mut PgConnection, n: i64, owner: i64) {
     sql_query("INSERT INTO contact_phones (contact_id, kind, number, position) SELECT id, 'mobile', '+' || (85290000000 + row_number() OVER (ORDER BY id))::text, 0 FROM contacts")
         .execute(conn)
         .expect("phones");
-    sql_query("INSERT INTO labels (name, colour) VALUES ('VIP', '#b91c1c'), ('Newsletter', '#15803d') ON CONFLICT DO NOTHING").execute(conn).expect("labels");
     sql_query("INSERT INTO contact_labels (contact_id, label_id) SELECT c.id, l.id FROM contacts c, labels l WHERE c.id % 4 = 0 AND l.name = 'VIP'")
         .execute(conn)
         .expect("contact labels");

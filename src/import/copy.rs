@@ -50,6 +50,20 @@ impl CopyBuffer {
         self
     }
 
+    /// A `bigint[]` value: `{1,2,3}` holds nothing COPY would escape.
+    pub fn int_array(&mut self, values: &[i64]) -> &mut Self {
+        self.sep();
+        self.data.push(b'{');
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.data.push(b',');
+            }
+            self.data.extend_from_slice(v.to_string().as_bytes());
+        }
+        self.data.push(b'}');
+        self
+    }
+
     pub fn opt_int(&mut self, value: Option<i64>) -> &mut Self {
         match value {
             Some(v) => self.int(v),
@@ -91,5 +105,14 @@ mod tests {
         b.write_to(&mut out).expect("write");
         assert_eq!(out, b"1\ta\\tb\\\\c\\nd\\re\t\\N\t7\nx\n".to_vec());
         assert!(!b.is_empty());
+    }
+
+    #[test]
+    fn arrays() {
+        let mut b = CopyBuffer::default();
+        b.int_array(&[]).int_array(&[3]).int_array(&[1, 20]).end();
+        let mut out = Vec::new();
+        b.write_to(&mut out).expect("write");
+        assert_eq!(out, b"{}\t{3}\t{1,20}\n".to_vec());
     }
 }

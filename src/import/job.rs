@@ -1160,6 +1160,9 @@ fn copy_new(
     let mut changes = CopyBuffer::default();
     for (row, id) in rows.iter().zip(ids.iter().copied()) {
         let i = &row.input;
+        // Sorted and without repeats, as contact_labels' trigger keeps it:
+        // written here, the trigger finds nothing to rewrite.
+        let labels = label_ids.ids(&row.labels, &ctx.extra_labels);
         c.int(id)
             .text(&i.first_name)
             .text(&i.last_name)
@@ -1184,6 +1187,7 @@ fn copy_new(
             .opt_int(ctx.actor)
             .opt_int(ctx.actor)
             .text(&search_text(i))
+            .int_array(&labels)
             .end();
         for (pos, p) in i.phones.iter().enumerate() {
             children
@@ -1212,7 +1216,7 @@ fn copy_new(
                 .int(pos as i64)
                 .end();
         }
-        for label in label_ids.ids(&row.labels, &ctx.extra_labels) {
+        for &label in &labels {
             children.labels.int(id).int(label).end();
         }
         for (field, value) in &i.custom {
@@ -1251,6 +1255,7 @@ fn copy_new(
                     contacts::created_by,
                     contacts::updated_by,
                     contacts::search_text,
+                    contacts::label_ids,
                 ),
                 |w| c.write_to(w),
             )

@@ -100,7 +100,8 @@ before AS (
     FROM target t),
 ins AS (INSERT INTO contact_labels (contact_id, label_id) SELECT id, $3 FROM target),
 upd AS (
-    UPDATE contacts c SET version = c.version + 1, updated_at = now(), updated_by = $2
+    UPDATE contacts c SET version = c.version + 1, updated_at = now(), updated_by = $2,
+        label_ids = ARRAY(SELECT DISTINCT x FROM unnest(c.label_ids || $3::bigint) x ORDER BY x)
     FROM target t WHERE c.id = t.id RETURNING c.id, c.version)
 INSERT INTO contact_changes (contact_id, staff_id, source, action, field, old_value, new_value, version)
 SELECT u.id, $2, 'bulk', 'update', 'Labels', b.old, b.new, u.version FROM upd u JOIN before b ON b.id = u.id"
@@ -122,7 +123,8 @@ before AS (
     FROM target t),
 del AS (DELETE FROM contact_labels cl USING target t WHERE cl.contact_id = t.id AND cl.label_id = $3),
 upd AS (
-    UPDATE contacts c SET version = c.version + 1, updated_at = now(), updated_by = $2
+    UPDATE contacts c SET version = c.version + 1, updated_at = now(), updated_by = $2,
+        label_ids = array_remove(c.label_ids, $3::bigint)
     FROM target t WHERE c.id = t.id RETURNING c.id, c.version)
 INSERT INTO contact_changes (contact_id, staff_id, source, action, field, old_value, new_value, version)
 SELECT u.id, $2, 'bulk', 'update', 'Labels', b.old, b.new, u.version FROM upd u JOIN before b ON b.id = u.id"

@@ -314,6 +314,34 @@ impl TestApp {
     }
 }
 
+/// Every test that leaves its database readable also checks that each
+/// contact's copy of its labels (`contacts.label_ids`, kept by a trigger for
+/// the list's filters) equals its rows in `contact_labels`, whichever path
+/// wrote them.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let Ok(mut conn) = self.pool.get() else {
+            return;
+        };
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let stale = sql_query(
+            "SELECT count(*) AS n FROM contacts c WHERE c.label_ids IS DISTINCT FROM \
+             ARRAY(SELECT cl.label_id FROM contact_labels cl WHERE cl.contact_id = c.id ORDER BY cl.label_id)",
+        )
+        .get_result::<Count>(&mut conn);
+        if let Ok(Count { n }) = stale {
+            assert_eq!(n, 0, "contacts whose label_ids differ from contact_labels");
+        }
+    }
+}
+
 /// A response, read in full.
 pub struct Page {
     pub status: u16,
