@@ -1744,7 +1744,9 @@ async fn a_later_batch_sees_what_an_earlier_batch_took_before_it_commits() {
         &[],
     )
     .await;
-    let batch = contactbook::import::job::UPDATE_BATCH_ROWS;
+    // As long as the preview's batches, so the last rows also fall in the
+    // preview's second batch (and the job's third).
+    let batch = contactbook::import::job::BATCH_ROWS;
     let mut file = String::from("First Name,Last Name,Email,Mobile\n");
     // Row 1 adds an email to Eve; rows 2.. create contacts.
     file.push_str("Eve,Existing,eve@example.com,+85290000001\n");
@@ -1775,18 +1777,30 @@ async fn a_later_batch_sees_what_an_earlier_batch_took_before_it_commits() {
             .expect("errors")
     };
     let (first, second) = (batch as i64 + 1, batch as i64 + 2);
+    let refused = vec![
+        (
+            first,
+            "Email: p2@example.com updates the same contact as row 2".to_string(),
+        ),
+        (
+            second,
+            "Email: eve@example.com updates the same contact as row 1".to_string(),
+        ),
+    ];
+    assert_eq!(errors, refused);
+    let preview: Vec<(i64, String)> = {
+        use contactbook::schema::imports;
+        use diesel::prelude::*;
+        let json: String = imports::table
+            .find(id)
+            .select(imports::preview_errors)
+            .first(&mut *app.conn())
+            .expect("the preview's errors");
+        serde_json::from_str(&json).expect("errors as JSON")
+    };
     assert_eq!(
-        errors,
-        vec![
-            (
-                first,
-                "Email: p2@example.com updates the same contact as row 2".to_string()
-            ),
-            (
-                second,
-                "Email: eve@example.com updates the same contact as row 1".to_string()
-            ),
-        ]
+        preview, refused,
+        "the preview's dry run, which keeps earlier batches' claims apart, foresaw both"
     );
     assert_eq!(
         app.count(&format!(
