@@ -33,8 +33,9 @@ pub fn with_search_plan<T>(
 /// estimates would pick the other way for rare three-letter words.
 fn steer(conn: &mut PgConnection, f: &Filters) -> QueryResult<()> {
     // A type, level or label that rarely go together (a combination the
-    // sample hardly finds) are read through the filters' GIN index, which
-    // intersects them: walking the sort index would read every contact.
+    // sample hardly finds) are read through the GIN index that holds them
+    // with the words, which intersects them: walking the sort index would
+    // read every contact.
     let settings = if f.plan.uses_trigram_index() || (f.plan.terms.is_empty() && f.rare_filters()) {
         "SELECT set_config('enable_indexscan', 'off', true), set_config('enable_seqscan', 'off', true)"
     } else if f.plan.walks_sort_index() {
@@ -126,6 +127,9 @@ impl Cursor {
     }
 }
 
+/// The fewest sampled contacts whose share of a filter steers a plan.
+const SAMPLE_EVIDENCE: usize = 1_000;
+
 #[derive(Clone, Debug, Default)]
 pub struct Filters {
     pub q: String,
@@ -179,11 +183,18 @@ impl Filters {
     /// Whether a type, level or label is set and the sample finds the
     /// filters (the owner's included) in under 1 % of contacts, in a view
     /// of every contact (a limited member's sets bound what is read).
+    /// A sample of fewer than a thousand live contacts is no evidence: right
+    /// after everything went to the trash it holds none, and the GIN index
+    /// then still lists every trashed row until vacuum, which a bitmap scan
+    /// (unlike a walk of the sort index, which marks them dead) reads again
+    /// on every request.
     pub fn rare_filters(&self) -> bool {
         (self.contact_type.is_some() || self.level.is_some() || self.label.is_some())
             && self.visible_to.is_none()
             && self.shared_with.is_none()
-            && self.sampled.is_some_and(|s| s.share < RARE)
+            && self
+                .sampled
+                .is_some_and(|s| s.rows >= SAMPLE_EVIDENCE && s.share < RARE)
     }
 
     /// Whether any filter the sample can judge is set (a type, level,
@@ -1248,6 +1259,30 @@ pub fn count(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_sample_of_some_size_steers_rare_filters_to_the_index() {
+        let judged = |share: f64, rows: usize| Filters {
+            contact_type: Some(ContactType::Customer),
+            sampled: Some(Sampled {
+                share,
+                matches: share * 1_000_000.0,
+                rows,
+            }),
+            ..Filters::default()
+        };
+        assert!(judged(0.0, 20_000).rare_filters());
+        assert!(!judged(0.3, 20_000).rare_filters(), "a quarter is common");
+        assert!(
+            !judged(0.0, 0).rare_filters(),
+            "an empty sample (everything just trashed) says nothing"
+        );
+        let mine = Filters {
+            visible_to: Some(7),
+            ..judged(0.0, 20_000)
+        };
+        assert!(!mine.rare_filters(), "a member's sets bound the read");
+    }
 
     #[test]
     fn phone_like_searches_ignore_formatting() {

@@ -48,6 +48,9 @@ pub struct Sample {
 pub struct Sampled {
     pub share: f64,
     pub matches: f64,
+    /// How many live contacts the sample holds: a share of a handful says
+    /// little (a list whose contacts were all just trashed samples none).
+    pub rows: usize,
 }
 
 /// What a plan is made of: the words and the filters the sample can check.
@@ -138,6 +141,7 @@ impl Sample {
             Sampled {
                 share,
                 matches: share * self.total,
+                rows: self.rows.len(),
             }
         })
     }
@@ -415,7 +419,8 @@ mod tests {
             all,
             Sampled {
                 share: 1.0,
-                matches: 1000.0
+                matches: 1000.0,
+                rows: 1000,
             }
         );
         assert_eq!(s.sampled(key(&[], None), pass), all);
