@@ -237,14 +237,6 @@ impl Claims {
             }
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.ids.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
-    }
 }
 
 pub(crate) fn add_hit(list: &mut Vec<i64>, contact: i64) {
@@ -804,7 +796,7 @@ mod claims_tests {
                 claims.settle(&fresh);
                 all.extend(fresh);
             }
-            prop_assert_eq!(claims.len(), all.len());
+            prop_assert_eq!(claims.ids.len(), all.len());
             prop_assert!(claims.ids.windows(2).all(|w| w[0] < w[1]));
             for contact in 0..5_000 {
                 prop_assert_eq!(claims.get(contact), all.get(&contact).copied());
@@ -815,7 +807,7 @@ mod claims_tests {
     #[test]
     fn a_stand_in_names_the_row_that_creates_it() {
         let claims = Claims::default();
-        assert!(claims.is_empty());
+        assert!(claims.ids.is_empty());
         assert_eq!(claims.get(-17), Some(17));
         assert_eq!(claims.get(17), None);
     }

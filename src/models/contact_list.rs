@@ -20,7 +20,7 @@ pub fn with_search_plan<T>(
     filters: &Filters,
     f: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
 ) -> QueryResult<T> {
-    if filters.trash || (filters.plan.terms.is_empty() && !filters.rare_filters()) {
+    if filters.trash || (filters.plan.terms.is_empty() && !filters.reads_gin_index()) {
         return f(conn);
     }
     conn.transaction(|conn| {
@@ -32,11 +32,7 @@ pub fn with_search_plan<T>(
 /// Pins the plan the search plan chose (see `search_plan`): PostgreSQL's own
 /// estimates would pick the other way for rare three-letter words.
 fn steer(conn: &mut PgConnection, f: &Filters) -> QueryResult<()> {
-    // A type, level or label that rarely go together (a combination the
-    // sample hardly finds) are read through the GIN index that holds them
-    // with the words, which intersects them: walking the sort index would
-    // read every contact.
-    let settings = if f.plan.uses_trigram_index() || (f.plan.terms.is_empty() && f.rare_filters()) {
+    let settings = if f.reads_gin_index() {
         "SELECT set_config('enable_indexscan', 'off', true), set_config('enable_seqscan', 'off', true)"
     } else if f.plan.walks_sort_index() {
         "SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)"
@@ -195,6 +191,16 @@ impl Filters {
             && self
                 .sampled
                 .is_some_and(|s| s.rows >= SAMPLE_EVIDENCE && s.share < RARE)
+    }
+
+    /// Whether the view is read through the GIN index of words and filters:
+    /// a rare word, or (without words) a type, level or label that rarely go
+    /// together, which the index intersects where walking the sort index
+    /// would read every contact.
+    pub fn reads_gin_index(&self) -> bool {
+        !self.trash
+            && (self.plan.uses_trigram_index()
+                || (self.plan.terms.is_empty() && self.rare_filters()))
     }
 
     /// Whether any filter the sample can judge is set (a type, level,
@@ -364,9 +370,8 @@ fn conditions(f: &Filters, reach: &Reach, binds: &mut Vec<Bind>) -> Vec<String> 
     // with statistics gone stale (a million contacts restored from the
     // trash) PostgreSQL would otherwise read the GIN index and sort what it
     // found, for every page (p95 0.63 s in the jobs bench's restore).
-    let indexed = !f.trash && (f.plan.uses_trigram_index() || f.rare_filters());
     let column = |name: &str, empty: &str| {
-        if indexed {
+        if f.reads_gin_index() {
             format!("c.{name}")
         } else {
             format!("coalesce(c.{name}, {empty})")
