@@ -190,6 +190,20 @@ fn main() {
             println!("{name:<58} {p50:>8.1} {p95:>8.1} {max:>8.1}");
         }
         println!();
+        // The floors the list pages stand on, in the same run: the health
+        // check (the server, a pooled connection's round trip and wrk), and
+        // a signed-in page whose only query is the session (with the
+        // member's row), rendered in the same layout.
+        for (name, path) in [
+            ("health check (no session; one `SELECT 1`)", "/healthz"),
+            ("signed-in page reading only the session", "/me/password"),
+        ] {
+            for c in [8, 32] {
+                if let Some(line) = wrk(&base, &cookie, path, c) {
+                    println!("wrk, floor: {name}, {c} connections, 10 s: {line}");
+                }
+            }
+        }
         for c in [8, 32] {
             match wrk(&base, &cookie, "/contacts", c) {
                 Some(line) => println!("wrk, list first page, {c} connections, 10 s: {line}"),

@@ -10,7 +10,9 @@ use diesel::{
 use crate::{
     db::prepared::{Prepared, Value as Bind},
     domain::contact::{ContactType, Level},
-    models::search_plan::{Plan, PlanKey, RARE, Sample, SampleRow, Sampled, TermUse},
+    models::search_plan::{
+        Plan, PlanKey, RARE, SAMPLE_EVIDENCE, Sample, SampleRow, Sampled, TermUse,
+    },
 };
 
 /// Runs `f` with the plan the search words need pinned for its queries; a
@@ -122,9 +124,6 @@ impl Cursor {
         })
     }
 }
-
-/// The fewest sampled contacts whose share of a filter steers a plan.
-const SAMPLE_EVIDENCE: usize = 1_000;
 
 #[derive(Clone, Debug, Default)]
 pub struct Filters {

@@ -8,7 +8,11 @@
 //! and rows are checked until a page is full, which is quick precisely because
 //! matches are common. A complete email address uses the email index.
 
-use std::{collections::HashMap, sync::Mutex, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use diesel::{prelude::*, sql_types::Text};
 
@@ -17,6 +21,12 @@ pub const RARE: f64 = 0.01;
 const SAMPLE_ROWS: f64 = 20_000.0;
 /// How long one sample serves the searches of an app (see `AppState`).
 pub const SAMPLE_LIFETIME: Duration = Duration::from_secs(600);
+/// The fewest sampled contacts whose shares steer a plan.
+pub const SAMPLE_EVIDENCE: usize = 1_000;
+/// How long a thin sample (under `SAMPLE_EVIDENCE` rows) serves: it was
+/// taken when few contacts were live, as while a million come back from the
+/// trash, and its shares say nothing once they are.
+pub const THIN_SAMPLE_LIFETIME: Duration = Duration::from_secs(10);
 
 /// What the list can filter on, for one sampled contact.
 pub struct SampleRow {
@@ -40,6 +50,7 @@ pub struct Sample {
     /// What the sample says of filters without words, kept likewise: a
     /// filtered page asks it on every request.
     sizes: Mutex<HashMap<PlanKey, Sampled>>,
+    taken: Instant,
 }
 
 /// What the sample says of a set of filters: the share of sampled contacts
@@ -130,7 +141,24 @@ impl Sample {
             total,
             plans: Mutex::default(),
             sizes: Mutex::default(),
+            taken: Instant::now(),
         })
+    }
+
+    /// Too few sampled contacts for their shares to mean anything.
+    pub fn is_thin(&self) -> bool {
+        self.rows.len() < SAMPLE_EVIDENCE
+    }
+
+    /// Thin, though the table was large enough to be sampled by blocks:
+    /// under about 50,000 of its rows were live contacts.
+    fn is_mostly_trash(&self) -> bool {
+        self.is_thin() && self.total > SAMPLE_ROWS
+    }
+
+    /// Whether this sample should still steer plans.
+    pub fn serves(&self) -> bool {
+        !self.is_thin() || self.taken.elapsed() < THIN_SAMPLE_LIFETIME
     }
 
     /// What the sample says of the filters `key` names, which `filters`
@@ -234,6 +262,18 @@ impl Plan {
         if terms.is_empty() {
             return Plan::default();
         }
+        // A thin sample drawn from a large table finds every word rare: the
+        // table is nearly all trash (as while a million contacts come back
+        // from it). Sent to the trigram index, a common word's bitmap would
+        // re-read each trashed row the index lists until vacuum (0.6 s a
+        // page in the jobs bench); walking the sort index reads live
+        // contacts, which the sample says are few, and marks dead entries.
+        if sample.is_mostly_trash() {
+            return Plan {
+                terms: terms.iter().map(|t| TermUse::Filter(t.clone())).collect(),
+                common_matches: None,
+            };
+        }
         let (frequency, joint) = sample.tally(terms, filters);
         // Walk the sort index only when a page fills quickly; otherwise the
         // rarest word drives the trigram index, however common it is.
@@ -308,6 +348,7 @@ mod tests {
             total: 1000.0,
             plans: Mutex::default(),
             sizes: Mutex::default(),
+            taken: Instant::now(),
         }
     }
 
@@ -348,6 +389,28 @@ mod tests {
             ],
             "'zq' is in no row but has no trigram; 'person' is in most"
         );
+    }
+
+    #[test]
+    fn a_thin_sample_of_a_large_table_walks_the_sort_index_and_is_soon_taken_again() {
+        let mut thin = sample();
+        thin.rows.truncate(SAMPLE_EVIDENCE - 1);
+        assert!(
+            Plan::new(&["harbour".into()], &thin, |_| true).uses_trigram_index(),
+            "a small table: its index lists nothing else"
+        );
+        thin.total = 1_000_000.0;
+        let plan = Plan::new(&["harbour".into()], &thin, |_| true);
+        assert!(plan.walks_sort_index(), "999 live rows in a million");
+        assert_eq!(plan.common_matches, None, "so the matches are counted");
+        assert!(thin.serves());
+        thin.taken -= THIN_SAMPLE_LIFETIME;
+        assert!(!thin.serves());
+        let mut full = sample();
+        full.taken -= THIN_SAMPLE_LIFETIME;
+        assert!(full.serves(), "a full sample serves its whole lifetime");
+        let email = Plan::new(&["mei@harbour.hk".into()], &thin, |_| true);
+        assert_eq!(email.terms, [TermUse::Email("mei@harbour.hk".into())]);
     }
 
     #[test]
@@ -436,6 +499,7 @@ mod tests {
                 total: 0.0,
                 plans: Mutex::default(),
                 sizes: Mutex::default(),
+                taken: Instant::now(),
             },
             |_| true,
         );

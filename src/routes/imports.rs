@@ -29,7 +29,6 @@ use crate::{
         row::ParsedRow,
         upload::{UploadError, Utf8Sink, human_bytes},
     },
-    models::search_plan::Sample,
     models::visibility::{self, Member},
     models::{
         custom_field::CustomField,
@@ -966,7 +965,7 @@ async fn export_view(
         let mut f = filters;
         f.visible_to = visibility::limited_to(conn, member)?;
         if !f.q.is_empty() {
-            let sample = app.search_sample.get_or_load(|| Sample::load(conn))?;
+            let sample = app.search_sample(conn)?;
             f.plan_with(&sample);
         }
         Ok(f)

@@ -17,7 +17,7 @@ use crate::{
     models::{
         contact::display_name,
         contact_list::{self, Count, Filters, search_terms},
-        search_plan::{Plan, Sample},
+        search_plan::Plan,
         staff::Staff,
         visibility::{self, Member},
     },
@@ -116,7 +116,7 @@ async fn find(
             visible_to: visibility::limited_to(conn, member)?,
             ..Filters::default()
         };
-        let sample = app.search_sample.get_or_load(|| Sample::load(conn))?;
+        let sample = app.search_sample(conn)?;
         filters.plan_with(&sample);
         let mut rows = contact_list::name_prefix_matches(conn, &filters, limit)?;
         let (more, count) = contact_list::with_search_plan(conn, &filters, |conn| {

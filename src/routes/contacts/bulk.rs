@@ -21,7 +21,6 @@ use crate::{
     models::{
         bulk::{self, BulkEdit},
         contact_list::{Filters, ListChoices},
-        search_plan::Sample,
     },
     routes::{
         Layout,
@@ -217,7 +216,7 @@ async fn scope(
             .filter(|id| visible.contains(id))
             .collect();
         if !filters.q.is_empty() {
-            let sample = app.search_sample.get_or_load(|| Sample::load(conn))?;
+            let sample = app.search_sample(conn)?;
             filters.plan_with(&sample);
         }
         Ok((filters, ids))

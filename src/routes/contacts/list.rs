@@ -22,7 +22,7 @@ use crate::{
         contact::display_name,
         contact_list::{self, Cursor, Filters, ListQuery, Sort, search_terms},
         label::Label,
-        search_plan::{Plan, Sample},
+        search_plan::Plan,
     },
     routes::Layout,
     security::url_encode,
@@ -320,7 +320,7 @@ pub async fn list_contacts(
         let f = &mut query.filters;
         let words = !f.q.trim().is_empty();
         if words || f.has_sampled_filters() {
-            let sample = app.search_sample.get_or_load(|| Sample::load(conn))?;
+            let sample = app.search_sample(conn)?;
             if words {
                 f.plan_with(&sample);
             }
