@@ -21,6 +21,7 @@ diesel::table! {
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
         heartbeat_at -> Nullable<Timestamptz>,
+        then_delete_label -> Bool,
     }
 }
 

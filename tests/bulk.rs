@@ -660,3 +660,124 @@ async fn the_trash_is_restored_in_bulk() {
             .contains("The trash is empty.")
     );
 }
+
+/// A label on thousands of contacts is deleted by a bulk job (each contact
+/// it leaves is rewritten, too many for one request): taken off the live
+/// contacts batch by batch with their change-log lines, then deleted with
+/// what the trash still holds. A small label goes at once, without a job.
+#[actix_rt::test]
+async fn a_label_on_thousands_of_contacts_is_deleted_in_the_background() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    let (me, b) = app.signed_in_admin().await;
+    let run = |q: &str| {
+        diesel::sql_query(q).execute(&mut app.conn()).expect(q);
+    };
+    run("INSERT INTO labels (name, colour) VALUES ('Everyone', '#112233'), ('Few', '#445566')");
+    let everyone = app.count("SELECT id FROM labels WHERE name = 'Everyone'");
+    let few = app.count("SELECT id FROM labels WHERE name = 'Few'");
+    run(&format!(
+        "INSERT INTO contacts (first_name, last_name, owner_id) \
+         SELECT 'P', 'Person ' || i, {me} FROM generate_series(1, 2500) i"
+    ));
+    run(&format!(
+        "INSERT INTO contact_labels (contact_id, label_id) SELECT id, {everyone} FROM contacts"
+    ));
+    run(&format!(
+        "INSERT INTO contact_labels (contact_id, label_id) \
+         SELECT id, {few} FROM contacts ORDER BY id LIMIT 3"
+    ));
+    run("UPDATE contacts SET deleted_at = now() WHERE last_name = 'Person 7'");
+
+    let confirm = b.get(&format!("/admin/labels/{everyone}/delete")).await;
+    assert_eq!(confirm.status, 200);
+    let said = confirm.text("main");
+    assert!(said.contains("the 2,500 contacts"), "{said}");
+    assert!(said.contains("in the background"), "{said}");
+    let asked = b
+        .post(
+            &format!("/admin/labels/{everyone}/delete"),
+            &confirm.csrf(),
+            &[],
+        )
+        .await;
+    assert_eq!(asked.status, 303);
+    let job = app.count("SELECT max(id) FROM bulk_jobs");
+    let went_to = asked.location().unwrap_or_default();
+    assert!(
+        went_to == "/admin/labels" || went_to == format!("/bulk-changes/{job}"),
+        "{went_to}"
+    );
+    for _ in 0..600 {
+        if app.count(&format!(
+            "SELECT count(*) FROM bulk_jobs WHERE id = {job} AND status = 'done'"
+        )) == 1
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM bulk_jobs WHERE id = {job} AND status = 'done' \
+             AND then_delete_label AND action = 'remove_label' AND value = '{everyone}' \
+             AND what = 'Delete the label Everyone (taken off its 2,500 contacts first)' \
+             AND walked = 2499 AND changed = 2499"
+        )),
+        1,
+        "the job took it off the 2,499 live contacts"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM labels WHERE id = {everyone}"
+        )),
+        0,
+        "then deleted the label"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contact_labels WHERE label_id = {everyone}"
+        )),
+        0,
+        "the trashed contact's row went with it"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM contacts WHERE {everyone} = ANY (label_ids)"
+        )),
+        0
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM contact_changes WHERE source = 'bulk' AND field = 'Labels' \
+             AND old_value LIKE '%Everyone%' AND new_value NOT LIKE '%Everyone%'"
+        ),
+        2499
+    );
+    let record = b.get(&format!("/bulk-changes/{job}")).await;
+    assert_eq!(record.status, 200);
+    assert_eq!(
+        record.text("h1"),
+        "Delete the label Everyone (taken off its 2,500 contacts first)"
+    );
+
+    // Three contacts: at once, no job.
+    let jobs = app.count("SELECT count(*) FROM bulk_jobs");
+    let confirm = b.get(&format!("/admin/labels/{few}/delete")).await;
+    assert!(!confirm.text("main").contains("background"));
+    let done = b
+        .post(&format!("/admin/labels/{few}/delete"), &confirm.csrf(), &[])
+        .await;
+    assert_eq!(done.location().as_deref(), Some("/admin/labels"));
+    assert!(
+        b.get("/admin/labels")
+            .await
+            .text("main")
+            .contains("Label Few has been deleted")
+    );
+    assert_eq!(app.count("SELECT count(*) FROM bulk_jobs"), jobs);
+    assert_eq!(
+        app.count(&format!("SELECT count(*) FROM labels WHERE id = {few}")),
+        0
+    );
+}

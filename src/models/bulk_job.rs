@@ -50,6 +50,9 @@ pub struct BulkJob {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub heartbeat_at: Option<DateTime<Utc>>,
+    /// A label deletion: the job takes the label off its contacts, then
+    /// deletes it.
+    pub then_delete_label: bool,
 }
 
 /// What a new job is asked to do.
@@ -59,6 +62,8 @@ pub struct NewBulkJob<'a> {
     pub what: &'a str,
     pub view: &'a ListParams,
     pub trash: bool,
+    /// See [`BulkJob::then_delete_label`]; only with [`BulkEdit::RemoveLabel`].
+    pub then_delete_label: bool,
 }
 
 impl BulkJob {
@@ -98,9 +103,23 @@ impl BulkJob {
                 bulk_jobs::what.eq(new.what),
                 bulk_jobs::view_query.eq(view.trim_start_matches('?')),
                 bulk_jobs::trash.eq(new.trash),
+                bulk_jobs::then_delete_label
+                    .eq(new.then_delete_label && matches!(new.edit, BulkEdit::RemoveLabel(_))),
             ))
             .returning(bulk_jobs::id)
             .get_result(conn)
+    }
+
+    /// The job deleting `label`, while it is queued or running.
+    pub fn deleting_label(conn: &mut PgConnection, label: i64) -> QueryResult<Option<i64>> {
+        bulk_jobs::table
+            .filter(bulk_jobs::then_delete_label)
+            .filter(bulk_jobs::action.eq("remove_label"))
+            .filter(bulk_jobs::value.eq(label.to_string()))
+            .filter(bulk_jobs::status.eq_any([status::QUEUED, status::RUNNING]))
+            .select(bulk_jobs::id)
+            .first(conn)
+            .optional()
     }
 
     pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<BulkJob>> {
@@ -371,22 +390,32 @@ fn run_claimed(conn: &mut PgConnection, id: i64, on_batch: &dyn Fn()) -> Result<
         after = last;
         on_batch();
     }
-    let ended = diesel::update(
-        bulk_jobs::table
-            .find(id)
-            .filter(bulk_jobs::status.eq(status::RUNNING)),
-    )
-    .set((
-        bulk_jobs::status.eq(status::DONE),
-        bulk_jobs::error.eq(None::<String>),
-        bulk_jobs::finished_at.eq(now()),
-        // What matched at the start may differ from what was walked.
-        bulk_jobs::total.eq(bulk_jobs::walked.nullable()),
-    ))
-    .execute(conn)?;
-    if ended == 0 {
-        return Err(JobError::Stopped);
-    }
+    conn.transaction::<_, JobError, _>(|conn| {
+        let ended = diesel::update(
+            bulk_jobs::table
+                .find(id)
+                .filter(bulk_jobs::status.eq(status::RUNNING)),
+        )
+        .set((
+            bulk_jobs::status.eq(status::DONE),
+            bulk_jobs::error.eq(None::<String>),
+            bulk_jobs::finished_at.eq(now()),
+            // What matched at the start may differ from what was walked.
+            bulk_jobs::total.eq(bulk_jobs::walked.nullable()),
+        ))
+        .execute(conn)?;
+        if ended == 0 {
+            return Err(JobError::Stopped);
+        }
+        if let (true, BulkEdit::RemoveLabel(label)) = (job.then_delete_label, &edit) {
+            // What is left of it (trashed contacts, and any labelled since
+            // the walk passed them) goes with it; no request waits on this.
+            crate::db::without_timeouts(conn, |conn| {
+                diesel::delete(labels::table.find(*label)).execute(conn)
+            })?;
+        }
+        Ok(())
+    })?;
     log::info!("bulk job {id} finished");
     Ok(())
 }

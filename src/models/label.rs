@@ -53,6 +53,14 @@ impl Label {
         diesel::delete(labels::table.find(id)).execute(conn)
     }
 
+    /// How many contacts (live or in the trash) carry `id`.
+    pub fn uses(conn: &mut PgConnection, id: i64) -> QueryResult<i64> {
+        contact_labels::table
+            .filter(contact_labels::label_id.eq(id))
+            .count()
+            .get_result(conn)
+    }
+
     /// How many contacts carry each label, for the administration page.
     pub fn usage(conn: &mut PgConnection) -> QueryResult<Vec<(i64, i64)>> {
         contact_labels::table

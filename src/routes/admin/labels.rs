@@ -16,9 +16,21 @@ use crate::{
     db,
     domain::{contact::parse_label_name, staff::FieldErrors},
     error::AppResult,
-    models::{label::Label, unique_violation},
-    routes::{FormResponse, Layout, invalid, redirect},
+    models::{bulk::BulkEdit, bulk_job::BulkJob, label::Label, unique_violation},
+    routes::{
+        FormResponse, Layout,
+        contacts::{
+            bulk_jobs::{Asked, start},
+            list::{ListParams, group_digits},
+        },
+        invalid, redirect,
+    },
 };
+
+/// A label on more contacts than this is deleted by a bulk job: every
+/// contact it leaves is rewritten (the row keeps a copy of its labels), and
+/// at 250,000 contacts one statement took 36 s, past any request's limit.
+const DELETE_INLINE: i64 = 2_000;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/labels.css", web::get().to(labels_css))
@@ -231,18 +243,21 @@ async fn confirm_delete_label(
 ) -> AppResult<super::ConfirmDeletePage> {
     let id = id.into_inner();
     let (label, uses) = db::run(&state.pool, move |conn| {
-        let uses = Label::usage(conn)?
-            .into_iter()
-            .find_map(|(l, n)| (l == id).then_some(n))
-            .unwrap_or(0);
-        Ok((Label::find(conn, id)?, uses))
+        Ok((Label::find(conn, id)?, Label::uses(conn, id)?))
     })
     .await?;
+    let background = if uses > DELETE_INLINE {
+        " With this many it runs in the background, batch by batch, and you \
+         can follow it; the label goes when it has left the last contact."
+    } else {
+        ""
+    };
     Ok(super::ConfirmDeletePage {
         layout: Layout::signed_in(&me, "admin", format!("/admin/labels/{id}/delete")),
         title: format!("Delete the label {}?", label.name),
         consequence: format!(
-            "It is taken off the {uses} contact{} that carry it; the contacts themselves stay.",
+            "It is taken off the {} contact{} that carry it; the contacts themselves stay.{background}",
+            group_digits(uses),
             if uses == 1 { "" } else { "s" }
         ),
         action: format!("/admin/labels/{id}/delete"),
@@ -258,12 +273,46 @@ async fn delete_label(
     id: web::Path<i64>,
 ) -> AppResult<Redirect> {
     let id = id.into_inner();
-    let label = db::transaction(&state.pool, move |conn| {
-        let label = Label::find(conn, id)?;
-        Label::delete(conn, id)?;
-        Ok(label)
+    let (label, uses, running) = db::run(&state.pool, move |conn| {
+        Ok((
+            Label::find(conn, id)?,
+            Label::uses(conn, id)?,
+            BulkJob::deleting_label(conn, id)?,
+        ))
     })
     .await?;
+    if let Some(job) = running {
+        // Asked twice: the first one is on its way.
+        return Ok(Redirect::to(format!("/bulk-changes/{job}")).see_other());
+    }
+    if uses > DELETE_INLINE {
+        let done = format!(
+            "Label {} has been deleted and removed from its contacts.",
+            label.name
+        );
+        return start(
+            &state,
+            &me,
+            Asked {
+                edit: BulkEdit::RemoveLabel(id),
+                what: format!(
+                    "Delete the label {} (taken off its {} contacts first)",
+                    label.name,
+                    group_digits(uses)
+                ),
+                view: ListParams {
+                    label: id.to_string(),
+                    ..ListParams::default()
+                },
+                trash: false,
+                then_delete_label: true,
+            },
+            "/admin/labels".into(),
+            move |_| done.clone(),
+        )
+        .await;
+    }
+    db::transaction(&state.pool, move |conn| Ok(Label::delete(conn, id)?)).await?;
     state.list_choices.clear();
     flash(
         &me.session,

@@ -323,6 +323,7 @@ pub async fn bulk_action(
             edit: edit.clone(),
             view: form.view.clone(),
             trash: false,
+            then_delete_label: false,
         };
         let back = form.back();
         let redirect = bulk_jobs::start(&state, &me, asked, back, |n| {

@@ -51,6 +51,8 @@ pub struct Asked {
     pub what: String,
     pub view: ListParams,
     pub trash: bool,
+    /// A label deletion (see `BulkJob::then_delete_label`).
+    pub then_delete_label: bool,
 }
 
 /// Queues the job, then waits a moment for it: a job that ends in time sends
@@ -69,6 +71,7 @@ pub async fn start(
         what,
         view,
         trash,
+        then_delete_label,
     } = asked;
     let id = db::transaction(&state.pool, move |conn| {
         Ok(BulkJob::insert(
@@ -79,6 +82,7 @@ pub async fn start(
                 what: &what,
                 view: &view,
                 trash,
+                then_delete_label,
             },
         )?)
     })
@@ -93,7 +97,9 @@ pub async fn start(
         let job = db::run(&state.pool, move |conn| Ok(BulkJob::find(conn, id)?)).await?;
         let Some(job) = job else { break };
         if job.status == status::DONE {
-            let message = if job.changed == 0 {
+            // A label deletion's message holds even when no live contact
+            // carried the label.
+            let message = if job.changed == 0 && !job.then_delete_label {
                 "Nothing changed: the chosen contacts already had that.".to_string()
             } else {
                 done(job.changed)
@@ -328,6 +334,7 @@ async fn restore_all(
             what: "Restore from the trash".into(),
             view,
             trash: true,
+            then_delete_label: false,
         },
         back,
         |n| format!("{} restored from the trash.", plural(n)),

@@ -1,0 +1,1 @@
+ALTER TABLE bulk_jobs DROP COLUMN then_delete_label;
