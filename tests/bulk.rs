@@ -761,6 +761,43 @@ async fn a_label_on_thousands_of_contacts_is_deleted_in_the_background() {
         "Delete the label Everyone (taken off its 2,500 contacts first)"
     );
 
+    // While a deletion runs, the labels page links to it instead of
+    // offering to delete, and asking again goes to it (this job is held by
+    // a lock of the test's, as a running instance would hold it).
+    let mut holder = app.conn();
+    {
+        use diesel::connection::SimpleConnection;
+        // Locked before the runner can see the job.
+        holder
+            .batch_execute(&format!(
+                "BEGIN; \
+                 INSERT INTO bulk_jobs (staff_id, action, value, what, view_query, status, then_delete_label) \
+                 VALUES ({me}, 'remove_label', '{few}', 'Delete the label Few', 'label={few}', 'running', true); \
+                 SELECT pg_advisory_lock({}, currval('bulk_jobs_id_seq')::int4); \
+                 COMMIT;",
+                0x0043_4242
+            ))
+            .expect("a held job");
+    }
+    let running = app.count("SELECT max(id) FROM bulk_jobs");
+    let labels = b.get("/admin/labels").await;
+    assert!(
+        labels
+            .body
+            .contains(&format!("href=\"/bulk-changes/{running}\">Being deleted")),
+        "{}",
+        labels.text("main")
+    );
+    assert!(labels.text("main").contains("3 contacts"));
+    let again = b
+        .post(&format!("/admin/labels/{few}/delete"), &labels.csrf(), &[])
+        .await;
+    assert_eq!(again.location(), Some(format!("/bulk-changes/{running}")));
+    run(&format!(
+        "UPDATE bulk_jobs SET status = 'cancelled' WHERE id = {running}"
+    ));
+    drop(holder);
+
     // Three contacts: at once, no job.
     let jobs = app.count("SELECT count(*) FROM bulk_jobs");
     let confirm = b.get(&format!("/admin/labels/{few}/delete")).await;

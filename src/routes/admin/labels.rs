@@ -93,7 +93,10 @@ pub struct LabelForm {
 
 pub struct LabelRow {
     pub label: Label,
-    pub contacts: i64,
+    /// "1 contact", "250,000 contacts".
+    pub contacts: String,
+    /// The bulk job deleting it, while it runs.
+    pub deleting: Option<i64>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -120,21 +123,36 @@ async fn page(
     errors: FieldErrors,
     failed: Option<i64>,
 ) -> AppResult<LabelsPage> {
-    let (labels, usage) = db::run(&state.pool, |conn| {
-        Ok((Label::all(conn)?, Label::usage(conn)?))
+    let (labels, usage, deleting) = db::run(&state.pool, |conn| {
+        Ok((
+            Label::all(conn)?,
+            Label::usage(conn)?,
+            BulkJob::labels_being_deleted(conn)?,
+        ))
     })
     .await?;
     Ok(LabelsPage {
         layout: Layout::signed_in(me, "admin", "/admin/labels"),
         rows: labels
             .into_iter()
-            .map(|label| LabelRow {
-                contacts: usage
+            .map(|label| {
+                let n = usage
                     .iter()
                     .find(|(id, _)| *id == label.id)
                     .map(|(_, n)| *n)
-                    .unwrap_or(0),
-                label,
+                    .unwrap_or(0);
+                LabelRow {
+                    contacts: format!(
+                        "{} contact{}",
+                        group_digits(n),
+                        if n == 1 { "" } else { "s" }
+                    ),
+                    deleting: deleting
+                        .iter()
+                        .find(|(l, _)| *l == label.id)
+                        .map(|(_, job)| *job),
+                    label,
+                }
             })
             .collect(),
         form,
