@@ -1412,7 +1412,11 @@ async fn administrators_manage_labels_and_custom_fields_that_forms_then_use() {
     assert_eq!(agent.get(&ask).await.status, 403);
     let confirm = admin.get(&ask).await;
     assert_eq!(confirm.text("h1"), "Delete the label Newsletter?");
-    assert!(confirm.text("main").contains("the 1 contact that carry it"));
+    assert!(
+        confirm
+            .text("main")
+            .contains("the 1 contact that carries it")
+    );
     assert_eq!(app.count("SELECT count(*) FROM labels"), 1, "nothing yet");
     let res = admin.post(&ask, &confirm.csrf(), &[]).await;
     assert_eq!(res.status, 303);

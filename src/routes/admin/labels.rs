@@ -274,9 +274,13 @@ async fn confirm_delete_label(
         layout: Layout::signed_in(&me, "admin", format!("/admin/labels/{id}/delete")),
         title: format!("Delete the label {}?", label.name),
         consequence: format!(
-            "It is taken off the {} contact{} that carry it; the contacts themselves stay.{background}",
+            "It is taken off the {} {}; the contacts themselves stay.{background}",
             group_digits(uses),
-            if uses == 1 { "" } else { "s" }
+            if uses == 1 {
+                "contact that carries it"
+            } else {
+                "contacts that carry it"
+            }
         ),
         action: format!("/admin/labels/{id}/delete"),
         button: "Delete label",
