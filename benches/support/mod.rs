@@ -134,6 +134,13 @@ pub async fn latency(
 
 /// One full page load (the whole body read), which must answer 200; how long it took.
 pub async fn timed_get(client: &awc::Client, url: &str, cookie: &str) -> Duration {
+    let (took, status, body) = timed_try(client, url, cookie).await;
+    assert_eq!(status, 200, "{body}");
+    took
+}
+
+/// A GET's time, status and body, whatever the status.
+async fn timed_try(client: &awc::Client, url: &str, cookie: &str) -> (Duration, u16, String) {
     let t = Instant::now();
     let mut res = client
         .get(url)
@@ -142,13 +149,11 @@ pub async fn timed_get(client: &awc::Client, url: &str, cookie: &str) -> Duratio
         .await
         .expect("GET");
     let body = res.body().limit(8 << 20).await.expect("body");
-    assert_eq!(
+    (
+        t.elapsed(),
         res.status().as_u16(),
-        200,
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
-    t.elapsed()
+        String::from_utf8_lossy(&body).into_owned(),
+    )
 }
 
 /// The bench administrator, created on first use; their id.
@@ -460,7 +465,7 @@ pub fn spawn_probes(
     cookie: &str,
     paths: &[&str],
     running: &std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> Vec<actix_rt::task::JoinHandle<Vec<Duration>>> {
+) -> Vec<actix_rt::task::JoinHandle<Probed>> {
     paths
         .iter()
         .map(|path| {
@@ -471,36 +476,62 @@ pub fn spawn_probes(
                 let client = awc::Client::builder()
                     .timeout(Duration::from_secs(60))
                     .finish();
-                let mut times = Vec::new();
+                let mut probed = Probed::default();
                 while running.load(std::sync::atomic::Ordering::Relaxed) {
-                    times.push(timed_get(&client, &url, &cookie).await);
+                    // A failed page is counted, not fatal: the run goes on
+                    // to say how often and for how long pages failed.
+                    let (took, status, _) = timed_try(&client, &url, &cookie).await;
+                    if status == 200 {
+                        probed.times.push(took);
+                    } else {
+                        probed.failed.push((status, took));
+                    }
                     actix_rt::time::sleep(Duration::from_millis(50)).await;
                 }
-                times.sort();
-                times
+                probed.times.sort();
+                probed
             })
         })
         .collect()
 }
 
-/// Prints each probe's count, p50, p95 and max under its name.
+/// What one probe saw: the times of its pages, and the status and time of
+/// each page that failed.
+#[derive(Default)]
+pub struct Probed {
+    pub times: Vec<Duration>,
+    pub failed: Vec<(u16, Duration)>,
+}
+
+/// Prints each probe's count, p50, p95 and max under its name, and its
+/// failed pages if any.
 pub async fn report_probes(
-    probes: Vec<actix_rt::task::JoinHandle<Vec<Duration>>>,
+    probes: Vec<actix_rt::task::JoinHandle<Probed>>,
     names: &[&str],
     during: &str,
 ) {
     for (probe, name) in probes.into_iter().zip(names) {
-        let times = probe.await.expect("probe");
-        if times.is_empty() {
-            continue;
+        let Probed { times, failed } = probe.await.expect("probe");
+        if !times.is_empty() {
+            println!(
+                "{during}, {name}: {} requests, p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
+                times.len(),
+                percentile(&times, 0.5),
+                percentile(&times, 0.95),
+                percentile(&times, 1.0)
+            );
         }
-        println!(
-            "{during}, {name}: {} requests, p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
-            times.len(),
-            percentile(&times, 0.5),
-            percentile(&times, 0.95),
-            percentile(&times, 1.0)
-        );
+        if !failed.is_empty() {
+            let statuses: Vec<String> = failed
+                .iter()
+                .map(|(s, t)| format!("{s} after {:.1} s", t.as_secs_f64()))
+                .collect();
+            println!(
+                "{during}, {name}: {} FAILED: {}",
+                failed.len(),
+                statuses.join(", ")
+            );
+        }
     }
 }
 
