@@ -32,8 +32,18 @@ impl<T> Cached<T> {
 
     /// The kept value, or a fresh one from `load` when it is older than its lifetime.
     pub fn get_or_load<E>(&self, load: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E> {
+        self.get_or_load_for(|_| self.lifetime, load)
+    }
+
+    /// As `get_or_load`, for values that may ask for a shorter life than the
+    /// cache's: the kept value serves while it is younger than both.
+    pub fn get_or_load_for<E>(
+        &self,
+        lifetime_of: impl Fn(&T) -> Duration,
+        load: impl FnOnce() -> Result<T, E>,
+    ) -> Result<Arc<T>, E> {
         if let Some((at, value)) = self.slot.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
-            && at.elapsed() < self.lifetime
+            && at.elapsed() < self.lifetime.min(lifetime_of(value))
         {
             return Ok(value.clone());
         }
@@ -233,6 +243,24 @@ mod tests {
             Ok(2),
             "expired"
         );
+    }
+
+    #[test]
+    fn a_value_may_ask_for_a_shorter_life_than_the_cache() {
+        let cache = Cached::new(Duration::from_secs(60));
+        // Odd values live no time at all, even ones the cache's minute.
+        let life = |v: &i32| {
+            if v % 2 == 1 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs(3600)
+            }
+        };
+        let _ = cache.get_or_load_for(life, || -> Result<i32, ()> { Ok(1) });
+        let v = cache.get_or_load_for(life, || -> Result<i32, ()> { Ok(2) });
+        assert_eq!(v.map(|v| *v), Ok(2), "the short-lived one was loaded again");
+        let v = cache.get_or_load_for(life, || -> Result<i32, ()> { Ok(4) });
+        assert_eq!(v.map(|v| *v), Ok(2), "the other one is kept");
     }
 
     #[test]

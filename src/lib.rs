@@ -93,21 +93,15 @@ impl AppState {
     }
 
     /// The sample that plans searches (see `search_plan`), taken afresh when
-    /// it is old, or thin and no longer recent.
+    /// it is older than its lifetime (a thin one's is short).
     pub fn search_sample(
         &self,
         conn: &mut diesel::PgConnection,
     ) -> diesel::QueryResult<std::sync::Arc<models::search_plan::Sample>> {
-        let load = |conn: &mut diesel::PgConnection| {
-            self.search_sample
-                .get_or_load(|| models::search_plan::Sample::load(conn))
-        };
-        let sample = load(conn)?;
-        if sample.serves() {
-            return Ok(sample);
-        }
-        self.search_sample.clear();
-        load(conn)
+        self.search_sample
+            .get_or_load_for(models::search_plan::Sample::lifetime, || {
+                models::search_plan::Sample::load(conn)
+            })
     }
 
     /// The labels and owners that filters and options offer, from the cache.

@@ -110,7 +110,8 @@ impl BulkJob {
             .get_result(conn)
     }
 
-    /// The labels being deleted by a queued or running job, with the job.
+    /// The labels being deleted by a queued or running job, with the job
+    /// (`then_delete_label` is only ever set with `remove_label`).
     pub fn labels_being_deleted(conn: &mut PgConnection) -> QueryResult<Vec<(i64, i64)>> {
         let jobs: Vec<(String, i64)> = bulk_jobs::table
             .filter(bulk_jobs::then_delete_label)
@@ -121,18 +122,6 @@ impl BulkJob {
             .into_iter()
             .filter_map(|(label, job)| Some((label.parse().ok()?, job)))
             .collect())
-    }
-
-    /// The job deleting `label`, while it is queued or running.
-    pub fn deleting_label(conn: &mut PgConnection, label: i64) -> QueryResult<Option<i64>> {
-        bulk_jobs::table
-            .filter(bulk_jobs::then_delete_label)
-            .filter(bulk_jobs::action.eq("remove_label"))
-            .filter(bulk_jobs::value.eq(label.to_string()))
-            .filter(bulk_jobs::status.eq_any([status::QUEUED, status::RUNNING]))
-            .select(bulk_jobs::id)
-            .first(conn)
-            .optional()
     }
 
     pub fn find(conn: &mut PgConnection, id: i64) -> QueryResult<Option<BulkJob>> {

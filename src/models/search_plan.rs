@@ -8,11 +8,7 @@
 //! and rows are checked until a page is full, which is quick precisely because
 //! matches are common. A complete email address uses the email index.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use diesel::{prelude::*, sql_types::Text};
 
@@ -50,7 +46,6 @@ pub struct Sample {
     /// What the sample says of filters without words, kept likewise: a
     /// filtered page asks it on every request.
     sizes: Mutex<HashMap<PlanKey, Sampled>>,
-    taken: Instant,
 }
 
 /// What the sample says of a set of filters: the share of sampled contacts
@@ -141,7 +136,6 @@ impl Sample {
             total,
             plans: Mutex::default(),
             sizes: Mutex::default(),
-            taken: Instant::now(),
         })
     }
 
@@ -156,9 +150,13 @@ impl Sample {
         self.is_thin() && self.total > SAMPLE_ROWS
     }
 
-    /// Whether this sample should still steer plans.
-    pub fn serves(&self) -> bool {
-        !self.is_thin() || self.taken.elapsed() < THIN_SAMPLE_LIFETIME
+    /// How long this sample may steer plans.
+    pub fn lifetime(&self) -> Duration {
+        if self.is_thin() {
+            THIN_SAMPLE_LIFETIME
+        } else {
+            SAMPLE_LIFETIME
+        }
     }
 
     /// What the sample says of the filters `key` names, which `filters`
@@ -348,7 +346,6 @@ mod tests {
             total: 1000.0,
             plans: Mutex::default(),
             sizes: Mutex::default(),
-            taken: Instant::now(),
         }
     }
 
@@ -403,12 +400,12 @@ mod tests {
         let plan = Plan::new(&["harbour".into()], &thin, |_| true);
         assert!(plan.walks_sort_index(), "999 live rows in a million");
         assert_eq!(plan.common_matches, None, "so the matches are counted");
-        assert!(thin.serves());
-        thin.taken -= THIN_SAMPLE_LIFETIME;
-        assert!(!thin.serves());
-        let mut full = sample();
-        full.taken -= THIN_SAMPLE_LIFETIME;
-        assert!(full.serves(), "a full sample serves its whole lifetime");
+        assert_eq!(thin.lifetime(), THIN_SAMPLE_LIFETIME);
+        assert_eq!(
+            sample().lifetime(),
+            SAMPLE_LIFETIME,
+            "a full sample serves its whole lifetime"
+        );
         let email = Plan::new(&["mei@harbour.hk".into()], &thin, |_| true);
         assert_eq!(email.terms, [TermUse::Email("mei@harbour.hk".into())]);
     }
@@ -499,7 +496,6 @@ mod tests {
                 total: 0.0,
                 plans: Mutex::default(),
                 sizes: Mutex::default(),
-                taken: Instant::now(),
             },
             |_| true,
         );

@@ -20,6 +20,7 @@ use crate::{
     routes::{
         FormResponse, Layout,
         contacts::{
+            bulk::plural,
             bulk_jobs::{Asked, start},
             list::{ListParams, group_digits},
         },
@@ -142,11 +143,7 @@ async fn page(
                     .map(|(_, n)| *n)
                     .unwrap_or(0);
                 LabelRow {
-                    contacts: format!(
-                        "{} contact{}",
-                        group_digits(n),
-                        if n == 1 { "" } else { "s" }
-                    ),
+                    contacts: plural(n),
                     deleting: deleting
                         .iter()
                         .find(|(l, _)| *l == label.id)
@@ -299,11 +296,11 @@ async fn delete_label(
         Ok((
             Label::find(conn, id)?,
             Label::uses(conn, id)?,
-            BulkJob::deleting_label(conn, id)?,
+            BulkJob::labels_being_deleted(conn)?,
         ))
     })
     .await?;
-    if let Some(job) = running {
+    if let Some((_, job)) = running.into_iter().find(|(l, _)| *l == id) {
         // Asked twice: the first one is on its way.
         return Ok(Redirect::to(format!("/bulk-changes/{job}")).see_other());
     }

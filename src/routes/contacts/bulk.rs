@@ -186,7 +186,7 @@ impl ConfirmBulkDeletePage {
 }
 
 /// "1 contact", "1,234 contacts".
-pub(super) fn plural(n: i64) -> String {
+pub(crate) fn plural(n: i64) -> String {
     if n == 1 {
         "1 contact".into()
     } else {
