@@ -231,7 +231,7 @@ const CREATED: [(&str, &str, &str); 7] = [
         "contacts",
         "id, first_name, last_name, contact_type, level, company, job_title, team, contact_group, \
          birth_date, language, street, city, state, zip_code, country, owner_id, created_by, \
-         updated_by, search_text, label_ids",
+         updated_by, search_text, label_ids, first_phone, first_email",
         "id",
     ),
     (

@@ -134,6 +134,8 @@ diesel::table! {
         sort_name -> Nullable<Text>,
         search_text -> Text,
         label_ids -> Array<Int8>,
+        first_phone -> Nullable<Text>,
+        first_email -> Nullable<Text>,
     }
 }
 

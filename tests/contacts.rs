@@ -1635,6 +1635,115 @@ fn a_contacts_copy_of_its_labels_keeps_both_when_two_transactions_label_it() {
     assert_eq!(copy(&mut setup), [3], "a deleted label leaves its contacts");
 }
 
+/// Each contact carries a copy of its first phone and first email for the
+/// list, kept by triggers on `contact_phones` and `contact_emails`: it
+/// follows a reorder, a delete and a move to another contact (as a merge
+/// moves them), and two transactions adding phones at once leave the one
+/// that sorts first.
+#[test]
+fn a_contacts_copy_of_its_first_phone_and_email_follows_every_change() {
+    use diesel::{Connection, PgConnection, connection::SimpleConnection};
+    use std::time::Duration;
+
+    let url = common::test_database_url();
+    let connect = || PgConnection::establish(&url).expect("connect");
+    let mut setup = connect();
+    setup
+        .batch_execute(
+            "INSERT INTO staff (email, display_name) VALUES ('first@example.com', 'First');
+             INSERT INTO contacts (id, last_name, owner_id) VALUES
+                 (1, 'One', (SELECT id FROM staff)), (2, 'Two', (SELECT id FROM staff));
+             INSERT INTO contact_phones (contact_id, kind, number, position) VALUES
+                 (1, 'work', '+85220000001', 1), (1, 'mobile', '+85290000001', 0);
+             INSERT INTO contact_emails (contact_id, kind, email, position) VALUES
+                 (1, 'work', 'b@example.com', 1), (1, 'personal', 'a@example.com', 0);",
+        )
+        .expect("two contacts, one with two phones and two emails");
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Copy {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        first_phone: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        first_email: Option<String>,
+    }
+    let copy = |c: &mut PgConnection, id: i64| {
+        let row = sql_query(format!(
+            "SELECT first_phone, first_email FROM contacts WHERE id = {id}"
+        ))
+        .get_result::<Copy>(c)
+        .expect("the copy");
+        (row.first_phone, row.first_email)
+    };
+    let some = |p: &str, e: &str| (Some(p.to_string()), Some(e.to_string()));
+    assert_eq!(
+        copy(&mut setup, 1),
+        some("+85290000001", "a@example.com"),
+        "position 0 first, whatever the insert order"
+    );
+    assert_eq!(copy(&mut setup, 2), (None, None));
+
+    setup
+        .batch_execute(
+            "UPDATE contact_phones SET position = 1 - position WHERE contact_id = 1;
+             UPDATE contact_emails SET position = 1 - position WHERE contact_id = 1;",
+        )
+        .expect("reorder");
+    assert_eq!(copy(&mut setup, 1), some("+85220000001", "b@example.com"));
+
+    setup
+        .batch_execute(
+            "DELETE FROM contact_phones WHERE number = '+85220000001';
+             DELETE FROM contact_emails WHERE email = 'b@example.com';",
+        )
+        .expect("delete the first ones");
+    assert_eq!(copy(&mut setup, 1), some("+85290000001", "a@example.com"));
+
+    setup
+        .batch_execute(
+            "UPDATE contact_phones SET contact_id = 2 WHERE contact_id = 1;
+             UPDATE contact_emails SET contact_id = 2 WHERE contact_id = 1;",
+        )
+        .expect("move them to the other contact");
+    assert_eq!(
+        copy(&mut setup, 1),
+        (None, None),
+        "the old contact has none left"
+    );
+    assert_eq!(copy(&mut setup, 2), some("+85290000001", "a@example.com"));
+
+    let mut first = connect();
+    first
+        .batch_execute(
+            "BEGIN; INSERT INTO contact_phones (contact_id, kind, number, position) \
+             VALUES (1, 'work', '+85220000009', 0);",
+        )
+        .expect("the first writer's phone");
+    let second = std::thread::spawn({
+        let mut c = connect();
+        move || {
+            c.batch_execute(
+                "INSERT INTO contact_phones (contact_id, kind, number, position) \
+                 VALUES (1, 'home', '+85230000009', 1)",
+            )
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !second.is_finished(),
+        "the second writer waits for the first's commit before it copies the phone"
+    );
+    first.batch_execute("COMMIT").expect("commit the first");
+    second
+        .join()
+        .expect("the second thread")
+        .expect("the second phone goes in");
+    assert_eq!(
+        copy(&mut setup, 1).0.as_deref(),
+        Some("+85220000009"),
+        "the phone at position 0, though the other writer committed last"
+    );
+}
+
 /// A filter the data sample finds in tens of thousands of contacts shows
 /// "More than 1,000" without counting them; a small one is counted exactly.
 #[actix_web::test]

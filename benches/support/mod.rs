@@ -54,12 +54,13 @@ pub fn load(conn: &mut PgConnection, n: i64, owner: i64) {
     // nothing to rewrite).
     sql_query("INSERT INTO labels (name, colour) VALUES ('VIP', '#b91c1c'), ('Newsletter', '#15803d') ON CONFLICT DO NOTHING").execute(conn).expect("labels");
     sql_query(format!(
-        "INSERT INTO contacts (id, first_name, last_name, contact_type, level, company, job_title, city, country, owner_id, created_at, updated_at, search_text, label_ids) \
+        "INSERT INTO contacts (id, first_name, last_name, contact_type, level, company, job_title, city, country, owner_id, created_at, updated_at, search_text, label_ids, first_phone, first_email) \
          SELECT base + i, f, l, (ARRAY['lead','prospect','customer','others'])[1 + i % 4], (ARRAY['primary','secondary','tertiary'])[1 + i % 3], \
                 co, (ARRAY['Buyer','Manager','Director','Engineer','Analyst'])[1 + i % 5], (ARRAY['Hong Kong','London','Milano','Tokyo','Lagos'])[1 + i % 5], \
                 (ARRAY['HK','GB','IT','JP','NG'])[1 + i % 5], {owner}, now() - (i || ' minutes')::interval, now() - (i || ' seconds')::interval, \
                 lower(f || ' ' || l || ' ' || co || ' ' || lower(f) || '.' || lower(l) || i || '@example.com') || ' ' || (85290000000 + i)::text, \
-                CASE WHEN (base + i) % 4 = 0 THEN ARRAY[vip] ELSE '{{}}' END \
+                CASE WHEN (base + i) % 4 = 0 THEN ARRAY[vip] ELSE '{{}}' END, \
+                '+' || (85290000000 + i)::text, lower(f) || '.' || lower(l) || i || '@example.com' \
          FROM (SELECT i, ({first})[1 + (i * 7919) % {nf}] AS f, ({last})[1 + (i * 104729) % {nl}] AS l, \
                       'Company ' || (i % 50000) || ' Ltd' AS co FROM generate_series(1::bigint, {n}) i) g, \
               (SELECT coalesce(max(id), 0) AS base FROM contacts) b, (SELECT id AS vip FROM labels WHERE name = 'VIP') v",

@@ -1188,6 +1188,10 @@ fn copy_new(
             .opt_int(ctx.actor)
             .text(&search_text(i))
             .int_array(&labels)
+            // The first phone and email as the child tables' triggers keep
+            // them (position order): written here, they find nothing to do.
+            .opt_text(i.phones.first().map(|p| p.number.as_str()))
+            .opt_text(i.emails.first().map(|e| e.email.as_str()))
             .end();
         for (pos, p) in i.phones.iter().enumerate() {
             children
@@ -1256,6 +1260,8 @@ fn copy_new(
                     contacts::updated_by,
                     contacts::search_text,
                     contacts::label_ids,
+                    contacts::first_phone,
+                    contacts::first_email,
                 ),
                 |w| c.write_to(w),
             )

@@ -315,9 +315,9 @@ impl TestApp {
 }
 
 /// Every test that leaves its database readable also checks that each
-/// contact's copy of its labels (`contacts.label_ids`, kept by a trigger for
-/// the list's filters) equals its rows in `contact_labels`, whichever path
-/// wrote them.
+/// contact's copies on its row (`contacts.label_ids`, `first_phone` and
+/// `first_email`, kept by triggers for the list) equal the child rows they
+/// copy, whichever path wrote them.
 impl Drop for TestApp {
     fn drop(&mut self) {
         if std::thread::panicking() {
@@ -331,13 +331,34 @@ impl Drop for TestApp {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        let stale = sql_query(
-            "SELECT count(*) AS n FROM contacts c WHERE c.label_ids IS DISTINCT FROM \
-             ARRAY(SELECT cl.label_id FROM contact_labels cl WHERE cl.contact_id = c.id ORDER BY cl.label_id)",
-        )
-        .get_result::<Count>(&mut conn);
-        if let Ok(Count { n }) = stale {
-            assert_eq!(n, 0, "contacts whose label_ids differ from contact_labels");
+        let checks = [
+            (
+                "label_ids",
+                "c.label_ids IS DISTINCT FROM ARRAY(SELECT cl.label_id FROM contact_labels cl \
+                 WHERE cl.contact_id = c.id ORDER BY cl.label_id)",
+            ),
+            (
+                "first_phone",
+                "c.first_phone IS DISTINCT FROM (SELECT p.number FROM contact_phones p \
+                 WHERE p.contact_id = c.id ORDER BY p.position, p.id LIMIT 1)",
+            ),
+            (
+                "first_email",
+                "c.first_email IS DISTINCT FROM (SELECT e.email FROM contact_emails e \
+                 WHERE e.contact_id = c.id ORDER BY e.position, e.id LIMIT 1)",
+            ),
+        ];
+        for (copy, differs) in checks {
+            let stale = sql_query(format!(
+                "SELECT count(*) AS n FROM contacts c WHERE {differs}"
+            ))
+            .get_result::<Count>(&mut conn);
+            if let Ok(Count { n }) = stale {
+                assert_eq!(
+                    n, 0,
+                    "contacts whose {copy} differs from the rows it copies"
+                );
+            }
         }
     }
 }
