@@ -122,6 +122,8 @@
           if (bar) { bar.max = Math.max(p.total, 1); bar.value = p.done; bar.textContent = p.percent + "%"; }
           progress.querySelectorAll("[data-field]").forEach(function (el) {
             var value = p[el.getAttribute("data-field")];
+            // Counts read as the server writes them: 1,000,000.
+            if (typeof value === "number") { value = value.toLocaleString("en-GB"); }
             if (value !== undefined) { el.textContent = value; }
           });
           if (p.finished) { window.location.reload(); } else { window.setTimeout(poll, 1000); }

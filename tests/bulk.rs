@@ -760,6 +760,11 @@ async fn a_label_on_thousands_of_contacts_is_deleted_in_the_background() {
         record.text("h1"),
         "Delete the label Everyone (taken off its 2,500 contacts first)"
     );
+    let progress = record.text(".job-progress p");
+    assert!(
+        progress.starts_with("2,499 of 2,499 contacts (100%)"),
+        "counts are grouped as everywhere else: {progress}"
+    );
 
     // While a deletion runs, the labels page links to it instead of
     // offering to delete, and asking again goes to it (this job is held by

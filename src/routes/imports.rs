@@ -35,7 +35,11 @@ use crate::{
         import::{Export, Import, NewImport, status},
         label::Label,
     },
-    routes::{FormResponse, Layout, contacts::list::ListParams, invalid},
+    routes::{
+        FormResponse, Layout,
+        contacts::list::{ListParams, group_digits},
+        invalid,
+    },
 };
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -584,14 +588,14 @@ impl Progress {
         );
         let summary = if import.status == status::DONE {
             let mut parts = vec![
-                format!("{} rows read", import.rows_read),
-                format!("{} imported", import.imported),
+                format!("{} rows read", group_digits(import.rows_read)),
+                format!("{} imported", group_digits(import.imported)),
             ];
             if import.mode == "update" {
-                parts.push(format!("{} updated", import.updated));
-                parts.push(format!("{} unchanged", import.unchanged));
+                parts.push(format!("{} updated", group_digits(import.updated)));
+                parts.push(format!("{} unchanged", group_digits(import.unchanged)));
             }
-            parts.push(format!("{} failed", import.failed));
+            parts.push(format!("{} failed", group_digits(import.failed)));
             parts.join(", ") + "."
         } else {
             String::new()

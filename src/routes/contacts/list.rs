@@ -294,6 +294,11 @@ fn round_estimate(n: i64) -> i64 {
     (n + scale / 2) / scale * scale
 }
 
+/// `group_digits` for templates, which pass their values by reference.
+pub fn grouped(n: &i64) -> String {
+    group_digits(*n)
+}
+
 pub fn group_digits(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
