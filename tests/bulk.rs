@@ -823,3 +823,106 @@ async fn a_label_on_thousands_of_contacts_is_deleted_in_the_background() {
         0
     );
 }
+
+/// A job that rewrote a large share of the contacts has the table vacuumed
+/// and analysed at once (their dead row versions would otherwise slow every
+/// list page until autovacuum came), and analysed along the way; a small
+/// one leaves it to autovacuum.
+#[actix_rt::test]
+async fn a_job_that_rewrote_most_contacts_has_them_vacuumed_at_once() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    let (me, b) = app.signed_in_admin().await;
+    let run = |q: &str| {
+        diesel::sql_query(q).execute(&mut app.conn()).expect(q);
+    };
+    run(&format!(
+        "INSERT INTO contacts (first_name, last_name, owner_id, search_text) \
+         SELECT 'Few', 'Small ' || i, {me}, 'few small ' || i FROM generate_series(1, 100) i"
+    ));
+    run(&format!(
+        "INSERT INTO contacts (first_name, last_name, owner_id, search_text) \
+         SELECT 'Many', 'Person ' || i, {me}, 'many person ' || i FROM generate_series(1, 12000) i"
+    ));
+    run("ANALYZE contacts");
+    let vacuumed = || {
+        app.count(
+            "SELECT count(*) FROM pg_stat_user_tables \
+             WHERE relname = 'contacts' AND last_vacuum IS NOT NULL",
+        )
+    };
+    let trash_all_matching = |q: &'static str| {
+        let b = &b;
+        let app = &app;
+        async move {
+            let token = b.get(&format!("/contacts?q={q}")).await.csrf();
+            let asked = b
+                .post(
+                    "/contacts/bulk",
+                    &token,
+                    &[
+                        ("all", "1"),
+                        ("q", q),
+                        ("action", "delete"),
+                        ("confirmed", "1"),
+                    ],
+                )
+                .await;
+            assert_eq!(asked.status, 303, "{}", asked.body);
+            let job = app.count("SELECT max(id) FROM bulk_jobs");
+            for _ in 0..1200 {
+                if app.count(&format!(
+                    "SELECT count(*) FROM bulk_jobs WHERE id = {job} AND status = 'done'"
+                )) == 1
+                {
+                    return job;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("bulk job {job} did not finish");
+        }
+    };
+
+    let small = trash_all_matching("small").await;
+    assert_eq!(
+        app.count(&format!("SELECT changed FROM bulk_jobs WHERE id = {small}")),
+        100
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(vacuumed(), 0, "100 contacts are left to autovacuum");
+
+    let analysed_at = || {
+        app.count(
+            "SELECT coalesce((extract(epoch FROM last_analyze) * 1000)::bigint, 0) \
+             FROM pg_stat_user_tables WHERE relname = 'contacts'",
+        )
+    };
+    let analyses = || {
+        app.count("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'contacts'")
+    };
+    let analysed_before = analysed_at();
+    let analyses_before = analyses();
+    let many = trash_all_matching("many").await;
+    assert_eq!(
+        app.count(&format!("SELECT changed FROM bulk_jobs WHERE id = {many}")),
+        12000
+    );
+    for _ in 0..600 {
+        if vacuumed() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        vacuumed(),
+        1,
+        "12,000 of 12,100 rewritten: vacuumed at once"
+    );
+    assert!(analysed_at() > analysed_before, "and analysed again");
+    assert!(
+        analyses() >= analyses_before + 2,
+        "analysed once in the middle (after 10,000 of the 12,000), once at the end: {} then {}",
+        analyses_before,
+        analyses()
+    );
+}

@@ -69,6 +69,84 @@ pub fn without_timeouts<T, E: From<diesel::result::Error>>(
     result
 }
 
+/// A job that rewrote at least this share of the contacts (and
+/// `TIDY_AT_LEAST` of them) has them vacuumed and analysed at once.
+pub const TIDY_SHARE: f64 = 0.1;
+pub const TIDY_AT_LEAST: i64 = 10_000;
+
+/// The planner's idea of how many rows `contacts` holds (0 before the
+/// first analysis).
+pub fn contacts_estimate(conn: &mut PgConnection) -> f64 {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Size {
+        #[diesel(sql_type = diesel::sql_types::Double)]
+        rows: f64,
+    }
+    diesel::sql_query(
+        "SELECT greatest(reltuples, 0)::float8 AS rows FROM pg_class WHERE oid = 'contacts'::regclass",
+    )
+    .get_result::<Size>(conn)
+    .map(|s| s.rows)
+    .unwrap_or(0.0)
+}
+
+/// Refreshes the statistics of `contacts` in the middle of a job that is
+/// rewriting many of them. Statistics taken while (say) everything was in
+/// the trash told the planner the list was empty while a restore brought a
+/// million back, and it sorted every restored contact for each page instead
+/// of reading the first ones off the name index (p95 2.0 s, the bench's
+/// restore in session 17); autovacuum analyses only when it comes round.
+pub fn analyze_contacts(conn: &mut PgConnection) {
+    use diesel::connection::SimpleConnection;
+    if let Err(e) = without_timeouts(conn, |c| c.batch_execute("ANALYZE contacts")) {
+        log::warn!("could not analyse contacts during a large job: {e}");
+    }
+}
+
+/// Vacuums and analyses `contacts`, on a thread of its own, after a job
+/// that rewrote a large share of them (a bulk change, an update import).
+/// Every rewritten contact leaves a dead entry in each list index until
+/// vacuum: after a million went to the trash, an empty list walked them all
+/// (1.6 s a page on the bench machine, the 5 s statement limit on a slower
+/// one), and autovacuum, throttled, takes its time to come. Unthrottled,
+/// the million's table and indexes take about 4 s (session 17), and the
+/// fresh statistics keep the list's plans right for what the job left.
+/// The runner does not wait: the next job may start meanwhile.
+pub fn tidy_contacts_after(pool: &DbPool, changed: i64) {
+    use diesel::connection::SimpleConnection;
+    static RUNNING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if changed < TIDY_AT_LEAST {
+        return;
+    }
+    let pool = pool.clone();
+    let tidy = move || {
+        let Ok(mut conn) = pool.get() else { return };
+        if (changed as f64) < contacts_estimate(&mut conn) * TIDY_SHARE {
+            return;
+        }
+        // One at a time: a second would only wait for the first's lock.
+        if RUNNING.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let started = std::time::Instant::now();
+        match without_timeouts(&mut conn, |c| c.batch_execute("VACUUM (ANALYZE) contacts")) {
+            Ok(()) => log::info!(
+                "vacuumed contacts after {changed} were rewritten, in {:.1} s",
+                started.elapsed().as_secs_f64()
+            ),
+            Err(e) => log::warn!("could not vacuum contacts after a large job: {e}"),
+        }
+        RUNNING.store(false, std::sync::atomic::Ordering::SeqCst);
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("tidy-contacts".into())
+        .spawn(tidy)
+    {
+        log::warn!("cannot start vacuuming contacts: {e}");
+    }
+}
+
 pub fn build_pool(url: &str, size: u32, timeout: Duration) -> Result<DbPool, String> {
     Pool::builder()
         .max_size(size)

@@ -215,6 +215,13 @@ pub fn run_next(pool: &DbPool) -> Result<bool, String> {
     if let Err(JobError::Retry(e)) = outcome {
         return Err(e);
     }
+    // Updated contacts leave dead row versions behind; created ones do not.
+    let updated = imports::table
+        .find(id)
+        .select(imports::updated)
+        .first::<i64>(&mut *conn)
+        .unwrap_or(0);
+    crate::db::tidy_contacts_after(pool, updated);
     Ok(true)
 }
 

@@ -231,6 +231,13 @@ pub fn run_next(pool: &DbPool, on_batch: &dyn Fn()) -> Result<bool, String> {
     if let Err(JobError::Retry(e)) = outcome {
         return Err(e);
     }
+    // Done or stopped: what it changed stays changed either way.
+    let changed = bulk_jobs::table
+        .find(id)
+        .select(bulk_jobs::changed)
+        .first::<i64>(&mut *conn)
+        .unwrap_or(0);
+    crate::db::tidy_contacts_after(pool, changed);
     Ok(true)
 }
 
@@ -362,6 +369,11 @@ fn run_claimed(conn: &mut PgConnection, id: i64, on_batch: &dyn Fn()) -> Result<
             .execute(conn)?;
     }
     let mut after = job.after_id;
+    // The statistics are taken again each time this many contacts have
+    // changed (see `db::analyze_contacts`).
+    let analyze_every = (crate::db::contacts_estimate(conn) * crate::db::TIDY_SHARE)
+        .max(crate::db::TIDY_AT_LEAST as f64) as i64;
+    let mut changed_since_analyze = 0;
     loop {
         let ids = contact_list::ids_after(conn, &filters, after, bulk::BATCH)?;
         let Some(&last) = ids.last() else { break };
@@ -378,6 +390,7 @@ fn run_claimed(conn: &mut PgConnection, id: i64, on_batch: &dyn Fn()) -> Result<
                 return Err(JobError::Stopped);
             }
             let changed = bulk::apply(conn, &edit, &ids, job.staff_id)? as i64;
+            changed_since_analyze += changed;
             diesel::update(bulk_jobs::table.find(id))
                 .set((
                     bulk_jobs::after_id.eq(last),
@@ -391,6 +404,10 @@ fn run_claimed(conn: &mut PgConnection, id: i64, on_batch: &dyn Fn()) -> Result<
         })?;
         after = last;
         on_batch();
+        if changed_since_analyze >= analyze_every {
+            crate::db::analyze_contacts(conn);
+            changed_since_analyze = 0;
+        }
     }
     conn.transaction::<_, JobError, _>(|conn| {
         let ended = diesel::update(
