@@ -897,9 +897,8 @@ async fn a_job_that_rewrote_most_contacts_has_them_vacuumed_at_once() {
              FROM pg_stat_user_tables WHERE relname = 'contacts'",
         )
     };
-    let analyses = || {
-        app.count("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'contacts'")
-    };
+    let analyses =
+        || app.count("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'contacts'");
     let analysed_before = analysed_at();
     let analyses_before = analyses();
     let many = trash_all_matching("many").await;
