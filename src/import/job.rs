@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak, mpsc};
 use std::time::Duration;
 
@@ -532,6 +533,10 @@ struct Matcher {
     /// Matched batches that have not committed yet: the database cannot
     /// show another writer what they wrote.
     in_flight: Mutex<Vec<InFlight>>,
+    /// The highest contact id the job's record of claims may hold (see
+    /// `matching::ClaimRecord`): what it held when the run began, then what
+    /// every batch matched since took (committed or not, which errs safe).
+    highest_claim: AtomicI64,
 }
 
 /// What a matched, uncommitted batch takes: each contact with the row that
@@ -547,10 +552,11 @@ struct InFlight {
 }
 
 impl Matcher {
-    fn new() -> Self {
+    fn new(highest_claim: i64) -> Self {
         Matcher {
             turn: CommitOrder::new(),
             in_flight: Mutex::new(Vec::new()),
+            highest_claim: AtomicI64::new(highest_claim),
         }
     }
 
@@ -725,7 +731,11 @@ fn run_claimed(pool: &DbPool, conn: &mut PgConnection, id: i64) -> Result<(), Jo
         update_mode,
         visible_to,
         order: CommitOrder::new(),
-        matcher: Matcher::new(),
+        matcher: Matcher::new(if update_mode {
+            highest_claim(&mut *conn, job.id)?
+        } else {
+            0
+        }),
     };
     // Leaves the pool at least one connection for the pages.
     let spare = usize::try_from(pool.max_size())
@@ -1048,7 +1058,10 @@ fn match_rows<'r>(
         &mut lookup,
         &parsed,
         matching::Keys::WithoutId,
-        Some(ctx.job.id),
+        Some(matching::ClaimRecord {
+            import_id: ctx.job.id,
+            highest: ctx.matcher.highest_claim.load(Ordering::SeqCst),
+        }),
         ctx.visible_to,
     )?;
     // Not in the database yet, so not among what the member may see; they
@@ -1097,6 +1110,9 @@ fn match_rows<'r>(
             display_name(&row.input.first_name, &row.input.last_name),
         ));
     }
+    if let Some(top) = taken.claimed.iter().map(|(contact, _)| *contact).max() {
+        ctx.matcher.highest_claim.fetch_max(top, Ordering::SeqCst);
+    }
     lock(&ctx.matcher.in_flight)?.push(taken);
     Ok((matched, new_rows, new_ids, failed))
 }
@@ -1118,6 +1134,15 @@ fn next_ids(conn: &mut PgConnection, n: usize) -> QueryResult<Vec<i64>> {
 
 /// Records which row of the file took which contact, so that a later row
 /// (in a later batch, or after a restart) resolving to it fails.
+/// The highest contact id in the job's record of claims (0 when empty).
+fn highest_claim(conn: &mut PgConnection, import_id: i64) -> QueryResult<i64> {
+    import_matches::table
+        .filter(import_matches::import_id.eq(import_id))
+        .select(diesel::dsl::max(import_matches::contact_id))
+        .first::<Option<i64>>(conn)
+        .map(|m| m.unwrap_or(0))
+}
+
 fn record_claims(
     conn: &mut PgConnection,
     import_id: i64,

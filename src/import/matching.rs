@@ -310,6 +310,16 @@ pub enum Keys {
     WithoutId,
 }
 
+/// A running job's record of the contacts its committed batches took
+/// (`import_matches`), and the highest contact id any earlier batch of
+/// this run took, or the record held when the run began: a contact above
+/// it cannot be in the record, and is not looked up there.
+#[derive(Clone, Copy)]
+pub struct ClaimRecord {
+    pub import_id: i64,
+    pub highest: i64,
+}
+
 /// Adds to `lookup` what the database says about the keys of `rows`: their
 /// IDs, emails and phones (as `keys` says), the names a message may need,
 /// and, for a running job, which of the contacts found earlier batches of
@@ -319,7 +329,7 @@ pub fn load(
     lookup: &mut Lookup,
     rows: &[&ParsedRow],
     keys: Keys,
-    import_id: Option<i64>,
+    claims: Option<ClaimRecord>,
     visible_to: Option<i64>,
 ) -> QueryResult<()> {
     load_ids(conn, lookup, rows.iter().filter_map(|r| r.id).collect())?;
@@ -396,16 +406,23 @@ pub fn load(
             .hidden
             .extend(found.into_iter().filter(|id| !visible.contains(id)));
     }
-    if let Some(import_id) = import_id {
+    if let Some(ClaimRecord { import_id, highest }) = claims {
+        // A file exported in id order and imported back takes its contacts
+        // in rising order: each batch's are above every earlier one's, and
+        // the look-up is skipped.
         let candidates: Vec<i64> = lookup
             .ids
             .values()
             .filter_map(|r| r.as_ref().ok().copied())
             .chain(lookup.emails.values().flatten().copied())
             .chain(lookup.phones.values().flatten().copied())
+            .filter(|id| *id <= highest)
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
+        if candidates.is_empty() {
+            return Ok(());
+        }
         let claims: Vec<ClaimRow> = diesel::sql_query(
             "SELECT contact_id, row_no FROM import_matches \
              WHERE import_id = $1 AND contact_id = ANY($2)",
