@@ -1957,3 +1957,59 @@ async fn imports_run_for_a_role_that_is_not_a_superuser_and_references_still_hol
         "Bob's and Dee's"
     );
 }
+
+/// An update import that rewrote a tenth of the contacts or more has the
+/// table vacuumed and analysed when it ends, as a large bulk change does.
+#[actix_rt::test]
+async fn an_update_import_of_most_contacts_has_them_vacuumed_at_once() {
+    use diesel::RunQueryDsl;
+    let app = spawn_app().await;
+    let (me, b) = app.signed_in_admin().await;
+    diesel::sql_query(format!(
+        "INSERT INTO contacts (first_name, last_name, owner_id, search_text) \
+         SELECT 'Many', 'Person ' || i, {me}, 'many person ' || i FROM generate_series(1, 10500) i"
+    ))
+    .execute(&mut app.conn())
+    .expect("contacts");
+    #[derive(diesel::QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+    }
+    let ids: Vec<Id> = diesel::sql_query("SELECT id FROM contacts ORDER BY id")
+        .load(&mut app.conn())
+        .expect("ids");
+    let mut file = String::from("ContactBook ID,Job Title\n");
+    for Id { id } in ids {
+        file.push_str(&format!("{id},Buyer\n"));
+    }
+    let id = import(
+        &app,
+        &b,
+        "titles.csv",
+        file.as_bytes(),
+        &[("mode", "update")],
+    )
+    .await;
+    assert_eq!(
+        app.count(&format!("SELECT updated FROM imports WHERE id = {id}")),
+        10500
+    );
+    let vacuumed = || {
+        app.count(
+            "SELECT count(*) FROM pg_stat_user_tables \
+             WHERE relname = 'contacts' AND last_vacuum IS NOT NULL AND last_analyze IS NOT NULL",
+        )
+    };
+    for _ in 0..600 {
+        if vacuumed() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        vacuumed(),
+        1,
+        "10,500 of 10,500 updated: vacuumed and analysed"
+    );
+}

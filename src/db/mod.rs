@@ -116,7 +116,9 @@ pub fn analyze_contacts(conn: &mut PgConnection) {
 pub fn tidy_contacts_after(pool: &DbPool, changed: i64) {
     use diesel::connection::SimpleConnection;
     static RUNNING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if changed < TIDY_AT_LEAST {
+    // With two connections the runner holds one and the pages need the
+    // other: autovacuum will do.
+    if changed < TIDY_AT_LEAST || pool.max_size() < 3 {
         return;
     }
     let pool = pool.clone();
@@ -125,7 +127,8 @@ pub fn tidy_contacts_after(pool: &DbPool, changed: i64) {
         if (changed as f64) < contacts_estimate(&mut conn) * TIDY_SHARE {
             return;
         }
-        // One at a time: a second would only wait for the first's lock.
+        // One at a time: a second would wait for the first's lock; what
+        // the first does not reach is left to autovacuum.
         if RUNNING.swap(true, std::sync::atomic::Ordering::SeqCst) {
             return;
         }
