@@ -1132,8 +1132,6 @@ fn next_ids(conn: &mut PgConnection, n: usize) -> QueryResult<Vec<i64>> {
     )
 }
 
-/// Records which row of the file took which contact, so that a later row
-/// (in a later batch, or after a restart) resolving to it fails.
 /// The highest contact id in the job's record of claims (0 when empty).
 fn highest_claim(conn: &mut PgConnection, import_id: i64) -> QueryResult<i64> {
     import_matches::table
@@ -1143,6 +1141,8 @@ fn highest_claim(conn: &mut PgConnection, import_id: i64) -> QueryResult<i64> {
         .map(|m| m.unwrap_or(0))
 }
 
+/// Records which row of the file took which contact, so that a later row
+/// (in a later batch, or after a restart) resolving to it fails.
 fn record_claims(
     conn: &mut PgConnection,
     import_id: i64,
