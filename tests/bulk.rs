@@ -765,6 +765,17 @@ async fn a_label_on_thousands_of_contacts_is_deleted_in_the_background() {
         progress.starts_with("2,499 of 2,499 contacts (100%)"),
         "counts are grouped as everywhere else: {progress}"
     );
+    assert_eq!(
+        record.text("#job-summary"),
+        "2,499 of 2,499 contacts changed."
+    );
+    assert!(
+        b.get("/bulk-changes")
+            .await
+            .text("main")
+            .contains("2,499 of 2,499"),
+        "the record of bulk changes groups them too"
+    );
 
     // While a deletion runs, the labels page links to it instead of
     // offering to delete, and asking again goes to it (this job is held by

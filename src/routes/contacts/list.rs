@@ -294,9 +294,10 @@ fn round_estimate(n: i64) -> i64 {
     (n + scale / 2) / scale * scale
 }
 
-/// `group_digits` for templates, which pass their values by reference.
-pub fn grouped(n: &i64) -> String {
-    group_digits(*n)
+/// `group_digits` for templates, which pass a field by reference and a
+/// computed value as it is.
+pub fn grouped(n: impl std::borrow::Borrow<i64>) -> String {
+    group_digits(*n.borrow())
 }
 
 pub fn group_digits(n: i64) -> String {
