@@ -5,7 +5,7 @@
 //! request that cannot get a turn within a few seconds is told the server is
 //! busy.
 
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -17,6 +17,8 @@ use crate::error::AppError;
 const WORKERS: usize = 2;
 /// How long a request waits for a turn before it is told to try again.
 const WAIT: Duration = Duration::from_secs(3);
+/// How long a hashing thread keeps its memory after its last hash.
+const KEEP_MEMORY: Duration = Duration::from_secs(30);
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -36,7 +38,7 @@ fn pool() -> &'static Pool {
             let rx = rx.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("password-{n}"))
-                .spawn(move || work(&rx));
+                .spawn(move || work(&rx, KEEP_MEMORY, give_back_memory));
             if let Err(e) = spawned {
                 log::error!("cannot start a password hashing thread: {e}");
             }
@@ -48,16 +50,26 @@ fn pool() -> &'static Pool {
     })
 }
 
-fn work(rx: &Mutex<Receiver<Job>>) {
+fn work(rx: &Mutex<Receiver<Job>>, idle: Duration, on_idle: fn()) {
     loop {
         let job = match rx.lock() {
-            Ok(rx) => rx.recv(),
+            Ok(rx) => rx.recv_timeout(idle),
             Err(_) => return,
         };
         match job {
             Ok(job) => job(),
-            Err(_) => return,
+            // Sign-ins come in bursts (a shift starting); between them the
+            // memory goes back to the system rather than sitting in this
+            // thread's arena for as long as the app runs.
+            Err(RecvTimeoutError::Timeout) => on_idle(),
+            Err(RecvTimeoutError::Disconnected) => return,
         }
+    }
+}
+
+fn give_back_memory() {
+    if crate::domain::password::release_memory() {
+        crate::trim_heap();
     }
 }
 
@@ -105,5 +117,26 @@ mod tests {
         let values: Vec<usize> = results.into_iter().map(|r| r.expect("ran")).collect();
         assert_eq!(values, vec![0, 2, 4, 6, 8, 10]);
         assert_eq!(PEAK.load(Ordering::SeqCst), WORKERS);
+    }
+
+    #[test]
+    fn a_hashing_thread_gives_memory_back_once_nobody_signs_in() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static IDLE: AtomicUsize = AtomicUsize::new(0);
+        fn on_idle() {
+            IDLE.fetch_add(1, Ordering::SeqCst);
+        }
+        let (jobs, rx) = sync_channel::<Job>(1);
+        let rx = Arc::new(Mutex::new(rx));
+        let worker = std::thread::spawn(move || work(&rx, Duration::from_millis(300), on_idle));
+        for _ in 0..5 {
+            jobs.send(Box::new(|| std::thread::sleep(Duration::from_millis(100))))
+                .expect("sent");
+        }
+        assert_eq!(IDLE.load(Ordering::SeqCst), 0, "kept while hashes come");
+        std::thread::sleep(Duration::from_millis(1000));
+        assert!(IDLE.load(Ordering::SeqCst) >= 1, "given back when idle");
+        drop(jobs);
+        worker.join().expect("worker ended");
     }
 }

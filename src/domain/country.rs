@@ -1,7 +1,7 @@
 //! Countries (ISO 3166-1): accepted as an English name, alpha-2 or alpha-3 code,
 //! stored as alpha-2; and the telephone calling code of each, for phone entry.
 
-use std::{str::FromStr, sync::OnceLock};
+use std::{collections::HashMap, str::FromStr, sync::OnceLock};
 
 /// Calling codes by alpha-2 code (ITU E.164 assignments).
 const CALLING_CODES: &str = "AF93 AX358 AL355 DZ213 AS1684 AD376 AO244 AI1264 AQ672 AG1268 AR54 AM374 AW297 AU61 AT43 \
@@ -161,10 +161,18 @@ pub fn country_of_number(number: &str, hint: &str) -> Option<(&'static str, &'st
 }
 
 pub fn country_name(alpha2: &str) -> Option<&'static str> {
-    countries()
-        .iter()
-        .find(|c| c.alpha2 == alpha2)
-        .map(|c| c.name.as_str())
+    // Looked up for every contact a change log or an import compares: a
+    // map, not a walk through 250 names.
+    static BY_CODE: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
+    BY_CODE
+        .get_or_init(|| {
+            countries()
+                .iter()
+                .map(|c| (c.alpha2, c.name.as_str()))
+                .collect()
+        })
+        .get(alpha2)
+        .copied()
 }
 
 /// An ISO 3166-1 country by English name, alpha-2 or alpha-3 code, in any case.

@@ -5,6 +5,8 @@ use argon2::{
     password_hash::{Output, ParamsString, PasswordHash, SaltString, rand_core::OsRng},
 };
 
+use std::sync::Mutex;
+
 pub const MIN_LEN: usize = 10;
 pub const MAX_LEN: usize = 128;
 
@@ -36,16 +38,61 @@ fn params() -> Params {
     Params::new(19 * 1024, 2, 1, None).unwrap_or_default()
 }
 
-thread_local! {
-    /// The 19 MiB an argon2 hash works in, kept by each thread that hashes
-    /// (the two hashing threads) and used again: allocated afresh for every
-    /// hash, the freed blocks stayed in whichever of glibc's arenas they came
-    /// from, and a burst of sign-ins left hundreds of MB behind (measured).
-    static MEMORY: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+/// Argon2 working memory (19 MiB a hash) kept for the next hash. Allocated
+/// afresh for every hash, the freed blocks stayed in whichever of glibc's
+/// arenas they came from, and a burst of sign-ins left hundreds of MB behind
+/// (measured). Kept here, there are never more buffers than hashes that ran
+/// at once (two: see `hashing`), and they go back to the system when nobody
+/// has signed in for a while.
+struct Spare(Mutex<Vec<Vec<Block>>>);
+
+static SPARE: Spare = Spare::new();
+
+impl Spare {
+    const fn new() -> Spare {
+        Spare(Mutex::new(Vec::new()))
+    }
+
+    /// Runs `hash` in `blocks` blocks of memory, taken from the spare ones
+    /// when there are some, and keeps them for the next hash.
+    fn with_memory<T>(&self, blocks: usize, hash: impl FnOnce(&mut [Block]) -> T) -> T {
+        let spare = self.0.lock().ok().and_then(|mut spare| spare.pop());
+        let mut memory = spare.unwrap_or_default();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        let out = hash(&mut memory[..blocks]);
+        if let Ok(mut spare) = self.0.lock() {
+            spare.push(memory);
+        }
+        out
+    }
+
+    /// Frees the memory kept; whether there was any.
+    fn release(&self) -> bool {
+        let freed = match self.0.lock() {
+            Ok(mut spare) => std::mem::take(&mut *spare),
+            Err(_) => return false,
+        };
+        !freed.is_empty()
+    }
+
+    /// Blocks of memory kept now.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.0
+            .lock()
+            .map(|spare| spare.iter().map(Vec::len).sum())
+            .unwrap_or(0)
+    }
 }
 
-/// Runs argon2 for `password` and `salt` into `out`, in this thread's
-/// reused memory.
+/// Frees the argon2 memory kept between hashes; whether there was any.
+pub fn release_memory() -> bool {
+    SPARE.release()
+}
+
+/// Runs argon2 for `password` and `salt` into `out`, in kept memory.
 fn argon2_into(
     argon: &Argon2<'_>,
     blocks: usize,
@@ -53,12 +100,8 @@ fn argon2_into(
     salt: &[u8],
     out: &mut [u8],
 ) -> Result<(), argon2::Error> {
-    MEMORY.with(|memory| {
-        let mut memory = memory.borrow_mut();
-        if memory.len() < blocks {
-            memory.resize(blocks, Block::default());
-        }
-        argon.hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+    SPARE.with_memory(blocks, |memory| {
+        argon.hash_password_into_with_memory(password, salt, out, memory)
     })
 }
 
@@ -195,5 +238,18 @@ mod tests {
         assert!(NewPassword::parse("long enough!", "long enough?").is_err());
         assert!(NewPassword::parse(&"x".repeat(129), &"x".repeat(129)).is_err());
         assert!(NewPassword::parse("long enough!", "long enough!").is_ok());
+    }
+
+    #[test]
+    fn kept_memory_is_used_again_and_freed_on_release() {
+        let spare = Spare::new();
+        let first = spare.with_memory(8, |m| m.as_ptr() as usize);
+        assert_eq!(spare.held(), 8, "kept after the hash");
+        let second = spare.with_memory(8, |m| m.as_ptr() as usize);
+        assert_eq!(first, second, "the same memory again");
+        assert_eq!(spare.held(), 8, "one buffer for hashes one after another");
+        assert!(spare.release());
+        assert_eq!(spare.held(), 0);
+        assert!(!spare.release(), "nothing left to free");
     }
 }

@@ -349,8 +349,16 @@ struct Reader {
 
 impl Reader {
     fn read_batch(&mut self) -> Result<Batch, JobError> {
+        let size = if self.update_mode {
+            UPDATE_BATCH_ROWS
+        } else {
+            BATCH_ROWS
+        };
+        // Sized once: grown by doubling, the list took up to twice the room
+        // its rows need, in each of the three batches alive at once (one
+        // being read, two being written).
         let mut batch = Batch {
-            items: Vec::new(),
+            items: Vec::with_capacity(size),
             records: 0,
             end_offset: self.start + self.csv.position().byte(),
         };
@@ -363,11 +371,6 @@ impl Reader {
             batch.records += 1;
             batch.end_offset = self.start + self.csv.position().byte();
         }
-        let size = if self.update_mode {
-            UPDATE_BATCH_ROWS
-        } else {
-            BATCH_ROWS
-        };
         while batch.items.len() < size {
             let more = self
                 .csv

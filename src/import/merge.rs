@@ -77,56 +77,73 @@ pub fn input_of(record: &ContactRecord) -> ContactInput {
 /// (and the import's own) resolved to ids.
 pub fn merge(current: &ContactInput, row: &ParsedRow, label_ids: &[i64]) -> ContactInput {
     let mut out = current.clone();
+    merge_into(&mut out, row, label_ids);
+    out
+}
+
+/// Lays `row` over `out` in place, as `merge` does; whether that changed
+/// anything. A value equal to the one held is not copied: a file exported
+/// and imported back gives every field, and most are unchanged.
+pub fn merge_into(out: &mut ContactInput, row: &ParsedRow, label_ids: &[i64]) -> bool {
+    fn set<T: PartialEq + Clone>(slot: &mut T, value: &T) -> bool {
+        if slot == value {
+            return false;
+        }
+        slot.clone_from(value);
+        true
+    }
     let new = &row.input;
     let given = |c: Column| row.gives(c);
+    let mut changed = false;
     if given(Column::FirstName) {
-        out.first_name = new.first_name.clone();
+        changed |= set(&mut out.first_name, &new.first_name);
     }
     if given(Column::LastName) {
-        out.last_name = new.last_name.clone();
+        changed |= set(&mut out.last_name, &new.last_name);
     }
     if given(Column::Type) {
-        out.contact_type = new.contact_type;
+        changed |= set(&mut out.contact_type, &new.contact_type);
     }
     if given(Column::Level) {
-        out.level = new.level;
+        changed |= set(&mut out.level, &new.level);
     }
     if given(Column::Company) {
-        out.company = new.company.clone();
+        changed |= set(&mut out.company, &new.company);
     }
     if given(Column::JobTitle) {
-        out.job_title = new.job_title.clone();
+        changed |= set(&mut out.job_title, &new.job_title);
     }
     if given(Column::Team) {
-        out.team = new.team.clone();
+        changed |= set(&mut out.team, &new.team);
     }
     if given(Column::Birthdate) {
-        out.birth_date = new.birth_date;
+        changed |= set(&mut out.birth_date, &new.birth_date);
     }
     if given(Column::Language) {
-        out.language = new.language.clone();
+        changed |= set(&mut out.language, &new.language);
     }
     if given(Column::Group) {
-        out.contact_group = new.contact_group.clone();
+        changed |= set(&mut out.contact_group, &new.contact_group);
     }
     if given(Column::Address) {
-        out.street = new.street.clone();
+        changed |= set(&mut out.street, &new.street);
     }
     if given(Column::City) {
-        out.city = new.city.clone();
+        changed |= set(&mut out.city, &new.city);
     }
     if given(Column::State) {
-        out.state = new.state.clone();
+        changed |= set(&mut out.state, &new.state);
     }
     if given(Column::ZipCode) {
-        out.zip_code = new.zip_code.clone();
+        changed |= set(&mut out.zip_code, &new.zip_code);
     }
     if given(Column::Country) {
-        out.country = new.country.clone();
+        changed |= set(&mut out.country, &new.country);
     }
     for p in &new.phones {
         if !out.phones.iter().any(|o| o.number == p.number) {
             out.phones.push(p.clone());
+            changed = true;
         }
     }
     for e in &new.emails {
@@ -137,6 +154,7 @@ pub fn merge(current: &ContactInput, row: &ParsedRow, label_ids: &[i64]) -> Cont
             .any(|o| o.email.as_str().to_lowercase() == lower)
         {
             out.emails.push(e.clone());
+            changed = true;
         }
     }
     for s in &new.socials {
@@ -146,20 +164,28 @@ pub fn merge(current: &ContactInput, row: &ParsedRow, label_ids: &[i64]) -> Cont
             .any(|o| o.kind == s.kind && o.handle == s.handle)
         {
             out.socials.push(s.clone());
+            changed = true;
         }
     }
-    out.label_ids.extend_from_slice(label_ids);
-    out.label_ids.sort_unstable();
-    out.label_ids.dedup();
+    // Labels are only ever added: the list changed when it grew.
+    let mut labels = out.label_ids.clone();
+    labels.extend_from_slice(label_ids);
+    labels.sort_unstable();
+    labels.dedup();
+    changed |= labels != out.label_ids;
+    out.label_ids = labels;
     for (field, value) in &new.custom {
         if row.given_custom.contains(field) {
             match out.custom.iter_mut().find(|(f, _)| f == field) {
-                Some(slot) => slot.1 = value.clone(),
-                None => out.custom.push((*field, value.clone())),
+                Some(slot) => changed |= set(&mut slot.1, value),
+                None => {
+                    out.custom.push((*field, value.clone()));
+                    changed = true;
+                }
             }
         }
     }
-    out
+    changed
 }
 
 /// One matched row: the contact it updates, the row, and the ids of its
@@ -184,12 +210,11 @@ pub fn apply(
         // Trashed since the batch matched it: the batch rolls back and is
         // tried again, when it no longer matches.
         let record = records.remove(id).ok_or(diesel::result::Error::NotFound)?;
-        let current = input_of(&record);
-        let merged = merge(&current, row, label_ids);
-        if merged == current {
-            unchanged += 1;
-        } else {
+        let mut merged = input_of(&record);
+        if merge_into(&mut merged, row, label_ids) {
             changed.push((record, merged));
+        } else {
+            unchanged += 1;
         }
     }
     contact::save_many(conn, &changed, actor, source::IMPORT)?;
