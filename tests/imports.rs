@@ -2013,3 +2013,22 @@ async fn an_update_import_of_most_contacts_has_them_vacuumed_at_once() {
         "10,500 of 10,500 updated: vacuumed and analysed"
     );
 }
+
+#[actix_rt::test]
+async fn a_file_of_one_row_is_counted_as_one_row() {
+    let app = spawn_app().await;
+    let (_, b) = app.signed_in_agent().await;
+    let file = "First Name,Last Name,Email\nMei,Chan,mei@example.hk\n";
+    let page = upload(&b, "one.csv", file.as_bytes()).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let id = import_id(&page);
+    let preview = b.get(&format!("/imports/{id}")).await;
+    let text = preview.text("main");
+    assert!(text.contains("1 row read"), "{text}");
+    assert!(!text.contains("1 rows"), "{text}");
+    confirm(&app, &b, id, &preview, &[]).await;
+    wait_done(&app, id).await;
+    let text = b.get(&format!("/imports/{id}")).await.text("main");
+    assert!(text.contains("1 of 1 row ("), "{text}");
+    assert!(text.contains("1 row read, 1 imported, 0 failed."), "{text}");
+}

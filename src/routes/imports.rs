@@ -588,7 +588,11 @@ impl Progress {
         );
         let summary = if import.status == status::DONE {
             let mut parts = vec![
-                format!("{} rows read", group_digits(import.rows_read)),
+                format!(
+                    "{} {} read",
+                    group_digits(import.rows_read),
+                    if import.rows_read == 1 { "row" } else { "rows" }
+                ),
                 format!("{} imported", group_digits(import.imported)),
             ];
             if import.mode == "update" {
