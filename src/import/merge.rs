@@ -167,7 +167,8 @@ pub fn merge_into(out: &mut ContactInput, row: &ParsedRow, label_ids: &[i64]) ->
             changed = true;
         }
     }
-    // Labels are only ever added: the list changed when it grew.
+    // Compared as a whole, as the two copies were: the list held is
+    // sorted and deduplicated here too, and that alone would be a change.
     let mut labels = out.label_ids.clone();
     labels.extend_from_slice(label_ids);
     labels.sort_unstable();

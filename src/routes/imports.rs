@@ -589,9 +589,8 @@ impl Progress {
         let summary = if import.status == status::DONE {
             let mut parts = vec![
                 format!(
-                    "{} {} read",
-                    group_digits(import.rows_read),
-                    if import.rows_read == 1 { "row" } else { "rows" }
+                    "{} read",
+                    crate::routes::contacts::list::plural(import.rows_read, "row", "rows")
                 ),
                 format!("{} imported", group_digits(import.imported)),
             ];

@@ -187,14 +187,7 @@ impl ConfirmBulkDeletePage {
 
 /// "1 contact", "1,234 contacts".
 pub(crate) fn plural(n: i64) -> String {
-    if n == 1 {
-        "1 contact".into()
-    } else {
-        format!(
-            "{} contacts",
-            crate::routes::contacts::list::group_digits(n)
-        )
-    }
+    crate::routes::contacts::list::plural(n, "contact", "contacts")
 }
 
 /// What a bulk action acts on, as `member` may see it: the view's filters

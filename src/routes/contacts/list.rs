@@ -300,6 +300,15 @@ pub fn grouped(n: impl std::borrow::Borrow<i64>) -> String {
     group_digits(*n.borrow())
 }
 
+/// "1 row", "1,234 rows": the count grouped, and the word that agrees with it.
+pub fn plural(n: i64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", group_digits(n))
+    }
+}
+
 pub fn group_digits(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();

@@ -28,7 +28,7 @@ use crate::{
         },
         visibility::{self, Member},
     },
-    routes::{Layout, contacts::list::group_digits, when_in},
+    routes::{Layout, contacts::list::plural, when_in},
     schema::{contacts, staff},
 };
 
@@ -169,14 +169,6 @@ impl MergePage {
             Some(id) => format!("/contacts/{id}"),
             None => "/contacts".into(),
         }
-    }
-}
-
-fn plural(n: i64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{} {many}", group_digits(n))
     }
 }
 
