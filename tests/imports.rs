@@ -2031,4 +2031,18 @@ async fn a_file_of_one_row_is_counted_as_one_row() {
     let text = b.get(&format!("/imports/{id}")).await.text("main");
     assert!(text.contains("1 of 1 row ("), "{text}");
     assert!(text.contains("1 row read, 1 imported, 0 failed."), "{text}");
+    // The summaries of an import that ended early count the same way.
+    for (status, heading) in [("cancelled", "Stopped"), ("failed", "The import stopped")] {
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(format!(
+                "UPDATE imports SET status = '{status}', error = 'the disk was full' WHERE id = {id}"
+            )),
+            &mut app.conn(),
+        )
+        .expect("end the import");
+        let text = b.get(&format!("/imports/{id}")).await.text("main");
+        assert!(text.contains(heading), "{text}");
+        assert!(text.contains("1 of 1 row read."), "{text}");
+        assert!(!text.contains("1 rows"), "{text}");
+    }
 }

@@ -2,6 +2,9 @@
 
 use std::io::Write;
 
+/// The most handed to libpq at once (see `write_to`).
+const COPY_PIECE: usize = 64 * 1024;
+
 /// Tab-separated values with `\N` for NULL; backslash, tab, line feed and
 /// carriage return escaped, as `COPY ... FROM STDIN` (text format) expects.
 #[derive(Default)]
@@ -81,9 +84,14 @@ impl CopyBuffer {
         self.rows == 0
     }
 
-    /// The COPY callback.
+    /// The COPY callback. Hands the rows over a piece at a time: libpq grows
+    /// its connection's send buffer to the largest piece it is given and
+    /// never shrinks it, so one batch's change log sent whole would keep
+    /// megabytes on every pooled connection that ever wrote one.
     pub fn write_to(&self, w: &mut dyn Write) -> Result<(), diesel::result::Error> {
-        w.write_all(&self.data)
+        self.data
+            .chunks(COPY_PIECE)
+            .try_for_each(|piece| w.write_all(piece))
             .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))
     }
 }
@@ -105,6 +113,38 @@ mod tests {
         b.write_to(&mut out).expect("write");
         assert_eq!(out, b"1\ta\\tb\\\\c\\nd\\re\t\\N\t7\nx\n".to_vec());
         assert!(!b.is_empty());
+    }
+
+    /// Remembers the largest piece it was handed.
+    #[derive(Default)]
+    struct Pieces {
+        bytes: Vec<u8>,
+        largest: usize,
+    }
+
+    impl Write for Pieces {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.largest = self.largest.max(buf.len());
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_large_copy_is_handed_over_in_pieces_and_whole() {
+        let mut b = CopyBuffer::default();
+        for i in 0..20_000 {
+            b.int(i).text("a change-log value of some length").end();
+        }
+        let mut out = Pieces::default();
+        b.write_to(&mut out).expect("write");
+        assert!(b.data.len() > 4 * COPY_PIECE, "{}", b.data.len());
+        assert_eq!(out.bytes, b.data);
+        assert!(out.largest <= COPY_PIECE, "{}", out.largest);
     }
 
     #[test]
