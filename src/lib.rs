@@ -228,7 +228,6 @@ async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::NotFound)
 }
 
-/// Builds the server on `listener`; the caller awaits (or spawns) it.
 /// Hands back to the system the memory that a long piece of background
 /// work (a duplicate pass, an import, a bulk job) allocated and freed.
 /// glibc keeps freed pages in each thread's arena, so after one pass over a
@@ -244,6 +243,28 @@ pub fn trim_heap() {
     }
 }
 
+/// Keeps the allocator from holding on to what large buffers leave behind.
+///
+/// glibc raises its mmap threshold to the size of the largest block freed
+/// (up to 32 MiB) and its trim threshold to twice that. After one import
+/// batch or export buffer, every later buffer of a few megabytes comes from
+/// a thread's arena instead of its own mapping, and each arena keeps that
+/// much free memory for good. An update import of a million rows peaked at
+/// 107 MB resident with the sliding thresholds and 64 MB with these (by
+/// hand, same binary, same data: BENCHMARKS.md, session 19). Fixed values
+/// also stop the sliding.
+#[allow(unsafe_code)]
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets the allocator's own parameters; called
+    // before the server starts its threads.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 * 1024);
+    }
+}
+
+/// Builds the server on `listener`; the caller awaits (or spawns) it.
 pub fn run(listener: TcpListener, config: Config, pool: DbPool) -> Result<Server, String> {
     let sessions = match &config.redis_url {
         Some(url) => {

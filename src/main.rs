@@ -15,6 +15,7 @@ Commands:
 Settings are environment variables; see .env.example.";
 
 fn main() -> ExitCode {
+    contactbook::tune_allocator();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
     let result = match command.as_str() {
