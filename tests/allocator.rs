@@ -42,5 +42,6 @@ fn buffers_of_a_finished_batch_go_back_to_the_system() {
         after - before < 8.0,
         "{before:.1} MB before, {during:.1} during, {after:.1} after: the freed buffers stayed"
     );
-    assert_eq!(kept.len(), 48);
+    // Only now: the small values sat between the buffers while they were freed.
+    drop(kept);
 }
