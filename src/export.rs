@@ -1,6 +1,9 @@
 //! CSV export in the template's columns, streamed: contacts are read 5,000 at
 //! a time by id and sent as they are written, so memory stays flat at any size.
 
+use std::io::{Read, Seek, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use actix_web::web::Bytes;
 use diesel::pg::Pg;
 use diesel::pg::PgRowByRowLoadingMode;
@@ -232,11 +235,31 @@ fn label_names(conn: &mut PgConnection) -> QueryResult<LabelNames> {
         .collect())
 }
 
-/// Every live contact in id order: the children are aggregated per contact
-/// along their (contact_id, position) indexes and merge-joined, one pass over
-/// each table instead of a lookup per contact.
-fn everything_sql() -> String {
-    format!("{} c.deleted_at IS NULL ORDER BY c.id", stream_head())
+/// Every live contact in id order (within `part`): the children are
+/// aggregated per contact along their (contact_id, position) indexes and
+/// merge-joined, one pass over each table instead of a lookup per contact.
+fn everything_sql(part: Part) -> String {
+    format!("{} c.deleted_at IS NULL ORDER BY c.id", stream_head(part))
+}
+
+/// The contacts a streamed read covers: all, or those up to or after an id
+/// (when two connections read the two halves at once).
+#[derive(Clone, Copy)]
+enum Part {
+    Whole,
+    UpTo(i64),
+    After(i64),
+}
+
+impl Part {
+    /// The condition on column `id` (`TRUE` for the whole).
+    fn on(self, id: &str) -> String {
+        match self {
+            Part::Whole => "TRUE".into(),
+            Part::UpTo(n) => format!("{id} <= {n}"),
+            Part::After(n) => format!("{id} > {n}"),
+        }
+    }
 }
 
 /// One child table's items of a contact as one text: `position,id:kind:value`
@@ -247,21 +270,25 @@ fn items_agg(value: &str) -> String {
     format!("string_agg(position || ',' || id || ':' || kind || ':' || {value}, E'\\x1e')")
 }
 
-/// Every contact with its children aggregated, up to the `WHERE` that
-/// chooses them.
-fn stream_head() -> String {
+/// Every contact (of `part`) with its children aggregated, up to the
+/// conditions that choose them (it ends in `WHERE … AND`). The children are
+/// bounded to the part too: a merge join reads its inner side from the
+/// start.
+fn stream_head(part: Part) -> String {
+    let within = part.on("contact_id");
     format!(
         "SELECT {ROW_COLUMNS}, p.v, e.v, s.v, f.v \
          FROM contacts c \
-         LEFT JOIN (SELECT contact_id, {} v FROM contact_phones GROUP BY contact_id) p ON p.contact_id = c.id \
-         LEFT JOIN (SELECT contact_id, {} v FROM contact_emails GROUP BY contact_id) e ON e.contact_id = c.id \
-         LEFT JOIN (SELECT contact_id, {} v FROM contact_socials GROUP BY contact_id) s ON s.contact_id = c.id \
+         LEFT JOIN (SELECT contact_id, {} v FROM contact_phones WHERE {within} GROUP BY contact_id) p ON p.contact_id = c.id \
+         LEFT JOIN (SELECT contact_id, {} v FROM contact_emails WHERE {within} GROUP BY contact_id) e ON e.contact_id = c.id \
+         LEFT JOIN (SELECT contact_id, {} v FROM contact_socials WHERE {within} GROUP BY contact_id) s ON s.contact_id = c.id \
          LEFT JOIN (SELECT contact_id, string_agg(field_id || ':' || value, E'\\x1e') v \
-                    FROM custom_field_values GROUP BY contact_id) f ON f.contact_id = c.id \
-         WHERE",
+                    FROM custom_field_values WHERE {within} GROUP BY contact_id) f ON f.contact_id = c.id \
+         WHERE {} AND",
         items_agg("number"),
         items_agg("email"),
         items_agg("handle"),
+        part.on("c.id"),
     )
 }
 
@@ -496,6 +523,10 @@ impl ChunkSink {
     pub fn send(&self, chunk: String) -> bool {
         self.0.blocking_send(Ok(Bytes::from(chunk))).is_ok()
     }
+
+    pub fn send_bytes(&self, chunk: Vec<u8>) -> bool {
+        self.0.blocking_send(Ok(Bytes::from(chunk))).is_ok()
+    }
 }
 
 /// The body of a download produced by `produce` on a thread of its own: the
@@ -529,9 +560,11 @@ pub fn spawn_stream(
 
 /// Writes the export, recording who took how many contacts. Reading runs
 /// on this thread and writing CSV on a second one, so that PostgreSQL and the
-/// formatting each keep a core busy.
+/// formatting each keep a core busy; a large read takes a second pooled
+/// connection, when one is free, for its second half (see `spill`).
 pub fn produce_export(
     conn: &mut PgConnection,
+    pool: &DbPool,
     sink: &ChunkSink,
     staff_id: i64,
     scope: &str,
@@ -545,14 +578,31 @@ pub fn produce_export(
         return Ok(());
     }
     // One export may run for minutes: its statements are not bounded like
-    // a page's. It reads in one snapshot, so the label names and each chunk
-    // of a small view are read as of the same moment.
+    // a page's. It reads in one snapshot, so the label names, each chunk of
+    // a small view and both halves of a large one are read as of one moment.
     let total = crate::db::without_timeouts(conn, |conn| {
         conn.build_transaction()
             .repeatable_read()
             .read_only()
             .run(|conn| {
                 let names = label_names(conn)?;
+                let reading = Reading::choose(conn, selection)?;
+                if reading != Reading::Chunks {
+                    stream_settings(conn)?;
+                }
+                let split = match reading {
+                    Reading::Split => second_connection(pool)
+                        .map(|helper| {
+                            Ok::<_, Failed>((halfway(conn)?, export_snapshot(conn)?, helper))
+                        })
+                        .transpose()?
+                        .and_then(|(mid, snapshot, helper)| Some((mid?, snapshot, helper))),
+                    _ => None,
+                };
+                let first = split
+                    .as_ref()
+                    .map_or(Part::Whole, |(mid, ..)| Part::UpTo(*mid));
+                let stop = AtomicBool::new(false);
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<ExportRow>>(2);
                 std::thread::scope(|scope| {
                     let writer = scope.spawn(|| {
@@ -567,14 +617,46 @@ pub fn produce_export(
                         }
                         Some(total)
                     });
-                    let read = read_rows(conn, selection, &tx);
+                    let second = split.map(|(mid, snapshot, mut helper)| {
+                        let (defs, names, stop) = (&defs, &names, &stop);
+                        scope.spawn(move || {
+                            spill(
+                                &mut helper,
+                                &snapshot,
+                                selection,
+                                Part::After(mid),
+                                defs,
+                                names,
+                                stop,
+                            )
+                        })
+                    });
+                    let read = match reading {
+                        Reading::Chunks => read_chunks(conn, selection, &tx),
+                        _ => stream_rows(conn, selection, first, |chunk| tx.send(chunk).is_ok())
+                            .map_err(Failed::from),
+                    };
                     drop(tx);
                     let written = writer.join().unwrap_or(None);
-                    read.map(|()| written)
+                    if written.is_none() || read.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    let second = second.map(|h| h.join().unwrap_or(Err(Failed::Panicked)));
+                    read?;
+                    let Some(written) = written else {
+                        return Ok(None);
+                    };
+                    match second {
+                        None => Ok(Some(written)),
+                        Some(spilled) => {
+                            let (file, rows) = spilled?;
+                            Ok(send_file(file, sink)?.then_some(written + rows))
+                        }
+                    }
                 })
             })
     })
-    .map_err(|e: diesel::result::Error| e.to_string())?;
+    .map_err(|e: Failed| e.to_string())?;
     match total {
         Some(total) => Export::finish(conn, export_id, total).map_err(|e| e.to_string()),
         None => {
@@ -584,77 +666,286 @@ pub fn produce_export(
     }
 }
 
+/// Why an export stopped short.
+#[derive(Debug)]
+enum Failed {
+    Db(diesel::result::Error),
+    Io(std::io::Error),
+    Panicked,
+}
+
+impl From<diesel::result::Error> for Failed {
+    fn from(e: diesel::result::Error) -> Self {
+        Failed::Db(e)
+    }
+}
+
+impl From<std::io::Error> for Failed {
+    fn from(e: std::io::Error) -> Self {
+        Failed::Io(e)
+    }
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Db(e) => write!(f, "{e}"),
+            Failed::Io(e) => write!(f, "the second half's file: {e}"),
+            Failed::Panicked => f.write_str("the second half's reader panicked"),
+        }
+    }
+}
+
 /// Views matching more than this many contacts, or a third of them, are
 /// read in one stream with every child table aggregated in one pass (as
 /// everything is); smaller ones a chunk at a time, children by contact.
 const LARGE_VIEW: i64 = 20_000;
 
-fn is_large(conn: &mut PgConnection, f: &contact_list::Filters) -> QueryResult<bool> {
-    let n = contact_list::count_capped(conn, f, LARGE_VIEW + 1)?;
-    if n > LARGE_VIEW {
-        return Ok(true);
-    }
-    if n == 0 {
-        return Ok(false);
-    }
-    #[derive(QueryableByName)]
-    struct Live {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    let live = diesel::sql_query(format!(
-        "SELECT count(*) AS n FROM (SELECT 1 FROM contacts WHERE deleted_at IS NULL LIMIT {}) t",
-        3 * n + 1
-    ))
-    .get_result::<Live>(conn)?
-    .n;
-    Ok(3 * n >= live)
+/// How an export reads its contacts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// In one stream: a view of a third or more of the contacts.
+    Stream,
+    /// In two streams at once, one per half of the ids: more than
+    /// `LARGE_VIEW` contacts, where PostgreSQL's aggregating is the
+    /// bottleneck of a single stream (a core busy while the other idles).
+    Split,
+    /// A chunk of ids at a time.
+    Chunks,
 }
 
-/// Sends the selected contacts to `tx` in chunks; stops quietly when the
-/// writer has gone (the client left).
-fn read_rows(
+impl Reading {
+    fn choose(conn: &mut PgConnection, selection: &Selection) -> QueryResult<Reading> {
+        let Selection::Matching(f) = selection else {
+            return Ok(Reading::Chunks);
+        };
+        let n = contact_list::count_capped(conn, f, LARGE_VIEW + 1)?;
+        if n > LARGE_VIEW {
+            return Ok(Reading::Split);
+        }
+        if f.is_everything() {
+            return Ok(Reading::Stream);
+        }
+        if n == 0 {
+            return Ok(Reading::Chunks);
+        }
+        #[derive(QueryableByName)]
+        struct Live {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let live = diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM (SELECT 1 FROM contacts WHERE deleted_at IS NULL LIMIT {}) t",
+            3 * n + 1
+        ))
+        .get_result::<Live>(conn)?
+        .n;
+        Ok(if 3 * n >= live {
+            Reading::Stream
+        } else {
+            Reading::Chunks
+        })
+    }
+}
+
+/// Settings for a streamed read, local to its transaction. Its contacts
+/// are sorted by id in memory, not in files (4 MB, the default, spilled
+/// 63 MB to disk for half a million contacts); and its children are
+/// grouped as their index gives them, never hashed and sorted again (a
+/// half's bounded children looked small enough to hash: 40 % slower).
+fn stream_settings(conn: &mut PgConnection) -> QueryResult<()> {
+    diesel::sql_query(
+        "SELECT set_config('work_mem', '160MB', true), set_config('enable_hashagg', 'off', true)",
+    )
+    .execute(conn)
+    .map(drop)
+}
+
+/// A second connection for a large export's second half, if the pool has
+/// one to spare (idle, or room to open one): never the last two, which
+/// pages need.
+fn second_connection(
+    pool: &DbPool,
+) -> Option<diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<PgConnection>>> {
+    let state = pool.state();
+    let spare = state.idle_connections + pool.max_size().saturating_sub(state.connections);
+    if spare <= 2 {
+        return None;
+    }
+    pool.get_timeout(std::time::Duration::from_millis(500)).ok()
+}
+
+/// The id halfway between the lowest and the highest, or `None` when there
+/// is nothing to split.
+fn halfway(conn: &mut PgConnection) -> QueryResult<Option<i64>> {
+    #[derive(QueryableByName)]
+    struct Ends {
+        #[diesel(sql_type = Nullable<BigInt>)]
+        low: Option<i64>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        high: Option<i64>,
+    }
+    let ends: Ends = diesel::sql_query("SELECT min(id) AS low, max(id) AS high FROM contacts")
+        .get_result(conn)?;
+    Ok(match (ends.low, ends.high) {
+        (Some(low), Some(high)) if high > low => Some(low + (high - low) / 2),
+        _ => None,
+    })
+}
+
+/// This transaction's snapshot, for the second connection to read in.
+fn export_snapshot(conn: &mut PgConnection) -> QueryResult<String> {
+    #[derive(QueryableByName)]
+    struct Snapshot {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+    let snapshot: Snapshot =
+        diesel::sql_query("SELECT pg_export_snapshot() AS id").get_result(conn)?;
+    // Written into `SET TRANSACTION SNAPSHOT`, which takes no parameter.
+    if !snapshot
+        .id
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || c == '-')
+    {
+        return Err(diesel::result::Error::QueryBuilderError(
+            format!("unexpected snapshot id {:?}", snapshot.id).into(),
+        ));
+    }
+    Ok(snapshot.id)
+}
+
+/// Reads `part` of the selection on `helper`, in the export's snapshot, and
+/// writes it as CSV to a file of its own while the first half streams to
+/// the client; returns the file, rewound, and how many contacts it holds.
+/// Stops when `stop` is set (the client left, or the first half failed).
+fn spill(
+    helper: &mut PgConnection,
+    snapshot: &str,
+    selection: &Selection,
+    part: Part,
+    defs: &[CustomFieldDef],
+    names: &LabelNames,
+    stop: &AtomicBool,
+) -> Result<(std::fs::File, i64), Failed> {
+    let mut file = spill_file()?;
+    let mut rows = 0i64;
+    let mut failed = None;
+    {
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut file);
+        crate::db::without_timeouts(helper, |helper| {
+            helper
+                .build_transaction()
+                .repeatable_read()
+                .read_only()
+                .run(|helper| {
+                    diesel::sql_query(format!("SET TRANSACTION SNAPSHOT '{snapshot}'"))
+                        .execute(helper)?;
+                    stream_settings(helper)?;
+                    let mut text = String::new();
+                    stream_rows(helper, selection, part, |chunk| {
+                        if stop.load(Ordering::Relaxed) {
+                            return false;
+                        }
+                        text.clear();
+                        write_rows(&chunk, defs, names, &mut text);
+                        rows += chunk.len() as i64;
+                        match out.write_all(text.as_bytes()) {
+                            Ok(()) => true,
+                            Err(e) => {
+                                failed = Some(e);
+                                false
+                            }
+                        }
+                    })
+                })
+        })?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        out.flush()?;
+    }
+    file.seek(std::io::SeekFrom::Start(0))?;
+    Ok((file, rows))
+}
+
+/// A new file in the temporary directory, already unlinked: it goes away
+/// with its handle, however the export ends.
+fn spill_file() -> std::io::Result<std::fs::File> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "contactbook-export-{}-{}.csv",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
+}
+
+/// Sends the file to the client a piece at a time; `false` when the client
+/// went away.
+fn send_file(mut file: std::fs::File, sink: &ChunkSink) -> std::io::Result<bool> {
+    loop {
+        let mut piece = vec![0; 1 << 20];
+        let n = file.read(&mut piece)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        piece.truncate(n);
+        if !sink.send_bytes(piece) {
+            return Ok(false);
+        }
+    }
+}
+
+/// Streams the contacts of `part` of the selection (everything or a large
+/// view) in id order to `each`, a chunk at a time, until `each` returns
+/// `false`.
+fn stream_rows(
+    conn: &mut PgConnection,
+    selection: &Selection,
+    part: Part,
+    mut each: impl FnMut(Vec<ExportRow>) -> bool,
+) -> QueryResult<()> {
+    // Row by row, PostgreSQL keeps sending while this side decodes and
+    // formats; a cursor would make the two take turns.
+    let rows = match selection {
+        Selection::Matching(f) if !f.is_everything() => {
+            contact_list::matching_query(f, &stream_head(part), "ORDER BY c.id")
+                .load_iter::<ExportRow, PgRowByRowLoadingMode>(conn)?
+        }
+        _ => diesel::sql_query(everything_sql(part))
+            .into_boxed()
+            .load_iter::<ExportRow, PgRowByRowLoadingMode>(conn)?,
+    };
+    let mut chunk = Vec::with_capacity(CHUNK as usize);
+    for row in rows {
+        chunk.push(row?);
+        if chunk.len() == CHUNK as usize {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK as usize));
+            if !each(full) {
+                return Ok(());
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        each(chunk);
+    }
+    Ok(())
+}
+
+/// Sends a small view or a selection to `tx` a chunk of ids at a time;
+/// stops quietly when the writer has gone (the client left).
+fn read_chunks(
     conn: &mut PgConnection,
     selection: &Selection,
     tx: &std::sync::mpsc::SyncSender<Vec<ExportRow>>,
-) -> QueryResult<()> {
-    let everything = matches!(selection, Selection::Matching(f) if f.is_everything());
-    let large_view = match selection {
-        Selection::Matching(f) if !everything => is_large(conn, f)?,
-        _ => false,
-    };
-    if everything || large_view {
-        // A large view's contacts are sorted by id before the children are
-        // joined: in memory, not in files (4 MB, the default, spilled 63 MB
-        // to disk for half a million contacts). Local to the export's
-        // transaction.
-        diesel::sql_query("SET LOCAL work_mem = '160MB'").execute(conn)?;
-        // Row by row, PostgreSQL keeps sending while this side decodes and
-        // formats; a cursor would make the two take turns.
-        let rows = match selection {
-            Selection::Matching(f) if large_view => {
-                contact_list::matching_query(f, &stream_head(), "ORDER BY c.id")
-                    .load_iter::<ExportRow, PgRowByRowLoadingMode>(conn)?
-            }
-            _ => diesel::sql_query(everything_sql())
-                .into_boxed()
-                .load_iter::<ExportRow, PgRowByRowLoadingMode>(conn)?,
-        };
-        let mut chunk = Vec::with_capacity(CHUNK as usize);
-        for row in rows {
-            chunk.push(row?);
-            if chunk.len() == CHUNK as usize {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK as usize));
-                if tx.send(full).is_err() {
-                    return Ok(());
-                }
-            }
-        }
-        if !chunk.is_empty() {
-            let _ = tx.send(chunk);
-        }
-        return Ok(());
-    }
+) -> Result<(), Failed> {
     let mut after = 0i64;
     loop {
         let ids = next_ids(conn, selection, after)?;

@@ -918,8 +918,9 @@ pub fn csv_download(
     selection: Selection,
 ) -> HttpResponse {
     let staff_id = me.staff.id;
+    let pool = state.pool.clone();
     let body = export::spawn_stream(state.pool.clone(), "export", move |conn, sink| {
-        export::produce_export(conn, sink, staff_id, &scope, &selection)
+        export::produce_export(conn, &pool, sink, staff_id, &scope, &selection)
     });
     attachment(&format!(
         "contacts-{}.csv",
