@@ -591,12 +591,10 @@ pub fn produce_export(
                     stream_settings(conn)?;
                 }
                 let split = match reading {
-                    Reading::Split => second_connection(pool)
-                        .map(|helper| {
-                            Ok::<_, Failed>((halfway(conn)?, export_snapshot(conn)?, helper))
-                        })
-                        .transpose()?
-                        .and_then(|(mid, snapshot, helper)| Some((mid?, snapshot, helper))),
+                    Reading::Split => match (halfway(conn)?, second_connection(pool)) {
+                        (Some(mid), Some(helper)) => Some((mid, export_snapshot(conn)?, helper)),
+                        _ => None,
+                    },
                     _ => None,
                 };
                 let first = split
