@@ -114,7 +114,7 @@ pub enum Selection {
 }
 
 /// The text columns of an export row, in the order the queries select them
-/// after `ROW_HEAD`'s three.
+/// after the first three of `ROW_COLUMNS`.
 #[derive(Clone, Copy)]
 enum Field {
     FirstName,
@@ -520,12 +520,8 @@ fn write_rows(rows: &[ExportRow], defs: &[CustomFieldDef], names: &LabelNames, o
 pub struct ChunkSink(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>);
 
 impl ChunkSink {
-    pub fn send(&self, chunk: String) -> bool {
-        self.0.blocking_send(Ok(Bytes::from(chunk))).is_ok()
-    }
-
-    pub fn send_bytes(&self, chunk: Vec<u8>) -> bool {
-        self.0.blocking_send(Ok(Bytes::from(chunk))).is_ok()
+    pub fn send(&self, chunk: impl Into<Bytes>) -> bool {
+        self.0.blocking_send(Ok(chunk.into())).is_ok()
     }
 }
 
@@ -702,7 +698,8 @@ const LARGE_VIEW: i64 = 20_000;
 /// How an export reads its contacts.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Reading {
-    /// In one stream: a view of a third or more of the contacts.
+    /// In one stream: everything, or a view of a third or more of the
+    /// contacts, when there are at most `LARGE_VIEW`.
     Stream,
     /// In two streams at once, one per half of the ids: more than
     /// `LARGE_VIEW` contacts, where PostgreSQL's aggregating is the
@@ -895,7 +892,7 @@ fn send_file(mut file: std::fs::File, sink: &ChunkSink) -> std::io::Result<bool>
             return Ok(true);
         }
         piece.truncate(n);
-        if !sink.send_bytes(piece) {
+        if !sink.send(piece) {
             return Ok(false);
         }
     }
